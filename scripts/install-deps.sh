@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+# Installs the Debian packages gcpause needs to build and test. Idempotent: it only calls apt-get
+# when something is missing, and never upgrades what is installed (a newer libpython3.11 would
+# change the targets the tests trace).
+set -euo pipefail
+
+packages=(
+	make gcc clang llvm pkg-config	# build, BPF target, llvm-strip
+	bpftool libbpf-dev		# skeletons, loader library
+	libelf-dev zlib1g-dev		# ELF notes and symbols (libbpf needs them too)
+	libjson-c-dev			# --json output
+	libcmocka-dev			# unit tests
+	systemtap-sdt-dev		# <sys/sdt.h> for the marker test fixture
+	python3.11 libpython3.11 libpython3.11-dev	# traced targets, embedded-host fixture
+	python3-pytest			# end-to-end test runner
+	util-linux procps		# setpriv (unprivileged test), ps
+)
+
+missing=()
+for pkg in "${packages[@]}"; do
+	case "$pkg" in \#*) continue ;; esac
+	status=$(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null || true)
+	[ "$status" = installed ] || missing+=("$pkg")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "install-deps: missing packages: ${missing[*]}; run as root to install them" >&2
+	exit 1
+fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-upgrade --no-install-recommends "${missing[@]}" >/dev/null

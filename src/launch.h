@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Starting a command under trace: find its interpreter first, run it once the probes are live. */
+#ifndef GCPAUSE_LAUNCH_H
+#define GCPAUSE_LAUNCH_H
+
+#include <stddef.h>
+#include <sys/types.h>
+#include "target.h"
+
+struct launch {
+	pid_t pid;
+	int gate_fd;		/* writing to it lets the child exec */
+	int exec_err_fd;	/* the child reports a failed exec here; EOF means it ran */
+};
+
+/*
+ * Finds, without running it, the binary that will hold the command's GC markers: the program
+ * (through PATH and "#!" lines, /usr/bin/env included) or the libpython it links. Fills t except
+ * pid and start time. Same error convention as target_resolve().
+ */
+int launch_resolve(char *const argv[], struct target *t, char *err, size_t err_len);
+
+/* Forks a child that waits for launch_release() before it execs argv. */
+int launch_fork(char *const argv[], struct launch *l, char *err, size_t err_len);
+
+/* Lets the child exec; returns 0 once it runs, or -errno of the failed exec. */
+int launch_release(struct launch *l, char *err, size_t err_len);
+
+/* Pure helpers, exposed for tests. */
+int launch_find_in_path(const char *cmd, const char *path_env, char *out, size_t len);
+/* Interpreter and first argument of a "#!" line; -ENOEXEC when the file has none. */
+int launch_parse_shebang(const char *line, char *interp, size_t interp_len, char *arg,
+			 size_t arg_len);
+
+#endif /* GCPAUSE_LAUNCH_H */

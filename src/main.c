@@ -1,0 +1,564 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * gcpause: CPython garbage-collection pauses measured from outside the process.
+ *
+ * Flow: check privileges, resolve every target to the binary holding its GC markers, load the
+ * BPF programs, attach once per binary, add the processes to the BPF filter, then wait on one
+ * epoll set for events, signals, timers and process exits (pidfds).
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/syscall.h>
+#include <sys/timerfd.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <bpf/libbpf.h>
+#include "launch.h"
+#include "options.h"
+#include "privileges.h"
+#include "report.h"
+#include "stats.h"
+#include "target.h"
+#include "tracer.h"
+
+#define ERR_LEN		1024
+
+enum source { SRC_EVENTS = 1, SRC_SIGNAL, SRC_INTERVAL, SRC_DEADLINE, SRC_PROCESS };
+
+struct traced {
+	struct proc_stats *stats;
+	int pidfd;		/* -1 once the process is gone */
+	bool exit_reported_in_interval;
+};
+
+struct app {
+	struct options opts;
+	struct tracer *tracer;
+	struct traced *procs;
+	int nprocs, nalive;
+	uint64_t start_ns, interval_start_ns;
+	int epfd, sigfd, interval_fd, deadline_fd;
+	struct launch child;
+	bool launched;
+	bool stop_requested;
+	FILE *out;
+};
+
+static bool verbose;
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list args)
+{
+	/* Without -v, errors are reported by gcpause in one line of its own. */
+	return verbose ? vfprintf(stderr, fmt, args) : 0;
+}
+
+static void say(const struct app *app, const char *fmt, ...)
+{
+	va_list args;
+
+	/* Status lines are for people; JSON consumers get the same facts as events. */
+	if (app->opts.json)
+		return;
+	fputs("gcpause: ", stderr);
+	va_start(args, fmt);
+	vfprintf(stderr, fmt, args);
+	va_end(args);
+	fputc('\n', stderr);
+}
+
+static void error_line(const char *fmt, ...)
+{
+	va_list args;
+
+	fputs("gcpause: ", stderr);
+	va_start(args, fmt);
+	vfprintf(stderr, fmt, args);
+	va_end(args);
+	fputc('\n', stderr);
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+static struct traced *find_proc(struct app *app, pid_t pid)
+{
+	int i;
+
+	for (i = 0; i < app->nprocs; i++)
+		if (app->procs[i].stats->target.pid == pid)
+			return &app->procs[i];
+	return NULL;
+}
+
+static void on_event(const struct gc_event *e, void *ctx)
+{
+	struct app *app = ctx;
+	struct traced *p = find_proc(app, e->pid);
+
+	/* An event can trail its process's removal from the filter by a moment: still its own. */
+	if (!p)
+		return;
+	if (stats_add(p->stats, e))
+		error_line("out of memory recording a collection of pid %u", e->pid);
+	if (app->opts.json)
+		report_json_gc(app->out, e);
+}
+
+static int epoll_add(struct app *app, int fd, enum source src, uint32_t index)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = (uint64_t)src << 32 | index };
+
+	return epoll_ctl(app->epfd, EPOLL_CTL_ADD, fd, &ev) ? -errno : 0;
+}
+
+static int timer_start(uint64_t ns, bool periodic)
+{
+	struct itimerspec its = {
+		.it_value = { .tv_sec = ns / 1000000000ull, .tv_nsec = ns % 1000000000ull },
+	};
+	int fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+
+	if (fd < 0)
+		return -errno;
+	if (periodic)
+		its.it_interval = its.it_value;
+	if (timerfd_settime(fd, 0, &its, NULL)) {
+		close(fd);
+		return -errno;
+	}
+	return fd;
+}
+
+static int pidfd_open_checked(const struct target *t)
+{
+	char comm[PROC_COMM_LEN];
+	uint64_t start;
+	int fd;
+
+	fd = syscall(SYS_pidfd_open, t->pid, 0);
+	if (fd < 0)
+		return -errno;
+	/* The PID was resolved a moment ago; make sure it still names the same process. */
+	if (proc_read_identity(t->pid, comm, sizeof(comm), &start) || start != t->start_ticks) {
+		close(fd);
+		return -ESRCH;
+	}
+	return fd;
+}
+
+/* Makes the probes live for t and starts its statistics. */
+static int begin_tracing(struct app *app, const struct target *t, int pidfd, char *err,
+			 size_t err_len)
+{
+	struct traced *procs, *p;
+	int ret;
+
+	ret = tracer_attach_binary(app->tracer, t->host_path, err, err_len);
+	if (ret)
+		return ret;
+	procs = realloc(app->procs, (app->nprocs + 1) * sizeof(*procs));
+	if (!procs) {
+		snprintf(err, err_len, "out of memory");
+		return -ENOMEM;
+	}
+	app->procs = procs;
+	p = &procs[app->nprocs];
+	memset(p, 0, sizeof(*p));
+	p->pidfd = pidfd;
+	ret = tracer_add_pid(app->tracer, t->pid);
+	if (ret) {
+		snprintf(err, err_len, "pid %d: cannot add to the BPF filter: %s", t->pid,
+			 strerror(-ret));
+		return ret;
+	}
+	/* Taken after the filter update: every collection that starts from here is seen. */
+	p->stats = stats_new(t, now_ns());
+	if (!p->stats) {
+		snprintf(err, err_len, "out of memory");
+		return -ENOMEM;
+	}
+	ret = epoll_add(app, pidfd, SRC_PROCESS, app->nprocs);
+	if (ret) {
+		snprintf(err, err_len, "epoll: %s", strerror(-ret));
+		stats_free(p->stats);
+		return ret;
+	}
+	app->nprocs++;
+	app->nalive++;
+	if (app->opts.json)
+		report_json_attach(app->out, p->stats);
+	say(app, "tracing pid %d (%s, Python %s, %s%s, %s)", t->pid, t->comm,
+	    t->version[0] ? t->version : "?", t->root, t->binary, t->probe);
+	return 0;
+}
+
+static int attach_pids(struct app *app, const struct target *targets, char *err, size_t err_len)
+{
+	int i, ret, fd;
+
+	for (i = 0; i < app->opts.npids; i++) {
+		fd = pidfd_open_checked(&targets[i]);
+		if (fd < 0) {
+			snprintf(err, err_len, "pid %d: %s", targets[i].pid,
+				 fd == -ESRCH ? "exited before tracing began" : strerror(-fd));
+			return fd;
+		}
+		ret = begin_tracing(app, &targets[i], fd, err, err_len);
+		if (ret) {
+			close(fd);
+			return ret;
+		}
+	}
+	return 0;
+}
+
+static int launch_command(struct app *app, struct target *t, char *err, size_t err_len)
+{
+	int ret, fd;
+
+	ret = launch_fork(app->opts.command, &app->child, err, err_len);
+	if (ret)
+		return ret;
+	app->launched = true;
+	t->pid = app->child.pid;
+	fd = syscall(SYS_pidfd_open, t->pid, 0);
+	if (fd < 0) {
+		snprintf(err, err_len, "pidfd_open: %s", strerror(errno));
+		return -errno;
+	}
+	ret = begin_tracing(app, t, fd, err, err_len);
+	if (ret) {
+		close(fd);
+		return ret;
+	}
+	return launch_release(&app->child, err, err_len);
+}
+
+static void summary_window(struct app *app, struct report_summary *s, enum stats_scope scope,
+			   uint64_t end)
+{
+	memset(s, 0, sizeof(*s));
+	s->scope = scope;
+	s->start_ns = scope == STATS_TOTAL ? app->start_ns : app->interval_start_ns;
+	s->end_ns = end;
+	tracer_read_counters(app->tracer, s->counters);
+	s->procs = calloc(app->nprocs ? app->nprocs : 1, sizeof(*s->procs));
+}
+
+static void print_summary(struct app *app, struct report_summary *s)
+{
+	if (app->opts.json)
+		report_json_summary(app->out, s);
+	else
+		report_text_summary(app->out, s);
+}
+
+static void report_interval(struct app *app)
+{
+	uint64_t end = now_ns();
+	struct report_summary s;
+	int i;
+
+	tracer_consume(app->tracer);
+	summary_window(app, &s, STATS_INTERVAL, end);
+	if (!s.procs)
+		return;
+	/* A process that exited in an earlier interval has nothing more to say. */
+	for (i = 0; i < app->nprocs; i++) {
+		struct traced *p = &app->procs[i];
+
+		if (p->stats->exited && p->exit_reported_in_interval)
+			continue;
+		s.procs[s.nprocs++] = p->stats;
+		if (p->stats->exited)
+			p->exit_reported_in_interval = true;
+	}
+	print_summary(app, &s);
+	free(s.procs);
+	for (i = 0; i < app->nprocs; i++)
+		stats_reset_interval(app->procs[i].stats, end);
+	app->interval_start_ns = end;
+}
+
+static void report_total(struct app *app)
+{
+	struct report_summary s;
+	int i;
+
+	summary_window(app, &s, STATS_TOTAL, now_ns());
+	if (!s.procs)
+		return;
+	for (i = 0; i < app->nprocs; i++)
+		s.procs[s.nprocs++] = app->procs[i].stats;
+	print_summary(app, &s);
+	free(s.procs);
+}
+
+static void process_gone(struct app *app, struct traced *p)
+{
+	struct proc_stats *ps = p->stats;
+	int status;
+
+	/* Its last collections (the shutdown ones among them) are already in the ring buffer. */
+	tracer_consume(app->tracer);
+	ps->exited = true;
+	ps->end_ns = now_ns();
+	tracer_remove_pid(app->tracer, ps->target.pid);
+	epoll_ctl(app->epfd, EPOLL_CTL_DEL, p->pidfd, NULL);
+	close(p->pidfd);
+	p->pidfd = -1;
+	app->nalive--;
+	if (app->launched && ps->target.pid == app->child.pid &&
+	    waitpid(ps->target.pid, &status, WNOHANG) == ps->target.pid) {
+		if (WIFEXITED(status))
+			say(app, "pid %d (%s) exited with status %d", ps->target.pid,
+			    ps->target.comm, WEXITSTATUS(status));
+		else if (WIFSIGNALED(status))
+			say(app, "pid %d (%s) killed by signal %d", ps->target.pid,
+			    ps->target.comm, WTERMSIG(status));
+	} else {
+		say(app, "pid %d (%s) exited", ps->target.pid, ps->target.comm);
+	}
+	if (app->opts.json)
+		report_json_exit(app->out, ps);
+}
+
+static void on_signal(struct app *app)
+{
+	struct signalfd_siginfo si;
+
+	if (read(app->sigfd, &si, sizeof(si)) != sizeof(si))
+		return;
+	/*
+	 * A command we started gets the signal first and we keep tracing until it exits, so its
+	 * shutdown collections are counted; a second signal stops at once.
+	 */
+	if (app->launched && app->nalive && !app->stop_requested) {
+		app->stop_requested = true;
+		kill(app->child.pid, si.ssi_signo);
+		say(app, "waiting for pid %d to exit (signal again to stop now)", app->child.pid);
+		return;
+	}
+	app->stop_requested = true;
+	app->nalive = 0;
+}
+
+static int run_loop(struct app *app)
+{
+	struct epoll_event evs[16];
+	uint64_t ticks;
+	int n, i, ret;
+
+	while (app->nalive > 0) {
+		n = epoll_wait(app->epfd, evs, 16, -1);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			ret = -errno;
+			error_line("epoll_wait: %s", strerror(errno));
+			return ret;
+		}
+		for (i = 0; i < n; i++) {
+			enum source src = evs[i].data.u64 >> 32;
+			uint32_t index = (uint32_t)evs[i].data.u64;
+
+			switch (src) {
+			case SRC_EVENTS:
+				ret = tracer_consume(app->tracer);
+				if (ret < 0 && ret != -EINTR) {
+					error_line("reading events: %s", strerror(-ret));
+					return ret;
+				}
+				break;
+			case SRC_SIGNAL:
+				on_signal(app);
+				break;
+			case SRC_INTERVAL:
+				if (read(app->interval_fd, &ticks, sizeof(ticks)) > 0)
+					report_interval(app);
+				break;
+			case SRC_DEADLINE:
+				say(app, "duration elapsed");
+				app->nalive = 0;
+				break;
+			case SRC_PROCESS:
+				if (index < (uint32_t)app->nprocs && app->procs[index].pidfd >= 0)
+					process_gone(app, &app->procs[index]);
+				break;
+			}
+		}
+	}
+	return 0;
+}
+
+static int setup_loop(struct app *app, char *err, size_t err_len)
+{
+	sigset_t mask;
+	int ret;
+
+	app->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (app->epfd < 0) {
+		snprintf(err, err_len, "epoll_create1: %s", strerror(errno));
+		return -errno;
+	}
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &mask, NULL)) {
+		snprintf(err, err_len, "sigprocmask: %s", strerror(errno));
+		return -errno;
+	}
+	app->sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (app->sigfd < 0) {
+		snprintf(err, err_len, "signalfd: %s", strerror(errno));
+		return -errno;
+	}
+	ret = epoll_add(app, app->sigfd, SRC_SIGNAL, 0);
+	if (!ret)
+		ret = epoll_add(app, tracer_epoll_fd(app->tracer), SRC_EVENTS, 0);
+	if (ret) {
+		snprintf(err, err_len, "epoll_ctl: %s", strerror(-ret));
+		return ret;
+	}
+	return 0;
+}
+
+static int start_timers(struct app *app, char *err, size_t err_len)
+{
+	int ret = 0;
+
+	if (app->opts.interval_ns) {
+		app->interval_fd = timer_start(app->opts.interval_ns, true);
+		ret = app->interval_fd < 0 ? app->interval_fd :
+		      epoll_add(app, app->interval_fd, SRC_INTERVAL, 0);
+	}
+	if (!ret && app->opts.duration_ns) {
+		app->deadline_fd = timer_start(app->opts.duration_ns, false);
+		ret = app->deadline_fd < 0 ? app->deadline_fd :
+		      epoll_add(app, app->deadline_fd, SRC_DEADLINE, 0);
+	}
+	if (ret)
+		snprintf(err, err_len, "timer: %s", strerror(-ret));
+	return ret;
+}
+
+/* Every target is checked before anything is loaded, so bad input fails fast and alone. */
+static int resolve_targets(struct app *app, struct target **out, char *err, size_t err_len)
+{
+	struct target *targets;
+	int i, ret;
+
+	targets = calloc(app->opts.command ? 1 : app->opts.npids, sizeof(*targets));
+	if (!targets) {
+		snprintf(err, err_len, "out of memory");
+		return -ENOMEM;
+	}
+	*out = targets;
+	if (app->opts.command)
+		return launch_resolve(app->opts.command, targets, err, err_len);
+	for (i = 0; i < app->opts.npids; i++) {
+		ret = target_resolve(app->opts.pids[i], &targets[i], err, err_len);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct app app = { .epfd = -1, .sigfd = -1, .interval_fd = -1, .deadline_fd = -1,
+			   .child = { .gate_fd = -1, .exec_err_fd = -1 } };
+	struct tracer_opts topts = { .on_event = on_event, .ctx = &app };
+	struct target *targets = NULL;
+	char err[ERR_LEN] = "";
+	int ret, i, exit_code = 1;
+
+	switch (options_parse(argc, argv, &app.opts, err, sizeof(err))) {
+	case OPTIONS_EXIT_OK:
+		return 0;
+	case OPTIONS_USAGE_ERROR:
+		error_line("%s", err);
+		return 2;
+	case OPTIONS_RUN:
+		break;
+	}
+	verbose = app.opts.verbose;
+	libbpf_set_print(libbpf_print);
+	app.out = stdout;
+	setvbuf(stdout, NULL, _IOLBF, 0);
+
+	if (privileges_check(err, sizeof(err)))
+		goto cleanup;
+	if (resolve_targets(&app, &targets, err, sizeof(err)))
+		goto cleanup;
+
+	topts.ringbuf_bytes = app.opts.ringbuf_bytes;
+	if (tracer_open(&app.tracer, &topts, err, sizeof(err)))
+		goto cleanup;
+	if (setup_loop(&app, err, sizeof(err)))
+		goto cleanup;
+
+	app.start_ns = now_ns();
+	app.interval_start_ns = app.start_ns;
+	if (app.opts.command)
+		ret = launch_command(&app, targets, err, sizeof(err));
+	else
+		ret = attach_pids(&app, targets, err, sizeof(err));
+	if (ret)
+		goto cleanup;
+	if (start_timers(&app, err, sizeof(err)))
+		goto cleanup;
+	if (!app.opts.json)
+		say(&app, "%d process%s, %d binar%s probed; Ctrl-C to stop", app.nprocs,
+		    app.nprocs == 1 ? "" : "es", tracer_binary_count(app.tracer),
+		    tracer_binary_count(app.tracer) == 1 ? "y" : "ies");
+
+	if (run_loop(&app))
+		goto cleanup;
+	tracer_consume(app.tracer);
+	if (app.opts.interval_ns)
+		report_interval(&app);
+	report_total(&app);
+	err[0] = '\0';
+	exit_code = 0;
+
+cleanup:
+	if (err[0])
+		error_line("%s", err);
+	if (app.launched && app.child.gate_fd >= 0) {
+		/* Never released: the child sees EOF on its gate and exits without running. */
+		close(app.child.gate_fd);
+		waitpid(app.child.pid, NULL, 0);
+	}
+	for (i = 0; i < app.nprocs; i++) {
+		if (app.procs[i].pidfd >= 0)
+			close(app.procs[i].pidfd);
+		stats_free(app.procs[i].stats);
+	}
+	free(app.procs);
+	free(targets);
+	tracer_close(app.tracer);
+	if (app.interval_fd >= 0)
+		close(app.interval_fd);
+	if (app.deadline_fd >= 0)
+		close(app.deadline_fd);
+	if (app.sigfd >= 0)
+		close(app.sigfd);
+	if (app.epfd >= 0)
+		close(app.epfd);
+	options_free(&app.opts);
+	return exit_code;
+}

@@ -1,0 +1,192 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "gcpause.h"
+#include "options.h"
+
+#define GCPAUSE_VERSION		"0.1.0"
+#define MAX_SECONDS		(365.0 * 24 * 3600)
+
+enum { OPT_RINGBUF_KB = 0x100 };
+
+static const char usage[] =
+"Usage: gcpause [OPTIONS] -p PID [-p PID ...]\n"
+"       gcpause [OPTIONS] -- COMMAND [ARG ...]\n"
+"Measure CPython garbage-collection pauses from outside the process, through the interpreter's\n"
+"python:gc__start/gc__done markers. Prints per-process, per-generation pause statistics and\n"
+"histograms when it stops (Ctrl-C, -d elapsed, or every traced process gone).\n"
+"\n"
+"  -p, --pid PID          trace this process (repeat for more)\n"
+"  -- COMMAND [ARG ...]   start COMMAND and trace it from its first collection\n"
+"  -i, --interval SEC     also report every SEC seconds (fractions allowed)\n"
+"  -d, --duration SEC     stop after SEC seconds\n"
+"  -j, --json             newline-delimited JSON on stdout (schema: docs/json.md)\n"
+"      --ringbuf-kb KB    event ring buffer size, a power of two >= 4 (default 1024)\n"
+"  -v, --verbose          libbpf debug output on stderr\n"
+"  -h, --help             this help\n"
+"  -V, --version          print the version\n"
+"\n"
+"Needs root, or CAP_BPF, CAP_PERFMON and CAP_SYS_PTRACE.\n";
+
+static const struct option long_options[] = {
+	{ "pid", required_argument, NULL, 'p' },
+	{ "interval", required_argument, NULL, 'i' },
+	{ "duration", required_argument, NULL, 'd' },
+	{ "json", no_argument, NULL, 'j' },
+	{ "ringbuf-kb", required_argument, NULL, OPT_RINGBUF_KB },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{},
+};
+
+int options_parse_seconds(const char *s, uint64_t *ns)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || *end || !(v > 0) || v > MAX_SECONDS)
+		return -EINVAL;
+	*ns = (uint64_t)(v * 1e9);
+	return *ns ? 0 : -EINVAL;
+}
+
+static int parse_pid(const char *s, pid_t *pid)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v <= 0 || v > INT_MAX)
+		return -EINVAL;
+	*pid = (pid_t)v;
+	return 0;
+}
+
+static int add_pid(struct options *o, pid_t pid)
+{
+	pid_t *pids;
+	int i;
+
+	for (i = 0; i < o->npids; i++)
+		if (o->pids[i] == pid)
+			return 0;
+	if (o->npids >= GC_MAX_PIDS)
+		return -E2BIG;
+	pids = realloc(o->pids, (o->npids + 1) * sizeof(*pids));
+	if (!pids)
+		return -ENOMEM;
+	o->pids = pids;
+	o->pids[o->npids++] = pid;
+	return 0;
+}
+
+/* Names the offending option whether getopt saw it as short or long. */
+static void describe_bad_option(char **argv, int c, char *err, size_t err_len)
+{
+	const char *arg = argv[optind - 1];
+
+	if (c == ':')
+		snprintf(err, err_len, "option '%s' needs a value (see gcpause --help)", arg);
+	else if (optopt && !(arg[0] == '-' && arg[1] == '-'))
+		snprintf(err, err_len, "unknown option '-%c' (see gcpause --help)", optopt);
+	else
+		snprintf(err, err_len, "unknown option '%s' (see gcpause --help)", arg);
+}
+
+enum options_result options_parse(int argc, char **argv, struct options *o, char *err,
+				  size_t err_len)
+{
+	unsigned long kb;
+	char *end;
+	pid_t pid;
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	o->ringbuf_bytes = GC_RINGBUF_BYTES;
+	optind = 1;
+	opterr = 0;
+	/* '+': stop at the first non-option, so the command's own options stay its own. */
+	while ((c = getopt_long(argc, argv, "+:p:i:d:jvhV", long_options, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+			if (parse_pid(optarg, &pid)) {
+				snprintf(err, err_len, "invalid PID '%s'", optarg);
+				return OPTIONS_USAGE_ERROR;
+			}
+			if (add_pid(o, pid)) {
+				snprintf(err, err_len, "too many PIDs (at most %d)", GC_MAX_PIDS);
+				return OPTIONS_USAGE_ERROR;
+			}
+			break;
+		case 'i':
+		case 'd':
+			if (options_parse_seconds(optarg, c == 'i' ? &o->interval_ns :
+								     &o->duration_ns)) {
+				snprintf(err, err_len, "invalid %s '%s': expected seconds > 0",
+					 c == 'i' ? "interval" : "duration", optarg);
+				return OPTIONS_USAGE_ERROR;
+			}
+			break;
+		case 'j':
+			o->json = true;
+			break;
+		case 'v':
+			o->verbose = true;
+			break;
+		case OPT_RINGBUF_KB:
+			errno = 0;
+			kb = strtoul(optarg, &end, 10);
+			if (errno || end == optarg || *end || kb < 4 || kb > (1UL << 21) ||
+			    (kb & (kb - 1))) {
+				snprintf(err, err_len,
+					 "invalid --ringbuf-kb '%s': a power of two from 4 to 2097152",
+					 optarg);
+				return OPTIONS_USAGE_ERROR;
+			}
+			o->ringbuf_bytes = kb * 1024;
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			return OPTIONS_EXIT_OK;
+		case 'V':
+			printf("gcpause %s\n", GCPAUSE_VERSION);
+			return OPTIONS_EXIT_OK;
+		default:
+			describe_bad_option(argv, c, err, err_len);
+			return OPTIONS_USAGE_ERROR;
+		}
+	}
+	if (optind < argc) {
+		if (strcmp(argv[optind - 1], "--")) {
+			snprintf(err, err_len, "unexpected argument '%s' (a command goes after --)",
+				 argv[optind]);
+			return OPTIONS_USAGE_ERROR;
+		}
+		o->command = &argv[optind];
+	}
+	if (!o->npids && !o->command) {
+		snprintf(err, err_len, "nothing to trace: give -p PID or -- COMMAND (see gcpause "
+			 "--help)");
+		return OPTIONS_USAGE_ERROR;
+	}
+	if (o->npids && o->command) {
+		snprintf(err, err_len, "give either -p PID or -- COMMAND, not both");
+		return OPTIONS_USAGE_ERROR;
+	}
+	return OPTIONS_RUN;
+}
+
+void options_free(struct options *o)
+{
+	free(o->pids);
+	o->pids = NULL;
+	o->npids = 0;
+}

@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Command line. */
+#ifndef GCPAUSE_OPTIONS_H
+#define GCPAUSE_OPTIONS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define OPTIONS_ERR_LEN		256
+
+struct options {
+	pid_t *pids;
+	int npids;
+	char **command;			/* after "--": start and trace it */
+	uint64_t interval_ns;		/* 0: no interval reports */
+	uint64_t duration_ns;		/* 0: until stopped */
+	uint32_t ringbuf_bytes;
+	bool json;
+	bool verbose;
+};
+
+enum options_result {
+	OPTIONS_RUN = 0,
+	OPTIONS_EXIT_OK,	/* --help or --version printed */
+	OPTIONS_USAGE_ERROR,	/* message in err */
+};
+
+/* Parses argv; help and version text go to stdout. Free with options_free(). */
+enum options_result options_parse(int argc, char **argv, struct options *o, char *err,
+				  size_t err_len);
+void options_free(struct options *o);
+
+/* "1.5" seconds -> nanoseconds; -EINVAL unless a positive finite number below a year. */
+int options_parse_seconds(const char *s, uint64_t *ns);
+
+#endif /* GCPAUSE_OPTIONS_H */

@@ -1,0 +1,45 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <errno.h>
+#include <linux/capability.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include "privileges.h"
+
+/* Older userspace headers lack the 5.8 split of CAP_SYS_ADMIN. */
+#ifndef CAP_PERFMON
+#define CAP_PERFMON	38
+#endif
+#ifndef CAP_BPF
+#define CAP_BPF		39
+#endif
+
+static bool has_cap(const struct __user_cap_data_struct data[2], int cap)
+{
+	return data[cap / 32].effective & (1u << (cap % 32));
+}
+
+int privileges_check(char *err, size_t err_len)
+{
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct data[2] = {};
+	bool bpf, perfmon, ptrace;
+
+	if (syscall(SYS_capget, &hdr, data)) {
+		snprintf(err, err_len, "cannot read own capabilities: %m");
+		return -errno;
+	}
+	/* Before 5.8, CAP_SYS_ADMIN alone stood for both BPF and perf. */
+	bpf = has_cap(data, CAP_BPF) || has_cap(data, CAP_SYS_ADMIN);
+	perfmon = has_cap(data, CAP_PERFMON) || has_cap(data, CAP_SYS_ADMIN);
+	ptrace = has_cap(data, CAP_SYS_PTRACE);
+	if (bpf && perfmon && ptrace)
+		return 0;
+	snprintf(err, err_len,
+		 "insufficient privileges: run as root, or grant CAP_BPF, CAP_PERFMON and "
+		 "CAP_SYS_PTRACE (uid %u lacks%s%s%s)", (unsigned int)geteuid(),
+		 bpf ? "" : " CAP_BPF", perfmon ? "" : " CAP_PERFMON", ptrace ? "" : " CAP_SYS_PTRACE");
+	return -EPERM;
+}

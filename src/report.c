@@ -1,0 +1,19 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include "report.h"
+
+const struct report_percentile report_percentiles[] = {
+	{ "min", "min_ns", 0 },
+	{ "p50", "p50_ns", 50 },
+	{ "p90", "p90_ns", 90 },
+	{ "p99", "p99_ns", 99 },
+	{ "p99.9", "p999_ns", 99.9 },
+	{ "max", "max_ns", 100 },
+};
+const int report_npercentiles = sizeof(report_percentiles) / sizeof(report_percentiles[0]);
+
+uint64_t report_lost_events(const uint64_t counters[GC_CNT_MAX])
+{
+	/* An unmatched end is a collection already under way at attach, not a lost event. */
+	return counters[GC_CNT_DROPPED] + counters[GC_CNT_TOO_DEEP] +
+	       counters[GC_CNT_NO_THREAD_SLOT];
+}

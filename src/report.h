@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Output: the text report and newline-delimited JSON, from the same aggregates. */
+#ifndef GCPAUSE_REPORT_H
+#define GCPAUSE_REPORT_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include "gcpause.h"
+#include "stats.h"
+
+struct report_summary {
+	enum stats_scope scope;
+	uint64_t start_ns, end_ns;	/* the window this summary covers */
+	uint64_t counters[GC_CNT_MAX];	/* losses since start, whatever the scope */
+	struct proc_stats **procs;
+	int nprocs;
+};
+
+/* Percentiles every output reports, in this order. */
+struct report_percentile {
+	const char *text_name, *json_name;
+	double pct;
+};
+extern const struct report_percentile report_percentiles[];
+extern const int report_npercentiles;
+
+/* Events lost for good (the ring buffer was full, or nesting or thread limits were hit). */
+uint64_t report_lost_events(const uint64_t counters[GC_CNT_MAX]);
+
+void report_text_summary(FILE *out, const struct report_summary *s);
+
+void report_json_attach(FILE *out, const struct proc_stats *p);
+void report_json_gc(FILE *out, const struct gc_event *e);
+void report_json_exit(FILE *out, const struct proc_stats *p);
+void report_json_summary(FILE *out, const struct report_summary *s);
+
+#endif /* GCPAUSE_REPORT_H */

@@ -1,0 +1,142 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* The human report: a table per process and a histogram per generation, bcc-style bars. */
+#include <inttypes.h>
+#include <string.h>
+#include "format.h"
+#include "report.h"
+
+#define BAR_WIDTH	40
+#define MAX_HIST_ROWS	24
+#define VALUE_WIDTH	8
+
+/* printf pads by bytes; µ takes two, so pad by display columns instead. */
+static void print_right(FILE *out, const char *s, int width)
+{
+	int pad = width - (int)fmt_display_width(s);
+
+	fprintf(out, "%*s%s", pad > 0 ? pad : 0, "", s);
+}
+
+static void print_duration(FILE *out, uint64_t ns, int width)
+{
+	char buf[FMT_DURATION_LEN];
+
+	print_right(out, fmt_duration(buf, sizeof(buf), ns), width);
+}
+
+static void print_header(FILE *out)
+{
+	int i;
+
+	fprintf(out, "  %5s %8s %9s %7s", "gen", "count", "total", "gc%");
+	for (i = 0; i < report_npercentiles; i++)
+		fprintf(out, " %*s", VALUE_WIDTH, report_percentiles[i].text_name);
+	fprintf(out, " %10s\n", "collected");
+}
+
+static void print_row(FILE *out, const char *label, const struct pause_stats *s, uint64_t wall_ns)
+{
+	char count[FMT_COUNT_LEN], share[FMT_PERCENT_LEN];
+	const struct hist *h = &s->pauses;
+	int i;
+
+	fprintf(out, "  %5s %8s ", label, fmt_count(count, sizeof(count), h->count));
+	print_duration(out, h->sum, 9);
+	fprintf(out, " ");
+	print_right(out, fmt_percent(share, sizeof(share), wall_ns ? (double)h->sum / wall_ns : 0),
+		    7);
+	for (i = 0; i < report_npercentiles; i++) {
+		fprintf(out, " ");
+		if (h->count)
+			print_duration(out, hist_percentile(h, report_percentiles[i].pct),
+				       VALUE_WIDTH);
+		else
+			print_right(out, "-", VALUE_WIDTH);
+	}
+	fprintf(out, " %10" PRId64 "\n", s->collected);
+}
+
+static void print_histogram(FILE *out, const char *title, const struct hist *h)
+{
+	struct hist_row rows[MAX_HIST_ROWS];
+	char low[FMT_DURATION_LEN], high[FMT_DURATION_LEN];
+	uint64_t peak = 0;
+	int n, i, j, stars;
+
+	n = hist_octaves(h, rows, MAX_HIST_ROWS);
+	if (!n)
+		return;
+	for (i = 0; i < n; i++)
+		if (rows[i].count > peak)
+			peak = rows[i].count;
+	fprintf(out, "\n  %s\n  %21s : %-8s %s\n", title, "pause", "count", "distribution");
+	for (i = 0; i < n; i++) {
+		fmt_duration(low, sizeof(low), rows[i].low);
+		fmt_duration(high, sizeof(high), rows[i].high + 1);
+		fprintf(out, "  ");
+		print_right(out, low, 9);
+		fprintf(out, " -> ");
+		print_right(out, high, 8);
+		stars = peak ? (int)((rows[i].count * BAR_WIDTH + peak - 1) / peak) : 0;
+		fprintf(out, " : %-8" PRIu64 " |", rows[i].count);
+		for (j = 0; j < BAR_WIDTH; j++)
+			fputc(j < stars ? '*' : ' ', out);
+		fprintf(out, "|\n");
+	}
+}
+
+static void print_process(FILE *out, const struct report_summary *s, const struct proc_stats *p)
+{
+	const struct target *t = &p->target;
+	uint64_t wall = stats_wall_ns(p, s->scope, s->end_ns);
+	struct pause_stats all;
+	char label[16], title[48], walls[FMT_DURATION_LEN];
+	int i;
+
+	fprintf(out, "\npid %d %s  Python %s  %s%s%s  probe %s  traced %s%s\n", t->pid, t->comm,
+		t->version[0] ? t->version : "?", t->root, t->root[0] ? ":" : "", t->binary,
+		t->probe, fmt_duration(walls, sizeof(walls), wall), p->exited ? " (exited)" : "");
+	print_header(out);
+	for (i = 0; i < p->ngens; i++) {
+		const struct gen_stats *g = p->gens[i];
+
+		snprintf(label, sizeof(label), "%d", g->gen);
+		print_row(out, label, stats_scope(g, s->scope), wall);
+	}
+	stats_merge_all(p, s->scope, &all);
+	print_row(out, "all", &all, wall);
+
+	for (i = 0; i < p->ngens; i++) {
+		const struct pause_stats *g = stats_scope(p->gens[i], s->scope);
+
+		snprintf(title, sizeof(title), "gen %d pauses", p->gens[i]->gen);
+		print_histogram(out, title, &g->pauses);
+	}
+}
+
+void report_text_summary(FILE *out, const struct report_summary *s)
+{
+	char span[FMT_DURATION_LEN];
+	uint64_t lost = report_lost_events(s->counters);
+	int i;
+
+	fprintf(out, "\n=== gcpause %s: %s, %d process%s ===\n",
+		s->scope == STATS_TOTAL ? "summary" : "interval",
+		fmt_duration(span, sizeof(span), s->end_ns - s->start_ns), s->nprocs,
+		s->nprocs == 1 ? "" : "es");
+	for (i = 0; i < s->nprocs; i++)
+		print_process(out, s, s->procs[i]);
+	if (lost)
+		fprintf(out, "\nWARNING: %" PRIu64 " collections lost (ring buffer full: %" PRIu64
+			", nested too deep: %" PRIu64 ", thread table full: %" PRIu64
+			"); raise --ringbuf-kb\n", lost, s->counters[GC_CNT_DROPPED],
+			s->counters[GC_CNT_TOO_DEEP], s->counters[GC_CNT_NO_THREAD_SLOT]);
+	if (s->counters[GC_CNT_UNMATCHED_DONE])
+		fprintf(out, "note: %" PRIu64 " collection%s already under way at attach, not "
+			"counted\n", s->counters[GC_CNT_UNMATCHED_DONE],
+			s->counters[GC_CNT_UNMATCHED_DONE] == 1 ? " was" : "s were");
+	if (s->counters[GC_CNT_ARG_FAIL])
+		fprintf(out, "note: %" PRIu64 " marker arguments unreadable (generation or "
+			"collected shown as -1)\n", s->counters[GC_CNT_ARG_FAIL]);
+	fflush(out);
+}

@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Per-process, per-generation pause aggregates, since start and for the current interval. */
+#ifndef GCPAUSE_STATS_H
+#define GCPAUSE_STATS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "gcpause.h"
+#include "hist.h"
+#include "target.h"
+
+/* Distinct generation values kept apart; a rarer extra value shares the last slot. */
+#define STATS_MAX_GENS		8
+/* Generations always reported, even when they had no collection. */
+#define STATS_STANDARD_GENS	3
+
+struct pause_stats {
+	struct hist pauses;		/* nanoseconds */
+	int64_t collected;
+};
+
+struct gen_stats {
+	int gen;
+	struct pause_stats total, interval;
+};
+
+struct proc_stats {
+	struct target target;
+	uint64_t trace_start_ns;	/* probes live for this process from here */
+	uint64_t interval_start_ns;
+	uint64_t end_ns;		/* exit time, 0 while it runs */
+	bool exited;
+	int ngens;
+	struct gen_stats *gens[STATS_MAX_GENS];
+};
+
+enum stats_scope { STATS_TOTAL, STATS_INTERVAL };
+
+struct proc_stats *stats_new(const struct target *t, uint64_t trace_start_ns);
+void stats_free(struct proc_stats *p);
+
+/* Records one collection. Returns -ENOMEM when a new generation slot cannot be made. */
+int stats_add(struct proc_stats *p, const struct gc_event *e);
+
+/* Generation slot for gen, created if needed (gens 0-2 always exist), NULL on ENOMEM. */
+struct gen_stats *stats_gen(struct proc_stats *p, int gen);
+
+static inline const struct pause_stats *stats_scope(const struct gen_stats *g,
+						    enum stats_scope scope)
+{
+	return scope == STATS_TOTAL ? &g->total : &g->interval;
+}
+
+/* All generations merged, for one scope. */
+void stats_merge_all(const struct proc_stats *p, enum stats_scope scope, struct pause_stats *out);
+
+/* Traced wall time in the scope, up to now or to the exit. */
+uint64_t stats_wall_ns(const struct proc_stats *p, enum stats_scope scope, uint64_t now_ns);
+
+/* Starts a new interval at now_ns. */
+void stats_reset_interval(struct proc_stats *p, uint64_t now_ns);
+
+#endif /* GCPAUSE_STATS_H */

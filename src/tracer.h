@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* The BPF side's lifecycle: load once, attach once per binary, filter by process. */
+#ifndef GCPAUSE_TRACER_H
+#define GCPAUSE_TRACER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include "gcpause.h"
+
+struct tracer;
+
+typedef void (*tracer_event_fn)(const struct gc_event *e, void *ctx);
+
+struct tracer_opts {
+	uint32_t ringbuf_bytes;		/* power of two, at least one page */
+	tracer_event_fn on_event;
+	void *ctx;
+};
+
+/* Opens, configures and loads the BPF programs. On failure writes one line in err. */
+int tracer_open(struct tracer **out, const struct tracer_opts *opts, char *err, size_t err_len);
+
+/*
+ * Attaches the marker probes to the binary at host_path unless that file (by device and inode)
+ * already has them. Returns 0, or a negative errno with one line in err.
+ */
+int tracer_attach_binary(struct tracer *tr, const char *host_path, char *err, size_t err_len);
+
+int tracer_add_pid(struct tracer *tr, pid_t pid);
+int tracer_remove_pid(struct tracer *tr, pid_t pid);
+
+/* File descriptor that becomes readable when events wait in the ring buffer. */
+int tracer_epoll_fd(struct tracer *tr);
+/* Hands every waiting event to on_event. Returns the number handled or a negative errno. */
+int tracer_consume(struct tracer *tr);
+/* Sums the per-CPU loss counters (enum gc_counter). */
+void tracer_read_counters(struct tracer *tr, uint64_t counters[GC_CNT_MAX]);
+
+int tracer_binary_count(const struct tracer *tr);
+void tracer_close(struct tracer *tr);
+
+#endif /* GCPAUSE_TRACER_H */

@@ -1,0 +1,133 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "gcpause.h"
+#include "options.h"
+
+
+static enum options_result parse(int argc, char **argv, struct options *o, char *err)
+{
+	err[0] = '\0';
+	return options_parse(argc, argv, o, err, OPTIONS_ERR_LEN);
+}
+
+static void test_pids_and_times(void **state)
+{
+	char *argv[] = { "gcpause", "-p", "42", "--pid", "43", "-p", "42", "-i", "0.5",
+			 "--duration=30", "-j", NULL };
+	char err[OPTIONS_ERR_LEN];
+	struct options o;
+
+	assert_int_equal(parse(11, argv, &o, err), OPTIONS_RUN);
+	assert_int_equal(o.npids, 2);	/* the repeated 42 is traced once */
+	assert_int_equal(o.pids[0], 42);
+	assert_int_equal(o.pids[1], 43);
+	assert_true(o.interval_ns == 500000000ull);
+	assert_true(o.duration_ns == 30000000000ull);
+	assert_true(o.json);
+	assert_false(o.verbose);
+	assert_null(o.command);
+	assert_int_equal(o.ringbuf_bytes, GC_RINGBUF_BYTES);
+	options_free(&o);
+}
+
+static void test_command_keeps_its_options(void **state)
+{
+	char *argv[] = { "gcpause", "-d", "2", "--", "python3", "-X", "dev", "-p", "app.py", NULL };
+	char err[OPTIONS_ERR_LEN];
+	struct options o;
+
+	assert_int_equal(parse(9, argv, &o, err), OPTIONS_RUN);
+	assert_non_null(o.command);
+	assert_string_equal(o.command[0], "python3");
+	assert_string_equal(o.command[3], "-p");
+	assert_null(o.command[5]);
+	assert_int_equal(o.npids, 0);
+	options_free(&o);
+}
+
+static void expect_usage_error(int argc, char **argv, const char *needle)
+{
+	char err[OPTIONS_ERR_LEN];
+	struct options o;
+
+	assert_int_equal(parse(argc, argv, &o, err), OPTIONS_USAGE_ERROR);
+	if (!strstr(err, needle))
+		fail_msg("error '%s' lacks '%s'", err, needle);
+	assert_null(strchr(err, '\n'));
+	options_free(&o);
+}
+
+static void test_usage_errors(void **state)
+{
+	char *unknown_long[] = { "gcpause", "--frobnicate", NULL };
+	char *unknown_short[] = { "gcpause", "-x", "-p", "1", NULL };
+	char *missing_value[] = { "gcpause", "-p", NULL };
+	char *bad_pid[] = { "gcpause", "-p", "12abc", NULL };
+	char *zero_pid[] = { "gcpause", "-p", "0", NULL };
+	char *bad_interval[] = { "gcpause", "-p", "1", "-i", "-3", NULL };
+	char *nan_duration[] = { "gcpause", "-p", "1", "-d", "nan", NULL };
+	char *bad_ringbuf[] = { "gcpause", "-p", "1", "--ringbuf-kb", "6", NULL };
+	char *nothing[] = { "gcpause", "-j", NULL };
+	char *both[] = { "gcpause", "-p", "1", "--", "python3", NULL };
+	char *stray[] = { "gcpause", "-p", "1", "python3", NULL };
+
+	expect_usage_error(2, unknown_long, "unknown option '--frobnicate'");
+	expect_usage_error(4, unknown_short, "unknown option '-x'");
+	expect_usage_error(2, missing_value, "needs a value");
+	expect_usage_error(3, bad_pid, "invalid PID '12abc'");
+	expect_usage_error(3, zero_pid, "invalid PID");
+	expect_usage_error(5, bad_interval, "invalid interval");
+	expect_usage_error(5, nan_duration, "invalid duration");
+	expect_usage_error(5, bad_ringbuf, "power of two");
+	expect_usage_error(2, nothing, "nothing to trace");
+	expect_usage_error(5, both, "not both");
+	expect_usage_error(4, stray, "unexpected argument");
+}
+
+static void test_ringbuf_size(void **state)
+{
+	char *argv[] = { "gcpause", "--ringbuf-kb", "4", "-p", "1", NULL };
+	char err[OPTIONS_ERR_LEN];
+	struct options o;
+
+	assert_int_equal(parse(5, argv, &o, err), OPTIONS_RUN);
+	assert_int_equal(o.ringbuf_bytes, 4096);
+	options_free(&o);
+}
+
+static void test_seconds(void **state)
+{
+	uint64_t ns;
+
+	assert_int_equal(options_parse_seconds("1", &ns), 0);
+	assert_true(ns == 1000000000ull);
+	assert_int_equal(options_parse_seconds("0.001", &ns), 0);
+	assert_true(ns == 1000000ull);
+	assert_int_equal(options_parse_seconds("0", &ns), -EINVAL);
+	assert_int_equal(options_parse_seconds("", &ns), -EINVAL);
+	assert_int_equal(options_parse_seconds("1s", &ns), -EINVAL);
+	assert_int_equal(options_parse_seconds("inf", &ns), -EINVAL);
+	assert_int_equal(options_parse_seconds("1e300", &ns), -EINVAL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_pids_and_times),
+		cmocka_unit_test(test_command_keeps_its_options),
+		cmocka_unit_test(test_usage_errors),
+		cmocka_unit_test(test_ringbuf_size),
+		cmocka_unit_test(test_seconds),
+	};
+
+	/* The parser prints --help to stdout; nothing here asks for it. */
+	return cmocka_run_group_tests_name("options", tests, NULL, NULL);
+}
