@@ -172,8 +172,8 @@ int launch_resolve(char *const argv[], struct target *t, char *err, size_t err_l
 		    depth == MAX_SHEBANG_DEPTH) {
 			if (f)
 				fclose(f);
-			snprintf(err, err_len, "'%s' is neither a program nor a script with a #! line",
-				 exe);
+			snprintf(err, err_len,
+				 "'%s' is neither a program nor a script with a #! line", exe);
 			return -ENOEXEC;
 		}
 		fclose(f);
@@ -181,9 +181,10 @@ int launch_resolve(char *const argv[], struct target *t, char *err, size_t err_l
 		if (!strcmp(strrchr(interp, '/') ? strrchr(interp, '/') + 1 : interp, "env")) {
 			const char *prog = env_program(arg);
 
-			if (!prog || launch_find_in_path(prog, getenv("PATH"), next, sizeof(next))) {
-				snprintf(err, err_len, "%s: cannot find the program in '#!%s %s'", exe,
-					 interp, arg);
+			if (!prog ||
+			    launch_find_in_path(prog, getenv("PATH"), next, sizeof(next))) {
+				snprintf(err, err_len, "%s: cannot find the program in '#!%s %s'",
+					 exe, interp, arg);
 				return -ENOENT;
 			}
 		}

@@ -146,9 +146,8 @@ enum options_result options_parse(int argc, char **argv, struct options *o, char
 			kb = strtoul(optarg, &end, 10);
 			if (errno || end == optarg || *end || kb < 4 || kb > (1UL << 21) ||
 			    (kb & (kb - 1))) {
-				snprintf(err, err_len,
-					 "invalid --ringbuf-kb '%s': a power of two from 4 to 2097152",
-					 optarg);
+				snprintf(err, err_len, "invalid --ringbuf-kb '%s': a power of two "
+					 "from 4 to 2097152", optarg);
 				return OPTIONS_USAGE_ERROR;
 			}
 			o->ringbuf_bytes = kb * 1024;

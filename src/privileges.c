@@ -40,6 +40,7 @@ int privileges_check(char *err, size_t err_len)
 	snprintf(err, err_len,
 		 "insufficient privileges: run as root, or grant CAP_BPF, CAP_PERFMON and "
 		 "CAP_SYS_PTRACE (uid %u lacks%s%s%s)", (unsigned int)geteuid(),
-		 bpf ? "" : " CAP_BPF", perfmon ? "" : " CAP_PERFMON", ptrace ? "" : " CAP_SYS_PTRACE");
+		 bpf ? "" : " CAP_BPF", perfmon ? "" : " CAP_PERFMON",
+		 ptrace ? "" : " CAP_SYS_PTRACE");
 	return -EPERM;
 }

@@ -87,7 +87,8 @@ static void scan_notes(Elf *elf, Elf_Scn *scn, bool is64, struct pyelf_info *inf
 		if (nhdr.n_type != NT_STAPSDT || nhdr.n_namesz != sizeof("stapsdt") ||
 		    memcmp((char *)data->d_buf + name_off, "stapsdt", sizeof("stapsdt")))
 			continue;
-		if (pyelf_parse_sdt_note((char *)data->d_buf + desc_off, nhdr.n_descsz, is64, &note))
+		if (pyelf_parse_sdt_note((char *)data->d_buf + desc_off, nhdr.n_descsz, is64,
+					 &note))
 			continue;
 		if (strcmp(note.provider, "python"))
 			continue;

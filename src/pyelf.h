@@ -16,8 +16,10 @@ struct sdt_note {
 
 struct pyelf_info {
 	bool is_elf;
-	bool exports_python;	/* defines the C API (PyGC_Collect): the interpreter lives here */
-	bool has_gc_start, has_gc_done;		/* python:gc__start / python:gc__done notes */
+	/* Defines the C API (PyGC_Collect): the interpreter lives here. */
+	bool exports_python;
+	/* python:gc__start / python:gc__done notes */
+	bool has_gc_start, has_gc_done;
 	bool markers_have_semaphores;
 	uint32_t py_version_hex;	/* Py_Version (3.11+), 0 if absent */
 	char version[PYELF_VERSION_LEN];	/* "3.11.2" from Py_Version, or "" */

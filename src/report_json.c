@@ -5,7 +5,9 @@
 
 static void emit(FILE *out, struct json_object *obj)
 {
-	fprintf(out, "%s\n", json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+	int flags = JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE;
+
+	fprintf(out, "%s\n", json_object_to_json_string_ext(obj, flags));
 	fflush(out);
 	json_object_put(obj);
 }

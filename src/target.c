@@ -93,8 +93,8 @@ int target_resolve(pid_t pid, struct target *t, char *err, size_t err_len)
 	proc_root_dir(pid, t->root, sizeof(t->root));
 
 	/*
-	 * A mapped libpython comes first: when one is there the executable is only a launcher (pyenv,
-	 * uwsgi) even if it exports the C API too.
+	 * A mapped libpython comes first: when one is there the executable is only a launcher
+	 * (pyenv, uwsgi) even if it exports the C API too.
 	 */
 	ret = proc_for_each_mapped_file(pid, check_mapping, &s);
 	if (ret < 0) {
@@ -111,8 +111,9 @@ int target_resolve(pid_t pid, struct target *t, char *err, size_t err_len)
 		return 0;
 	if (s.found_python) {
 		snprintf(err, err_len,
-			 "pid %d (%s): Python %s in %s has no GC markers (python:gc__start/gc__done); "
-			 "function probes for builds without markers are not supported yet",
+			 "pid %d (%s): Python %s in %s has no GC markers "
+			 "(python:gc__start/gc__done); function probes for builds without markers "
+			 "are not supported yet",
 			 pid, t->comm, s.python_version[0] ? s.python_version : "(unknown version)",
 			 s.python_binary);
 		return -ENOTSUP;

@@ -12,7 +12,7 @@
 
 struct target {
 	pid_t pid;
-	uint64_t start_ticks;		/* tells this process from a later one with the same PID */
+	uint64_t start_ticks;		/* tells it from a later process with the same PID */
 	char comm[PROC_COMM_LEN];
 	char binary[PROC_PATH_MAX];	/* as the process sees it, e.g. /usr/bin/python3.11 */
 	char host_path[PROC_PATH_MAX];	/* to open from here, through /proc/PID/root */

@@ -64,8 +64,8 @@ int tracer_open(struct tracer **out, const struct tracer_opts *opts, char *err, 
 	tr->skel->rodata->filter_pids = true;
 	ret = bpf_map__set_max_entries(tr->skel->maps.events, opts->ringbuf_bytes);
 	if (ret) {
-		snprintf(err, err_len, "cannot size ring buffer to %u bytes: %s", opts->ringbuf_bytes,
-			 strerror(-ret));
+		snprintf(err, err_len, "cannot size ring buffer to %u bytes: %s",
+			 opts->ringbuf_bytes, strerror(-ret));
 		goto cleanup;
 	}
 	ret = gc_bpf__load(tr->skel);

@@ -14,9 +14,9 @@ static void test_maps_file_backed(void **state)
 {
 	struct map_entry m;
 
-	assert_int_equal(proc_parse_maps_line("7f1c2a000000-7f1c2a1f0000 r-xp 00028000 fe:01 1311021"
-					      "                    /usr/lib/x86_64-linux-gnu/"
-					      "libpython3.11.so.1.0\n", &m), 0);
+	assert_int_equal(proc_parse_maps_line("7f1c2a000000-7f1c2a1f0000 r-xp 00028000 fe:01 "
+					      "1311021                    /usr/lib/x86_64-linux-"
+					      "gnu/libpython3.11.so.1.0\n", &m), 0);
 	assert_true(m.start == 0x7f1c2a000000ull && m.end == 0x7f1c2a1f0000ull);
 	assert_true(m.offset == 0x28000 && m.inode == 1311021);
 	assert_int_equal(m.dev_major, 0xfe);
