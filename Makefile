@@ -51,7 +51,7 @@ FIXTURES	:= $(patsubst tests/fixtures/%.c,$(OUTPUT)/tests/fixtures/%,$(FIXTURE_S
 
 .PHONY: all deps test unit-test e2e-test fixtures demo clean vmlinux
 .DELETE_ON_ERROR:
-.SECONDARY: $(BPF_OBJS)
+.SECONDARY: $(BPF_OBJS) $(SKELS)
 
 all: $(OUTPUT)/gcpause
 
