@@ -169,30 +169,30 @@ int proc_host_path(pid_t pid, const char *path, char *buf, size_t len)
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
-int proc_root_dir(pid_t pid, char *buf, size_t len)
+/* readlink of /proc/PID/<name>; -ENOENT once the process is gone. */
+static int read_proc_link(pid_t pid, const char *name, char *buf, size_t len)
 {
 	char link[64];
 	ssize_t n;
 
-	snprintf(link, sizeof(link), "/proc/%d/root", pid);
+	snprintf(link, sizeof(link), "/proc/%d/%s", pid, name);
 	n = readlink(link, buf, len - 1);
 	if (n < 0)
 		return errno == ESRCH ? -ENOENT : -errno;
 	buf[n] = '\0';
-	if (!strcmp(buf, "/"))
-		buf[0] = '\0';
 	return 0;
+}
+
+int proc_root_dir(pid_t pid, char *buf, size_t len)
+{
+	int err = read_proc_link(pid, "root", buf, len);
+
+	if (!err && !strcmp(buf, "/"))
+		buf[0] = '\0';
+	return err;
 }
 
 int proc_exe_path(pid_t pid, char *buf, size_t len)
 {
-	char link[64];
-	ssize_t n;
-
-	snprintf(link, sizeof(link), "/proc/%d/exe", pid);
-	n = readlink(link, buf, len - 1);
-	if (n < 0)
-		return errno == ESRCH ? -ENOENT : -errno;
-	buf[n] = '\0';
-	return 0;
+	return read_proc_link(pid, "exe", buf, len);
 }
