@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * Times CPython collections between the python:gc__start and python:gc__done USDT markers.
+ * Times CPython collections, through either of two kinds of probe:
+ * - the python:gc__start and python:gc__done USDT markers, where the build has them;
+ * - an entry and a return uprobe on the collection function itself, where it has not.
  *
- * The probes are attached once per binary for every process mapping it, so the first thing each
+ * Probes are attached once per binary for every process mapping it, so the first thing each
  * program does is drop processes that are not traced: other Pythons on the host pay one hash
  * lookup per collection and nothing more.
  */
@@ -17,11 +19,19 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 /* Tests and future node-wide mode turn the per-process filter off. */
 const volatile bool filter_pids = true;
 
+/* One collection under way on a thread. */
+struct gc_frame {
+	__u64 start_ns;
+	__u64 stats_addr;			/* function probes with recover_gen */
+	__u64 collections[GC_COUNTED_GENS];	/* counters at entry */
+	__s32 gen;
+	__u32 config;
+};
+
 struct thread_state {
 	__u32 depth;
 	__u32 pad;
-	__u64 start_ns[GC_MAX_DEPTH];
-	__s32 gen[GC_MAX_DEPTH];
+	struct gc_frame frames[GC_MAX_DEPTH];
 };
 
 struct {
@@ -40,6 +50,13 @@ struct {
 } threads SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, GC_MAX_FUNC_CONFIGS);
+	__type(key, __u32);	/* the attachment's BPF cookie */
+	__type(value, struct gc_func_config);
+} func_configs SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, GC_RINGBUF_BYTES);
 } events SEC(".maps");
@@ -51,6 +68,8 @@ struct {
 	__type(value, __u64);
 } counters SEC(".maps");
 
+_Static_assert((GC_MAX_DEPTH & (GC_MAX_DEPTH - 1)) == 0, "GC_MAX_DEPTH must be a power of two");
+
 static __always_inline void count(__u32 which)
 {
 	__u64 *val = bpf_map_lookup_elem(&counters, &which);
@@ -58,8 +77,6 @@ static __always_inline void count(__u32 which)
 	if (val)
 		*val += 1;
 }
-
-_Static_assert((GC_MAX_DEPTH & (GC_MAX_DEPTH - 1)) == 0, "GC_MAX_DEPTH must be a power of two");
 
 /*
  * An index already checked against GC_MAX_DEPTH, masked again where clang cannot see the check:
@@ -71,101 +88,217 @@ static __always_inline __u32 slot(__u32 depth)
 	return depth & (GC_MAX_DEPTH - 1);
 }
 
-static __always_inline bool is_traced(__u32 tgid)
+static __always_inline bool is_traced(__u64 pid_tgid)
 {
+	__u32 tgid = pid_tgid >> 32;
+
 	return !filter_pids || bpf_map_lookup_elem(&traced_pids, &tgid);
+}
+
+/* The frame for a collection starting on this thread, or NULL (counted) when there is none. */
+static __always_inline struct gc_frame *push_frame(__u32 tid)
+{
+	static const struct thread_state zero;
+	struct thread_state *ts;
+	__u32 depth;
+
+	ts = bpf_map_lookup_elem(&threads, &tid);
+	if (!ts) {
+		bpf_map_update_elem(&threads, &tid, &zero, BPF_NOEXIST);
+		ts = bpf_map_lookup_elem(&threads, &tid);
+		if (!ts) {
+			count(GC_CNT_NO_THREAD_SLOT);
+			return NULL;
+		}
+	}
+	depth = ts->depth;
+	/* Past the limit, keep counting depth so the matching end pairs with the right frame. */
+	ts->depth = depth + 1;
+	if (depth >= GC_MAX_DEPTH) {
+		count(GC_CNT_TOO_DEEP);
+		return NULL;
+	}
+	return &ts->frames[slot(depth)];
+}
+
+/* The frame of the collection ending on this thread; NULL when its start was not seen. */
+static __always_inline struct gc_frame *pop_frame(__u32 tid, __u32 *depth_out)
+{
+	struct thread_state *ts;
+	__u32 depth;
+
+	ts = bpf_map_lookup_elem(&threads, &tid);
+	if (!ts || ts->depth == 0) {
+		/* The collection began before the probes were live: its start is unknown. */
+		count(GC_CNT_UNMATCHED_DONE);
+		return NULL;
+	}
+	depth = ts->depth - 1;
+	ts->depth = depth;
+	if (depth >= GC_MAX_DEPTH)
+		return NULL;	/* already counted as too deep at its start */
+	*depth_out = depth;
+	return &ts->frames[slot(depth)];
+}
+
+static __always_inline void emit(__u64 pid_tgid, const struct gc_frame *f, __s32 gen,
+				 __s64 collected, __u32 depth, __u64 now)
+{
+	struct gc_event *e;
+
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count(GC_CNT_DROPPED);
+		return;
+	}
+	e->start_ns = f->start_ns;
+	e->duration_ns = now - f->start_ns;
+	e->collected = collected;
+	e->pid = pid_tgid >> 32;
+	e->tid = (__u32)pid_tgid;
+	e->gen = gen;
+	e->depth = depth;
+	bpf_ringbuf_submit(e, 0);
 }
 
 SEC("usdt")
 int gc_start(struct pt_regs *ctx)
 {
-	static const struct thread_state zero;
-	__u64 id = bpf_get_current_pid_tgid();
-	__u32 tid = (__u32)id;
-	struct thread_state *ts;
-	__u64 now = bpf_ktime_get_ns();
-	__u32 depth;
+	__u64 id = bpf_get_current_pid_tgid(), now = bpf_ktime_get_ns();
+	struct gc_frame *f;
 	long gen;
 
-	if (!is_traced(id >> 32))
+	if (!is_traced(id))
 		return 0;
-
 	if (bpf_usdt_arg(ctx, 0, &gen)) {
 		count(GC_CNT_ARG_FAIL);
 		gen = -1;
 	}
-
-	ts = bpf_map_lookup_elem(&threads, &tid);
-	if (!ts) {
-		if (bpf_map_update_elem(&threads, &tid, &zero, BPF_NOEXIST) &&
-		    !bpf_map_lookup_elem(&threads, &tid)) {
-			count(GC_CNT_NO_THREAD_SLOT);
-			return 0;
-		}
-		ts = bpf_map_lookup_elem(&threads, &tid);
-		if (!ts) {
-			count(GC_CNT_NO_THREAD_SLOT);
-			return 0;
-		}
-	}
-
-	depth = ts->depth;
-	if (depth >= GC_MAX_DEPTH) {
-		/* Keep counting depth so the matching done is recognised and not mistaken. */
-		ts->depth = depth + 1;
-		count(GC_CNT_TOO_DEEP);
+	f = push_frame((__u32)id);
+	if (!f)
 		return 0;
-	}
-	ts->depth = depth + 1;
-	depth = slot(depth);
-	ts->start_ns[depth] = now;
-	ts->gen[depth] = gen;
+	f->start_ns = now;
+	f->gen = gen;
 	return 0;
 }
 
 SEC("usdt")
 int gc_done(struct pt_regs *ctx)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	__u32 tid = (__u32)id;
-	struct thread_state *ts;
-	struct gc_event *e;
-	__u64 now = bpf_ktime_get_ns();
-	__u32 depth;
+	__u64 id = bpf_get_current_pid_tgid(), now = bpf_ktime_get_ns();
+	struct gc_frame *f;
+	__u32 depth = 0;
 	long collected;
 
-	if (!is_traced(id >> 32))
+	if (!is_traced(id))
 		return 0;
-
-	ts = bpf_map_lookup_elem(&threads, &tid);
-	if (!ts || ts->depth == 0) {
-		/* The collection began before the probes were live: its start is unknown. */
-		count(GC_CNT_UNMATCHED_DONE);
+	f = pop_frame((__u32)id, &depth);
+	if (!f)
 		return 0;
-	}
-	depth = ts->depth - 1;
-	ts->depth = depth;
-	if (depth >= GC_MAX_DEPTH)
-		return 0;	/* already counted as too deep at its start */
-	depth = slot(depth);
-
 	if (bpf_usdt_arg(ctx, 0, &collected)) {
 		count(GC_CNT_ARG_FAIL);
 		collected = -1;
 	}
+	emit(id, f, f->gen, collected, depth, now);
+	return 0;
+}
 
-	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	if (!e) {
-		count(GC_CNT_DROPPED);
+/* Reads the per-generation collection counters; false (counted) if memory could not be read. */
+static __always_inline bool read_collections(const struct gc_func_config *cfg, __u64 stats_addr,
+					     __u64 out[GC_COUNTED_GENS])
+{
+	int i;
+
+	for (i = 0; i < GC_COUNTED_GENS; i++) {
+		__u64 addr = stats_addr + (__u64)i * cfg->stats_stride + cfg->collections_offset;
+
+		if (bpf_probe_read_user(&out[i], sizeof(out[i]), (void *)addr)) {
+			count(GC_CNT_ARG_FAIL);
+			return false;
+		}
+	}
+	return true;
+}
+
+SEC("uprobe")
+int gc_func_entry(struct pt_regs *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid(), now = bpf_ktime_get_ns();
+	__u32 config = (__u32)bpf_get_attach_cookie(ctx);
+	const struct gc_func_config *cfg;
+	struct gc_frame *f;
+	__u64 interp = 0;
+
+	if (!is_traced(id))
+		return 0;
+	cfg = bpf_map_lookup_elem(&func_configs, &config);
+	if (!cfg)
+		return 0;
+	f = push_frame((__u32)id);
+	if (!f)
+		return 0;
+	f->start_ns = now;
+	f->config = config;
+	if (cfg->gen_source == GC_GEN_ARG1)
+		f->gen = (__s32)PT_REGS_PARM1(ctx);
+	else if (cfg->gen_source == GC_GEN_ARG2)
+		f->gen = (__s32)PT_REGS_PARM2(ctx);
+	else
+		f->gen = cfg->gen_const;
+	f->stats_addr = 0;
+	if (cfg->recover_gen) {
+		void *tstate = (void *)PT_REGS_PARM1(ctx);
+
+		if (bpf_probe_read_user(&interp, sizeof(interp), tstate + cfg->interp_offset)) {
+			count(GC_CNT_ARG_FAIL);
+			return 0;
+		}
+		f->stats_addr = interp + cfg->stats_offset;
+		if (!read_collections(cfg, f->stats_addr, f->collections))
+			f->stats_addr = 0;
+	}
+	return 0;
+}
+
+SEC("uretprobe")
+int gc_func_return(struct pt_regs *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid(), now = bpf_ktime_get_ns();
+	__u64 after[GC_COUNTED_GENS];
+	const struct gc_func_config *cfg;
+	struct gc_frame *f;
+	__u32 depth = 0;
+	__s32 gen;
+	int i;
+
+	if (!is_traced(id))
+		return 0;
+	f = pop_frame((__u32)id, &depth);
+	if (!f)
+		return 0;
+	cfg = bpf_map_lookup_elem(&func_configs, &f->config);
+	if (!cfg)
+		return 0;
+	gen = f->gen;
+	if (cfg->skip_nested && depth > 0) {
+		count(GC_CNT_NOT_COLLECTED);
 		return 0;
 	}
-	e->start_ns = ts->start_ns[depth];
-	e->duration_ns = now - e->start_ns;
-	e->collected = collected;
-	e->pid = id >> 32;
-	e->tid = tid;
-	e->gen = ts->gen[depth];
-	e->depth = depth;
-	bpf_ringbuf_submit(e, 0);
+	if (cfg->recover_gen) {
+		if (!f->stats_addr || !read_collections(cfg, f->stats_addr, after)) {
+			gen = -1;	/* reported, with the generation unknown */
+		} else {
+			gen = -2;
+			for (i = 0; i < GC_COUNTED_GENS; i++)
+				if (after[i] != f->collections[i])
+					gen = i;
+			if (gen == -2) {
+				/* Returned early: another collection was already running. */
+				count(GC_CNT_NOT_COLLECTED);
+				return 0;
+			}
+		}
+	}
+	emit(id, f, gen, (__s64)PT_REGS_RC(ctx), depth, now);
 	return 0;
 }

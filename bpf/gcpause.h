@@ -16,13 +16,49 @@
 /* Default ring buffer size: 1 MiB holds ~21k events, seconds of the worst GC storm. */
 #define GC_RINGBUF_BYTES	(1 << 20)
 
+/* Function probes: configurations (one per probed function), indexed by the BPF cookie. */
+#define GC_MAX_FUNC_CONFIGS	64
+/* Generations whose collection counters are compared to find which one a collection was. */
+#define GC_COUNTED_GENS		3
+
 enum gc_counter {
 	GC_CNT_DROPPED = 0,	/* ring buffer full: event lost */
 	GC_CNT_UNMATCHED_DONE,	/* gc__done without a start: attached mid-collection */
 	GC_CNT_TOO_DEEP,	/* nesting deeper than GC_MAX_DEPTH */
 	GC_CNT_NO_THREAD_SLOT,	/* per-thread map full */
-	GC_CNT_ARG_FAIL,	/* a USDT argument could not be read */
+	GC_CNT_ARG_FAIL,	/* a USDT argument or the target's memory could not be read */
+	GC_CNT_NOT_COLLECTED,	/* the function returned without collecting (3.13+: nested call) */
 	GC_CNT_MAX,
+};
+
+/* Where a probed function takes the generation from. */
+enum gc_gen_source {
+	GC_GEN_ARG1 = 0,	/* first integer argument */
+	GC_GEN_ARG2,		/* second integer argument */
+	GC_GEN_CONST,		/* fixed: gen_const (a GCC clone with the argument folded in) */
+};
+
+/* How to read one probed collection function. */
+struct gc_func_config {
+	__u32 gen_source;	/* enum gc_gen_source */
+	__s32 gen_const;
+	/*
+	 * Non-zero: the generation argument may be "automatic" (-1) and a call may return without
+	 * collecting (3.13+), so compare the interpreter's per-generation collection counters at
+	 * entry and at return: the one that moved is the generation, none moved means no collection.
+	 * Address of counter i: *(tstate + interp_offset) + stats_offset + i * stats_stride
+	 * + collections_offset, with tstate the first argument.
+	 */
+	__u32 recover_gen;
+	__u32 interp_offset;
+	__u32 stats_offset;
+	__u32 stats_stride;
+	__u32 collections_offset;
+	/*
+	 * Non-zero: a call made while a collection runs on the same thread returns without
+	 * collecting (3.13+ checks a "collecting" flag inside the function); drop it.
+	 */
+	__u32 skip_nested;
 };
 
 struct gc_event {

@@ -9,6 +9,11 @@ packages=(
 	make gcc clang llvm pkg-config	# build, BPF target, llvm-strip
 	bpftool libbpf-dev		# skeletons, loader library
 	libelf-dev zlib1g-dev		# ELF notes and symbols (libbpf needs them too)
+	libdw-dev libdebuginfod-dev	# DWARF struct offsets, debug files from debuginfod
+	liblzma-dev			# MiniDebugInfo (.gnu_debugdata is xz-compressed)
+	libcapstone-dev			# disassembly, to find the GC function in stripped builds
+	binutils			# strip/objcopy for the stripped-build tests
+	debootstrap			# rootfs with newer Debian Pythons for the tests
 	libjson-c-dev			# --json output
 	libcmocka-dev			# unit tests
 	systemtap-sdt-dev		# <sys/sdt.h> for the marker test fixture

@@ -129,26 +129,21 @@ static int find_library(const char *exe, const char *soname, const char *runpath
 	return -ENOENT;
 }
 
-static void fill_target(struct target *t, const char *exe, const char *binary,
-			const struct pyelf_info *info)
+static void set_comm(struct target *t, const char *exe)
 {
 	const char *base = strrchr(exe, '/');
 
-	snprintf(t->comm, sizeof(t->comm), "%s", base ? base + 1 : exe);
-	snprintf(t->binary, sizeof(t->binary), "%s", binary);
-	snprintf(t->host_path, sizeof(t->host_path), "%s", binary);
-	if (info->version[0])
-		snprintf(t->version, sizeof(t->version), "%s", info->version);
-	else
-		pyelf_version_from_name(binary, t->version, sizeof(t->version));
-	t->probe = "usdt";
+	/* comm is what the kernel keeps: the first 15 bytes of the name. */
+	snprintf(t->comm, sizeof(t->comm), "%.*s", (int)sizeof(t->comm) - 1,
+		 base ? base + 1 : exe);
 }
 
-int launch_resolve(char *const argv[], struct target *t, char *err, size_t err_len)
+int launch_resolve(char *const argv[], enum probe_mode mode, struct target *t, char *err,
+		   size_t err_len)
 {
 	char exe[PROC_PATH_MAX], next[PROC_PATH_MAX], line[512], interp[PROC_PATH_MAX], arg[256];
-	char soname[256], runpath[PROC_PATH_MAX], lib[PROC_PATH_MAX];
-	struct pyelf_info info, lib_info;
+	char soname[256], runpath[PROC_PATH_MAX], lib[PROC_PATH_MAX], why[TARGET_ERR_LEN];
+	struct pyelf_info info;
 	const char *cmd = argv[0];
 	int depth, ret;
 	FILE *f;
@@ -191,36 +186,27 @@ int launch_resolve(char *const argv[], struct target *t, char *err, size_t err_l
 		snprintf(exe, sizeof(exe), "%s", next);
 	}
 
-	if (info.has_gc_start && info.has_gc_done) {
-		fill_target(t, exe, exe, &info);
-		return 0;
-	}
-	ret = pyelf_find_needed(exe, "libpython", soname, sizeof(soname), runpath,
-				sizeof(runpath));
-	if (!ret && soname[0] && !find_library(exe, soname, runpath, lib, sizeof(lib)) &&
-	    !pyelf_inspect(lib, &lib_info)) {
-		if (lib_info.has_gc_start && lib_info.has_gc_done) {
-			fill_target(t, exe, lib, &lib_info);
-			return 0;
+	set_comm(t, exe);
+	if (!info.exports_python && !(info.has_gc_start && info.has_gc_done)) {
+		/* A launcher (pyenv, an embedder): the interpreter is the libpython it links. */
+		ret = pyelf_find_needed(exe, "libpython", soname, sizeof(soname), runpath,
+					sizeof(runpath));
+		if (ret || !soname[0] || find_library(exe, soname, runpath, lib, sizeof(lib)) ||
+		    pyelf_inspect(lib, &info) || !info.exports_python) {
+			snprintf(err, err_len, "%s: not a Python program (no Python interpreter or "
+				 "libpython found; a libpython loaded later with dlopen is not seen)",
+				 exe);
+			return -ENOEXEC;
 		}
-		info = lib_info;
 		snprintf(exe, sizeof(exe), "%s", lib);
 	}
-	if (info.exports_python) {
-		char version[PYELF_VERSION_LEN];
-
-		snprintf(version, sizeof(version), "%s", info.version);
-		if (!version[0])
-			pyelf_version_from_name(exe, version, sizeof(version));
-		snprintf(err, err_len,
-			 "%s: Python %s has no GC markers (python:gc__start/gc__done); function "
-			 "probes for builds without markers are not supported yet", exe,
-			 version[0] ? version : "(unknown version)");
-		return -ENOTSUP;
+	ret = target_plan(t, exe, exe, &info, mode, why, sizeof(why));
+	if (ret) {
+		snprintf(err, err_len, "%s: Python %s: %s", argv[0],
+			 t->version[0] ? t->version : "(unknown version)", why);
+		return ret;
 	}
-	snprintf(err, err_len, "%s: not a Python program (no Python interpreter or libpython "
-		 "found; a libpython loaded later with dlopen is not seen)", exe);
-	return -ENOEXEC;
+	return 0;
 }
 
 int launch_fork(char *const argv[], struct launch *l, char *err, size_t err_len)

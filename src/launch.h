@@ -14,11 +14,12 @@ struct launch {
 };
 
 /*
- * Finds, without running it, the binary that will hold the command's GC markers: the program
+ * Finds, without running it, the command's interpreter binary and how to probe it: the program
  * (through PATH and "#!" lines, /usr/bin/env included) or the libpython it links. Fills t except
  * pid and start time. Same error convention as target_resolve().
  */
-int launch_resolve(char *const argv[], struct target *t, char *err, size_t err_len);
+int launch_resolve(char *const argv[], enum probe_mode mode, struct target *t, char *err,
+		   size_t err_len);
 
 /* Forks a child that waits for launch_release() before it execs argv. */
 int launch_fork(char *const argv[], struct launch *l, char *err, size_t err_len);

@@ -21,6 +21,7 @@
 #include <unistd.h>
 #include <bpf/libbpf.h>
 #include "launch.h"
+#include "list.h"
 #include "options.h"
 #include "privileges.h"
 #include "report.h"
@@ -165,7 +166,7 @@ static int begin_tracing(struct app *app, const struct target *t, int pidfd, cha
 	struct traced *procs, *p;
 	int ret;
 
-	ret = tracer_attach_binary(app->tracer, t->host_path, err, err_len);
+	ret = tracer_attach_binary(app->tracer, t->host_path, &t->plan, err, err_len);
 	if (ret)
 		return ret;
 	procs = realloc(app->procs, (app->nprocs + 1) * sizeof(*procs));
@@ -199,8 +200,10 @@ static int begin_tracing(struct app *app, const struct target *t, int pidfd, cha
 	app->nalive++;
 	if (app->opts.json)
 		report_json_attach(app->out, p->stats);
-	say(app, "tracing pid %d (%s, Python %s, %s%s, %s)", t->pid, t->comm,
-	    t->version[0] ? t->version : "?", t->root, t->binary, t->probe);
+	say(app, "tracing pid %d (%s, Python %s, %s%s, %s: %s)", t->pid, t->comm,
+	    t->version[0] ? t->version : "?", t->root, t->binary, t->probe, t->plan.source);
+	if (t->plan.caveat[0])
+		say(app, "pid %d: note: %s", t->pid, t->plan.caveat);
 	return 0;
 }
 
@@ -468,9 +471,11 @@ static int resolve_targets(struct app *app, struct target **out, char *err, size
 	}
 	*out = targets;
 	if (app->opts.command)
-		return launch_resolve(app->opts.command, targets, err, err_len);
+		return launch_resolve(app->opts.command, app->opts.probe_mode, targets, err,
+				      err_len);
 	for (i = 0; i < app->opts.npids; i++) {
-		ret = target_resolve(app->opts.pids[i], &targets[i], err, err_len);
+		ret = target_resolve(app->opts.pids[i], app->opts.probe_mode, &targets[i], err,
+				     err_len);
 		if (ret)
 			return ret;
 	}
@@ -500,6 +505,11 @@ int main(int argc, char **argv)
 	app.out = stdout;
 	setvbuf(stdout, NULL, _IOLBF, 0);
 
+	if (app.opts.list) {
+		/* Listing reads /proc and ELF files only, but other users' maps need privileges. */
+		exit_code = list_processes(stdout, &app.opts);
+		goto cleanup;
+	}
 	if (privileges_check(err, sizeof(err)))
 		goto cleanup;
 	if (resolve_targets(&app, &targets, err, sizeof(err)))

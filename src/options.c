@@ -11,17 +11,22 @@
 #define GCPAUSE_VERSION		"0.1.0"
 #define MAX_SECONDS		(365.0 * 24 * 3600)
 
-enum { OPT_RINGBUF_KB = 0x100 };
+enum { OPT_RINGBUF_KB = 0x100, OPT_PROBE };
 
 static const char usage[] =
 "Usage: gcpause [OPTIONS] -p PID [-p PID ...]\n"
 "       gcpause [OPTIONS] -- COMMAND [ARG ...]\n"
+"       gcpause list [-p PID ...] [--probe MODE] [--json]\n"
 "Measure CPython garbage-collection pauses from outside the process, through the interpreter's\n"
-"python:gc__start/gc__done markers. Prints per-process, per-generation pause statistics and\n"
-"histograms when it stops (Ctrl-C, -d elapsed, or every traced process gone).\n"
+"python:gc__start/gc__done markers or, in builds without them, its collection function.\n"
+"Prints per-process, per-generation pause statistics and histograms when it stops (Ctrl-C,\n"
+"-d elapsed, or every traced process gone). \"list\" shows the Python processes and how each\n"
+"would be probed.\n"
 "\n"
 "  -p, --pid PID          trace this process (repeat for more)\n"
 "  -- COMMAND [ARG ...]   start COMMAND and trace it from its first collection\n"
+"      --probe MODE       auto (default), usdt, symbol (function found through symbols) or\n"
+"                         stripped (function found without symbols)\n"
 "  -i, --interval SEC     also report every SEC seconds (fractions allowed)\n"
 "  -d, --duration SEC     stop after SEC seconds\n"
 "  -j, --json             newline-delimited JSON on stdout (schema: docs/json.md)\n"
@@ -38,6 +43,7 @@ static const struct option long_options[] = {
 	{ "duration", required_argument, NULL, 'd' },
 	{ "json", no_argument, NULL, 'j' },
 	{ "ringbuf-kb", required_argument, NULL, OPT_RINGBUF_KB },
+	{ "probe", required_argument, NULL, OPT_PROBE },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -113,6 +119,12 @@ enum options_result options_parse(int argc, char **argv, struct options *o, char
 	o->ringbuf_bytes = GC_RINGBUF_BYTES;
 	optind = 1;
 	opterr = 0;
+	if (argc > 1 && !strcmp(argv[1], "list")) {
+		o->list = true;
+		/* The subcommand is argv[0] of its own options. */
+		argc--;
+		argv++;
+	}
 	/* '+': stop at the first non-option, so the command's own options stay its own. */
 	while ((c = getopt_long(argc, argv, "+:p:i:d:jvhV", long_options, NULL)) != -1) {
 		switch (c) {
@@ -141,6 +153,13 @@ enum options_result options_parse(int argc, char **argv, struct options *o, char
 		case 'v':
 			o->verbose = true;
 			break;
+		case OPT_PROBE:
+			if (probe_mode_parse(optarg, &o->probe_mode)) {
+				snprintf(err, err_len, "invalid --probe '%s': auto, usdt, symbol or "
+					 "stripped", optarg);
+				return OPTIONS_USAGE_ERROR;
+			}
+			break;
 		case OPT_RINGBUF_KB:
 			errno = 0;
 			kb = strtoul(optarg, &end, 10);
@@ -162,6 +181,17 @@ enum options_result options_parse(int argc, char **argv, struct options *o, char
 			describe_bad_option(argv, c, err, err_len);
 			return OPTIONS_USAGE_ERROR;
 		}
+	}
+	if (o->list) {
+		if (optind < argc) {
+			snprintf(err, err_len, "unexpected argument '%s' to list", argv[optind]);
+			return OPTIONS_USAGE_ERROR;
+		}
+		if (o->interval_ns || o->duration_ns) {
+			snprintf(err, err_len, "list takes no -i or -d");
+			return OPTIONS_USAGE_ERROR;
+		}
+		return OPTIONS_RUN;
 	}
 	if (optind < argc) {
 		if (strcmp(argv[optind - 1], "--")) {

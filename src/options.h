@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include "probe.h"
 
 #define OPTIONS_ERR_LEN		256
 
@@ -17,6 +18,8 @@ struct options {
 	uint64_t interval_ns;		/* 0: no interval reports */
 	uint64_t duration_ns;		/* 0: until stopped */
 	uint32_t ringbuf_bytes;
+	enum probe_mode probe_mode;	/* --probe: a tier forced, or auto */
+	bool list;			/* "gcpause list": report, trace nothing */
 	bool json;
 	bool verbose;
 };

@@ -162,6 +162,15 @@ cleanup:
 	return err;
 }
 
+const char *proc_inside_path(const char *root, const char *path)
+{
+	size_t n = strlen(root);
+
+	if (n && !strncmp(path, root, n) && path[n] == '/')
+		return path + n;
+	return path;
+}
+
 int proc_host_path(pid_t pid, const char *path, char *buf, size_t len)
 {
 	int n = snprintf(buf, len, "/proc/%d/root%s", pid, path);

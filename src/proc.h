@@ -30,6 +30,13 @@ int proc_read_identity(pid_t pid, char *comm, size_t comm_len, uint64_t *start_t
 typedef int (*proc_map_fn)(const struct map_entry *entry, void *arg);
 int proc_for_each_mapped_file(pid_t pid, proc_map_fn fn, void *arg);
 
+/*
+ * A path the kernel showed us for a process (maps, exe) as the process itself sees it. For a
+ * chrooted process the kernel shows paths from our root, with the process's root in front;
+ * for one in its own mount namespace they are already its own. root as from proc_root_dir().
+ */
+const char *proc_inside_path(const char *root, const char *path);
+
 /* The path to open from this (host) namespace for a path inside the process's mount namespace. */
 int proc_host_path(pid_t pid, const char *path, char *buf, size_t len);
 

@@ -104,8 +104,8 @@ static void scan_notes(Elf *elf, Elf_Scn *scn, bool is64, struct pyelf_info *inf
 	(void)elf;
 }
 
-/* Reads a 4-byte object's initial value from the file, through the section that holds it. */
-static int read_symbol_u32(Elf *elf, const GElf_Sym *sym, uint32_t *val)
+/* Reads the start of an object's initial value from the file, through its section. */
+static int read_symbol_bytes(Elf *elf, const GElf_Sym *sym, void *buf, size_t len)
 {
 	Elf_Scn *scn = elf_getscn(elf, sym->st_shndx);
 	GElf_Shdr shdr;
@@ -115,12 +115,12 @@ static int read_symbol_u32(Elf *elf, const GElf_Sym *sym, uint32_t *val)
 	if (!scn || !gelf_getshdr(scn, &shdr) || shdr.sh_type == SHT_NOBITS)
 		return -ENOENT;
 	data = elf_getdata(scn, NULL);
-	if (!data || sym->st_value < shdr.sh_addr)
+	if (!data || sym->st_value < shdr.sh_addr || sym->st_size < len)
 		return -ENOENT;
 	off = sym->st_value - shdr.sh_addr;
-	if (off + sizeof(*val) > data->d_size)
+	if (off + len > data->d_size)
 		return -ENOENT;
-	memcpy(val, (char *)data->d_buf + off, sizeof(*val));
+	memcpy(buf, (char *)data->d_buf + off, len);
 	return 0;
 }
 
@@ -143,8 +143,14 @@ static void scan_symbols(Elf *elf, Elf_Scn *scn, const GElf_Shdr *shdr, struct p
 			continue;
 		if (!strcmp(name, "PyGC_Collect"))
 			info->exports_python = true;
+		else if (!strcmp(name, "_Py_MergeZeroLocalRefcount"))
+			info->free_threaded = true;
 		else if (!strcmp(name, "Py_Version") && !info->py_version_hex)
-			read_symbol_u32(elf, &sym, &info->py_version_hex);
+			read_symbol_bytes(elf, &sym, &info->py_version_hex,
+					  sizeof(info->py_version_hex));
+		else if (!strcmp(name, "_PyRuntime") && !info->has_runtime_head)
+			info->has_runtime_head = !read_symbol_bytes(elf, &sym, info->runtime_head,
+								    sizeof(info->runtime_head));
 	}
 }
 
@@ -179,6 +185,8 @@ int pyelf_inspect(const char *path, struct pyelf_info *info)
 			scan_notes(elf, scn, is64, info);
 		else if (shdr.sh_type == SHT_DYNSYM || shdr.sh_type == SHT_SYMTAB)
 			scan_symbols(elf, scn, &shdr, info);
+		if (shdr.sh_type == SHT_SYMTAB)
+			info->has_symtab = true;
 	}
 	if (info->py_version_hex)
 		pyelf_format_version(info->py_version_hex, info->version, sizeof(info->version));

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #define PYELF_VERSION_LEN	24
+#define PYELF_RUNTIME_HEAD	256
 
 struct sdt_note {
 	uint64_t pc, base, semaphore;
@@ -20,8 +21,16 @@ struct pyelf_info {
 	bool exports_python;
 	/* python:gc__start / python:gc__done notes */
 	bool has_gc_start, has_gc_done;
+	bool has_symtab;	/* not stripped: local symbols are there */
+	bool free_threaded;	/* defines what only Py_GIL_DISABLED builds have */
 	bool markers_have_semaphores;
 	uint32_t py_version_hex;	/* Py_Version (3.11+), 0 if absent */
+	/*
+	 * The initial bytes of _PyRuntime: from 3.13 they are _Py_DebugOffsets, the offsets CPython
+	 * publishes for out-of-process tools, valid even when the binary is stripped.
+	 */
+	bool has_runtime_head;
+	unsigned char runtime_head[PYELF_RUNTIME_HEAD];
 	char version[PYELF_VERSION_LEN];	/* "3.11.2" from Py_Version, or "" */
 };
 

@@ -33,5 +33,8 @@ void report_json_attach(FILE *out, const struct proc_stats *p);
 void report_json_gc(FILE *out, const struct gc_event *e);
 void report_json_exit(FILE *out, const struct proc_stats *p);
 void report_json_summary(FILE *out, const struct report_summary *s);
+/* One line of "gcpause list --json"; error is NULL when the process can be probed. */
+void report_json_list_entry(FILE *out, const struct target *t, const char *error,
+			    const char *build);
 
 #endif /* GCPAUSE_REPORT_H */

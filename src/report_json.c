@@ -46,6 +46,46 @@ static void add_process_identity(struct json_object *obj, const struct target *t
 	add_str(obj, "binary", t->binary);
 	add_str(obj, "root", t->root[0] ? t->root : "/");
 	add_str(obj, "probe", t->probe);
+	add_str(obj, "probe_source", t->plan.source);
+	if (t->plan.counters_source[0])
+		add_str(obj, "generation_counters", t->plan.counters_source);
+	if (t->plan.caveat[0])
+		add_str(obj, "caveat", t->plan.caveat);
+	if (t->plan.incremental)
+		add_str(obj, "gen1", "increment");
+	json_object_object_add(obj, "free_threaded", json_object_new_boolean(t->free_threaded));
+}
+
+void report_json_list_entry(FILE *out, const struct target *t, const char *error,
+			    const char *build)
+{
+	struct json_object *obj = new_typed("process");
+
+	add_i64(obj, "pid", t->pid);
+	add_str(obj, "comm", t->comm);
+	if (t->version[0])
+		add_str(obj, "version", t->version);
+	else
+		json_object_object_add(obj, "version", NULL);
+	add_str(obj, "root", t->root[0] ? t->root : "/");
+	if (t->binary[0]) {
+		add_str(obj, "binary", t->binary);
+		add_str(obj, "build", build);
+		json_object_object_add(obj, "shared", json_object_new_boolean(t->shared_lib));
+		json_object_object_add(obj, "stripped", json_object_new_boolean(t->stripped));
+		json_object_object_add(obj, "free_threaded",
+				       json_object_new_boolean(t->free_threaded));
+	}
+	if (error) {
+		json_object_object_add(obj, "probe", NULL);
+		add_str(obj, "error", error);
+	} else {
+		add_str(obj, "probe", t->probe);
+		add_str(obj, "probe_source", t->plan.source);
+		if (t->plan.caveat[0])
+			add_str(obj, "caveat", t->plan.caveat);
+	}
+	emit(out, obj);
 }
 
 void report_json_attach(FILE *out, const struct proc_stats *p)
@@ -161,6 +201,7 @@ void report_json_summary(FILE *out, const struct report_summary *s)
 	add_u64(lost, "no_thread_slot", s->counters[GC_CNT_NO_THREAD_SLOT]);
 	add_u64(lost, "arg_read_failed", s->counters[GC_CNT_ARG_FAIL]);
 	json_object_object_add(obj, "lost", lost);
+	add_u64(obj, "calls_without_collection", s->counters[GC_CNT_NOT_COLLECTED]);
 	procs = json_object_new_array();
 	for (i = 0; i < s->nprocs; i++)
 		json_object_array_add(procs, process_json(s, s->procs[i]));

@@ -96,6 +96,11 @@ static void print_process(FILE *out, const struct report_summary *s, const struc
 	fprintf(out, "\npid %d %s  Python %s  %s%s%s  probe %s  traced %s%s\n", t->pid, t->comm,
 		t->version[0] ? t->version : "?", t->root, t->root[0] ? ":" : "", t->binary,
 		t->probe, fmt_duration(walls, sizeof(walls), wall), p->exited ? " (exited)" : "");
+	if (t->plan.caveat[0])
+		fprintf(out, "  note: %s\n", t->plan.caveat);
+	if (t->plan.incremental)
+		fprintf(out, "  note: incremental collector: generation 1 is one increment of the "
+			"old generation\n");
 	print_header(out);
 	for (i = 0; i < p->ngens; i++) {
 		const struct gen_stats *g = p->gens[i];
@@ -135,8 +140,13 @@ void report_text_summary(FILE *out, const struct report_summary *s)
 		fprintf(out, "note: %" PRIu64 " collection%s already under way at attach, not "
 			"counted\n", s->counters[GC_CNT_UNMATCHED_DONE],
 			s->counters[GC_CNT_UNMATCHED_DONE] == 1 ? " was" : "s were");
+	if (s->counters[GC_CNT_NOT_COLLECTED])
+		fprintf(out, "note: %" PRIu64 " call%s to the collection function returned without "
+			"collecting (another collection was running), not counted\n",
+			s->counters[GC_CNT_NOT_COLLECTED],
+			s->counters[GC_CNT_NOT_COLLECTED] == 1 ? "" : "s");
 	if (s->counters[GC_CNT_ARG_FAIL])
-		fprintf(out, "note: %" PRIu64 " marker arguments unreadable (generation or "
-			"collected shown as -1)\n", s->counters[GC_CNT_ARG_FAIL]);
+		fprintf(out, "note: %" PRIu64 " probe arguments or target reads failed (generation "
+			"or collected shown as -1)\n", s->counters[GC_CNT_ARG_FAIL]);
 	fflush(out);
 }

@@ -4,13 +4,13 @@
 #include <string.h>
 #include "target.h"
 
-struct candidate_search {
+struct interpreter_search {
 	pid_t pid;
-	struct target *t;
-	bool found_python;		/* some binary defines the C API */
-	char python_binary[PROC_PATH_MAX];
-	char python_version[PYELF_VERSION_LEN];
-	bool found_markers;
+	const char *root;
+	bool found;
+	char binary[PROC_PATH_MAX];
+	char host_path[PROC_PATH_MAX];
+	struct pyelf_info info;
 	int first_error;
 };
 
@@ -22,60 +22,78 @@ static bool is_libpython(const char *path)
 	return !strncmp(base, "libpython", 9) && strstr(base, ".so");
 }
 
-/*
- * Looks at one candidate: returns 1 when it is the interpreter and carries both markers (search
- * done), 0 to go on.
- */
-static int check_candidate(struct candidate_search *s, const char *binary, const char *host_path)
+/* "python3.13t", "libpython3.13t.so.1.0": the free-threaded build's names. */
+static bool free_threaded_name(const char *path)
 {
-	struct pyelf_info info;
-	char version[PYELF_VERSION_LEN];
-	int err;
+	const char *base = strrchr(path, '/');
+	unsigned int major, minor;
+	int n = 0;
 
-	err = pyelf_inspect(host_path, &info);
+	base = base ? base + 1 : path;
+	if (!strncmp(base, "lib", 3))
+		base += 3;
+	return sscanf(base, "python%u.%u%n", &major, &minor, &n) == 2 && base[n] == 't';
+}
+
+/* Returns 1 (search done) when the candidate holds the interpreter. */
+static int check_candidate(struct interpreter_search *s, const char *binary, const char *host_path)
+{
+	int err = pyelf_inspect(host_path, &s->info);
+
 	if (err) {
 		if (!s->first_error)
 			s->first_error = err;
 		return 0;
 	}
-	if (!info.is_elf || (!info.exports_python && !(info.has_gc_start && info.has_gc_done)))
+	if (!s->info.is_elf ||
+	    (!s->info.exports_python && !(s->info.has_gc_start && s->info.has_gc_done)))
 		return 0;
-
-	if (info.version[0])
-		snprintf(version, sizeof(version), "%s", info.version);
-	else
-		pyelf_version_from_name(binary, version, sizeof(version));
-
-	if (info.has_gc_start && info.has_gc_done) {
-		snprintf(s->t->binary, sizeof(s->t->binary), "%s", binary);
-		snprintf(s->t->host_path, sizeof(s->t->host_path), "%s", host_path);
-		snprintf(s->t->version, sizeof(s->t->version), "%s", version);
-		s->t->probe = "usdt";
-		s->found_markers = true;
-		return 1;
-	}
-	if (!s->found_python) {
-		s->found_python = true;
-		snprintf(s->python_binary, sizeof(s->python_binary), "%s", binary);
-		snprintf(s->python_version, sizeof(s->python_version), "%s", version);
-	}
-	return 0;
+	snprintf(s->binary, sizeof(s->binary), "%s", binary);
+	snprintf(s->host_path, sizeof(s->host_path), "%s", host_path);
+	s->found = true;
+	return 1;
 }
 
 static int check_mapping(const struct map_entry *m, void *arg)
 {
-	struct candidate_search *s = arg;
+	struct interpreter_search *s = arg;
+	const char *path = proc_inside_path(s->root, m->path);
 	char host_path[PROC_PATH_MAX];
 
-	if (!is_libpython(m->path) || proc_host_path(s->pid, m->path, host_path, sizeof(host_path)))
+	if (!is_libpython(path) || proc_host_path(s->pid, path, host_path, sizeof(host_path)))
 		return 0;
-	return check_candidate(s, m->path, host_path);
+	return check_candidate(s, path, host_path);
 }
 
-int target_resolve(pid_t pid, struct target *t, char *err, size_t err_len)
+int target_plan(struct target *t, const char *binary, const char *host_path,
+		const struct pyelf_info *info, enum probe_mode mode, char *err, size_t err_len)
 {
-	struct candidate_search s = { .pid = pid, .t = t };
-	char exe[PROC_PATH_MAX], exe_host[64];
+	char debug_root[64] = "";
+
+	snprintf(t->binary, sizeof(t->binary), "%s", binary);
+	snprintf(t->host_path, sizeof(t->host_path), "%s", host_path);
+	if (info->version[0])
+		snprintf(t->version, sizeof(t->version), "%s", info->version);
+	else
+		pyelf_version_from_name(binary, t->version, sizeof(t->version));
+	t->shared_lib = is_libpython(binary);
+	t->stripped = !info->has_symtab;
+	t->free_threaded = info->free_threaded || free_threaded_name(binary);
+	t->probe = NULL;
+	/* A running process's debug files are those under its own root, container or not. */
+	if (t->pid > 0)
+		snprintf(debug_root, sizeof(debug_root), "/proc/%d/root", t->pid);
+	if (probe_plan_make(host_path, t->binary, debug_root, info, t->version, t->free_threaded,
+			    mode, &t->plan, err, err_len))
+		return -ENOTSUP;
+	t->probe = probe_mode_name(t->plan.tier);
+	return 0;
+}
+
+int target_resolve(pid_t pid, enum probe_mode mode, struct target *t, char *err, size_t err_len)
+{
+	struct interpreter_search s = { .pid = pid, .root = t->root };
+	char exe[PROC_PATH_MAX], exe_host[64], why[TARGET_ERR_LEN];
 	int ret;
 
 	memset(t, 0, sizeof(*t));
@@ -102,29 +120,26 @@ int target_resolve(pid_t pid, struct target *t, char *err, size_t err_len)
 			 ret == -ENOENT ? "process exited" : strerror(-ret));
 		return ret == -ENOENT ? -ESRCH : ret;
 	}
-	if (!s.found_markers && !proc_exe_path(pid, exe, sizeof(exe))) {
+	if (!s.found && !proc_exe_path(pid, exe, sizeof(exe))) {
 		/* /proc/PID/exe opens the executable even when its path is in another namespace. */
 		snprintf(exe_host, sizeof(exe_host), "/proc/%d/exe", pid);
-		check_candidate(&s, exe, exe_host);
+		check_candidate(&s, proc_inside_path(t->root, exe), exe_host);
 	}
-	if (s.found_markers)
-		return 0;
-	if (s.found_python) {
-		snprintf(err, err_len,
-			 "pid %d (%s): Python %s in %s has no GC markers "
-			 "(python:gc__start/gc__done); function probes for builds without markers "
-			 "are not supported yet",
-			 pid, t->comm, s.python_version[0] ? s.python_version : "(unknown version)",
-			 s.python_binary);
-		return -ENOTSUP;
+	if (!s.found) {
+		if (s.first_error == -EACCES || s.first_error == -EPERM) {
+			snprintf(err, err_len, "pid %d (%s): cannot read its binaries: %s", pid,
+				 t->comm, strerror(-s.first_error));
+			return s.first_error;
+		}
+		snprintf(err, err_len, "pid %d (%s): not a Python process (no Python executable "
+			 "or libpython mapped)", pid, t->comm);
+		return -ENOEXEC;
 	}
-	if (s.first_error == -EACCES || s.first_error == -EPERM) {
-		snprintf(err, err_len, "pid %d (%s): cannot read its binaries: %s", pid, t->comm,
-			 strerror(-s.first_error));
-		return s.first_error;
+	ret = target_plan(t, s.binary, s.host_path, &s.info, mode, why, sizeof(why));
+	if (ret) {
+		snprintf(err, err_len, "pid %d (%s): Python %s: %s", pid, t->comm,
+			 t->version[0] ? t->version : "(unknown version)", why);
+		return ret;
 	}
-	snprintf(err, err_len,
-		 "pid %d (%s): not a Python process (no Python executable or libpython mapped)",
-		 pid, t->comm);
-	return -ENOEXEC;
+	return 0;
 }

@@ -1,14 +1,16 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
-/* Finding, for one process, the binary that holds its interpreter's GC markers. */
+/* Finding, for one process, its interpreter binary and how to probe it. */
 #ifndef GCPAUSE_TARGET_H
 #define GCPAUSE_TARGET_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include "probe.h"
 #include "proc.h"
 #include "pyelf.h"
 
-#define TARGET_ERR_LEN	512
+#define TARGET_ERR_LEN	1024
 
 struct target {
 	pid_t pid;
@@ -18,13 +20,26 @@ struct target {
 	char host_path[PROC_PATH_MAX];	/* to open from here, through /proc/PID/root */
 	char root[PROC_PATH_MAX];	/* the process's root when it is not ours, else "" */
 	char version[PYELF_VERSION_LEN];
-	const char *probe;		/* "usdt" */
+	bool shared_lib;		/* the interpreter is a libpython, not the executable */
+	bool stripped;			/* no .symtab in the interpreter binary */
+	bool free_threaded;
+	const char *probe;		/* the plan's tier name: "usdt", "symbol", "stripped" */
+	struct probe_plan plan;
 };
 
 /*
- * Fills t for pid. On failure returns a negative errno and writes one line for the user in err:
- * -ESRCH no such process, -ENOEXEC not Python, -ENOTSUP Python without GC markers.
+ * Fills t for pid, probing in mode. On failure returns a negative errno and writes one line for
+ * the user in err: -ESRCH no such process, -ENOEXEC not Python, -ENOTSUP Python that cannot be
+ * probed (err says what was found and why it is not enough).
  */
-int target_resolve(pid_t pid, struct target *t, char *err, size_t err_len);
+int target_resolve(pid_t pid, enum probe_mode mode, struct target *t, char *err, size_t err_len);
+
+/*
+ * Completes t for an interpreter binary already chosen (binary as the process sees it,
+ * host_path to open): version, build flags and probe plan. Same error convention; err names
+ * the binary, the caller adds who it belongs to.
+ */
+int target_plan(struct target *t, const char *binary, const char *host_path,
+		const struct pyelf_info *info, enum probe_mode mode, char *err, size_t err_len);
 
 #endif /* GCPAUSE_TARGET_H */

@@ -10,10 +10,14 @@
 #include "gc.skel.h"
 #include "tracer.h"
 
+/* Per binary: the marker probes, or an entry and a return probe per collection function. */
+#define LINKS_PER_BINARY	(2 * PROBE_MAX_SITES)
+
 struct attached_binary {
 	dev_t dev;
 	ino_t ino;
-	struct bpf_link *start, *done;
+	int nlinks;
+	struct bpf_link *links[LINKS_PER_BINARY];
 };
 
 struct tracer {
@@ -24,6 +28,7 @@ struct tracer {
 	struct attached_binary *bins;
 	int nbins;
 	int ncpus;
+	int nconfigs;		/* func_configs entries in use */
 };
 
 static int handle_event(void *ctx, void *data, size_t size)
@@ -88,20 +93,74 @@ cleanup:
 	return ret;
 }
 
-static struct bpf_link *attach_marker(struct bpf_program *prog, const char *path, const char *name,
-				      char *err, size_t err_len)
+static int attach_marker(struct attached_binary *bin, struct bpf_program *prog,
+			 const char *path, const char *name, char *err, size_t err_len)
 {
 	struct bpf_link *link;
+	int ret;
 
 	/* pid -1: one uprobe per binary serves every process; the BPF side filters by process. */
 	link = bpf_program__attach_usdt(prog, -1, path, "python", name, NULL);
-	if (!link)
+	if (!link) {
+		ret = -errno;
 		snprintf(err, err_len, "cannot attach to python:%s in %s: %s", name, path,
-			 strerror(errno));
-	return link;
+			 strerror(-ret));
+		return ret;
+	}
+	bin->links[bin->nlinks++] = link;
+	return 0;
 }
 
-int tracer_attach_binary(struct tracer *tr, const char *host_path, char *err, size_t err_len)
+static int attach_function(struct tracer *tr, struct attached_binary *bin, const char *path,
+			   const struct probe_site *site, char *err, size_t err_len)
+{
+	LIBBPF_OPTS(bpf_uprobe_opts, opts);
+	__u32 config = tr->nconfigs;
+	struct bpf_link *link;
+	int ret, ret_probe;
+
+	if (config >= GC_MAX_FUNC_CONFIGS) {
+		snprintf(err, err_len, "too many probed functions (at most %d)",
+			 GC_MAX_FUNC_CONFIGS);
+		return -E2BIG;
+	}
+	if (bpf_map_update_elem(bpf_map__fd(tr->skel->maps.func_configs), &config, &site->cfg,
+				BPF_ANY)) {
+		ret = -errno;
+		snprintf(err, err_len, "cannot store probe configuration: %s", strerror(-ret));
+		return ret;
+	}
+	tr->nconfigs++;
+	/* The return first, as for the markers: an entry without its return would linger. */
+	for (ret_probe = 1; ret_probe >= 0; ret_probe--) {
+		opts.bpf_cookie = config;
+		opts.retprobe = ret_probe;
+		link = bpf_program__attach_uprobe_opts(ret_probe ? tr->skel->progs.gc_func_return :
+						       tr->skel->progs.gc_func_entry,
+						       -1, path, site->offset, &opts);
+		if (!link) {
+			ret = -errno;
+			snprintf(err, err_len, "cannot attach a %s probe to %s at %s+0x%llx: %s",
+				 ret_probe ? "return" : "entry", site->what, path,
+				 (unsigned long long)site->offset, strerror(-ret));
+			return ret;
+		}
+		bin->links[bin->nlinks++] = link;
+	}
+	return 0;
+}
+
+static void detach_binary(struct attached_binary *bin)
+{
+	int i;
+
+	for (i = 0; i < bin->nlinks; i++)
+		bpf_link__destroy(bin->links[i]);
+	bin->nlinks = 0;
+}
+
+int tracer_attach_binary(struct tracer *tr, const char *host_path, const struct probe_plan *plan,
+			 char *err, size_t err_len)
 {
 	struct attached_binary *bin, *bins;
 	struct stat st;
@@ -126,14 +185,19 @@ int tracer_attach_binary(struct tracer *tr, const char *host_path, char *err, si
 	memset(bin, 0, sizeof(*bin));
 	bin->dev = st.st_dev;
 	bin->ino = st.st_ino;
-	/* The end first: a start seen without its end would sit in the thread map. */
-	bin->done = attach_marker(tr->skel->progs.gc_done, host_path, "gc__done", err, err_len);
-	if (!bin->done)
-		return -errno ? -errno : -EINVAL;
-	bin->start = attach_marker(tr->skel->progs.gc_start, host_path, "gc__start", err, err_len);
-	if (!bin->start) {
-		ret = -errno ? -errno : -EINVAL;
-		bpf_link__destroy(bin->done);
+	if (plan->tier == PROBE_USDT) {
+		/* The end first: a start seen without its end would sit in the thread map. */
+		ret = attach_marker(bin, tr->skel->progs.gc_done, host_path, "gc__done", err,
+				    err_len);
+		if (!ret)
+			ret = attach_marker(bin, tr->skel->progs.gc_start, host_path, "gc__start",
+					    err, err_len);
+	} else {
+		for (ret = 0, i = 0; !ret && i < plan->nsites; i++)
+			ret = attach_function(tr, bin, host_path, &plan->sites[i], err, err_len);
+	}
+	if (ret) {
+		detach_binary(bin);
 		return ret;
 	}
 	tr->nbins++;
@@ -199,10 +263,8 @@ void tracer_close(struct tracer *tr)
 
 	if (!tr)
 		return;
-	for (i = 0; i < tr->nbins; i++) {
-		bpf_link__destroy(tr->bins[i].start);
-		bpf_link__destroy(tr->bins[i].done);
-	}
+	for (i = 0; i < tr->nbins; i++)
+		detach_binary(&tr->bins[i]);
 	free(tr->bins);
 	ring_buffer__free(tr->rb);
 	gc_bpf__destroy(tr->skel);

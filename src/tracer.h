@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include "gcpause.h"
+#include "probe.h"
 
 struct tracer;
 
@@ -22,10 +23,11 @@ struct tracer_opts {
 int tracer_open(struct tracer **out, const struct tracer_opts *opts, char *err, size_t err_len);
 
 /*
- * Attaches the marker probes to the binary at host_path unless that file (by device and inode)
+ * Attaches the probes of plan to the binary at host_path unless that file (by device and inode)
  * already has them. Returns 0, or a negative errno with one line in err.
  */
-int tracer_attach_binary(struct tracer *tr, const char *host_path, char *err, size_t err_len);
+int tracer_attach_binary(struct tracer *tr, const char *host_path, const struct probe_plan *plan,
+			 char *err, size_t err_len);
 
 int tracer_add_pid(struct tracer *tr, pid_t pid);
 int tracer_remove_pid(struct tracer *tr, pid_t pid);

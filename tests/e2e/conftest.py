@@ -204,11 +204,11 @@ def run_gcpause(args, timeout=20):
 class Gcpause:
     """A running gcpause with its stdout (NDJSON or text) collected in a thread."""
 
-    def __init__(self, procs, args, json_mode=True):
+    def __init__(self, procs, args, json_mode=True, env=None):
         cmd = [GCPAUSE] + (["--json"] if json_mode else []) + [str(a) for a in args]
         self.cmd = cmd
         self.json_mode = json_mode
-        self.proc = popen(procs, cmd)
+        self.proc = popen(procs, cmd, env=env)
         self.pid = self.proc.pid
         self.out = LineReader(self.proc.stdout, "gcpause stdout")
         self.err = LineReader(self.proc.stderr, "gcpause stderr")
@@ -541,7 +541,7 @@ def check_stats_block(block, durs, collected, what):
         f"{what}: histogram {nonempty[0]}..{nonempty[-1]} does not cover [{durs[0]}, {durs[-1]}]"
 
 
-def check_summary(summary, pid, events, exited=None):
+def check_summary(summary, pid, events, exited=None, probe="usdt"):
     """A summary's entry for pid against the gc events gcpause printed for pid."""
     proc = summary_process(summary, pid)
     events = [e for e in events if e["pid"] == pid]
@@ -553,7 +553,7 @@ def check_summary(summary, pid, events, exited=None):
                           sum(e["collected"] for e in evs), f"pid {pid} gen {g['gen']}")
     check_stats_block(proc["all"], [e["duration_ns"] for e in events],
                       sum(e["collected"] for e in events), f"pid {pid} all")
-    assert proc["probe"] == "usdt"
+    assert proc["probe"] == probe, proc["probe"]
     wall = proc["wall_ns"]
     assert wall > 0
     total = sum(e["duration_ns"] for e in events)

@@ -72,12 +72,24 @@ def test_not_a_python_process(sleeper):
                 "not a python process")
 
 
-def test_python_without_markers(procs, gcpause_bin):
+def test_python_without_any_usable_probe(procs, gcpause_bin):
+    """3.7: no markers, and older than any collection function gcpause knows."""
+    found = sorted(glob.glob("/root/.pyenv/versions/3.7.*/bin/python3.7"))
+    if not found:
+        pytest.skip("no pyenv python 3.7 (a Python with neither markers nor known function)")
+    p = start_python(procs, found[-1])
+    check_error(run_gcpause([GCPAUSE, "--json", "-p", p.pid]), 1, "no gc markers",
+                "3.8 to 3.14")
+
+
+def test_forced_tier_unavailable(procs, gcpause_bin):
+    """--probe usdt on a build without markers is refused, not silently changed."""
     found = sorted(glob.glob("/root/.pyenv/versions/3.12.*/bin/python3.12"))
     if not found:
         pytest.skip("no pyenv python 3.12 (a Python built without markers)")
     p = start_python(procs, found[-1])
-    check_error(run_gcpause([GCPAUSE, "--json", "-p", p.pid]), 1, "no gc markers")
+    check_error(run_gcpause([GCPAUSE, "--json", "--probe", "usdt", "-p", p.pid]), 1,
+                "no gc markers")
 
 
 @pytest.mark.parametrize("case", ["not-python", "no-markers", "missing"])
@@ -86,10 +98,10 @@ def test_command_mode_refuses(gcpause_bin, case):
     if case == "not-python":
         cmd, keywords = ["/bin/true"], ("not a python",)
     elif case == "no-markers":
-        found = sorted(glob.glob("/root/.pyenv/versions/3.12.*/bin/python3.12"))
+        found = sorted(glob.glob("/root/.pyenv/versions/3.7.*/bin/python3.7"))
         if not found:
-            pytest.skip("no pyenv python 3.12 (a Python built without markers)")
-        cmd, keywords = [found[-1], "-c", "pass"], ("no gc markers",)
+            pytest.skip("no pyenv python 3.7 (a Python with neither markers nor known function)")
+        cmd, keywords = [found[-1], "-c", "pass"], ("no gc markers", "3.8 to 3.14")
     else:
         cmd, keywords = ["/nonexistent/python3.11"], ("no such file", "not found")
     check_error(run_gcpause([GCPAUSE, "--json", "--"] + cmd), 1, *keywords)

@@ -72,35 +72,35 @@ static void test_resolve_scripts(void **state)
 	assert_non_null(mkdtemp(script_dir));
 
 	argv[0] = "/usr/bin/python3.11";
-	assert_int_equal(launch_resolve(argv, &t, err, sizeof(err)), 0);
+	assert_int_equal(launch_resolve(argv, PROBE_AUTO, &t, err, sizeof(err)), 0);
 	assert_string_equal(t.binary, "/usr/bin/python3.11");
 	assert_string_equal(t.comm, "python3.11");
 	assert_string_equal(t.probe, "usdt");
 
 	argv[0] = (char *)write_script("direct", "#!/usr/bin/python3.11");
-	assert_int_equal(launch_resolve(argv, &t, err, sizeof(err)), 0);
+	assert_int_equal(launch_resolve(argv, PROBE_AUTO, &t, err, sizeof(err)), 0);
 	assert_string_equal(t.binary, "/usr/bin/python3.11");
 
 	setenv("PATH", "/usr/bin:/bin", 1);
 	argv[0] = (char *)write_script("via-env", "#!/usr/bin/env -S python3.11 -u");
-	assert_int_equal(launch_resolve(argv, &t, err, sizeof(err)), 0);
+	assert_int_equal(launch_resolve(argv, PROBE_AUTO, &t, err, sizeof(err)), 0);
 	assert_string_equal(t.binary, "/usr/bin/python3.11");
 
 	argv[0] = (char *)write_script("shell", "#!/bin/sh");
-	assert_int_equal(launch_resolve(argv, &t, err, sizeof(err)), -ENOEXEC);
+	assert_int_equal(launch_resolve(argv, PROBE_AUTO, &t, err, sizeof(err)), -ENOEXEC);
 	assert_non_null(strstr(err, "not a Python program"));
 
 	argv[0] = (char *)write_script("no-shebang", "print('hi')");
-	assert_int_equal(launch_resolve(argv, &t, err, sizeof(err)), -ENOEXEC);
+	assert_int_equal(launch_resolve(argv, PROBE_AUTO, &t, err, sizeof(err)), -ENOEXEC);
 
 	argv[0] = "no-such-command-here";
-	assert_int_equal(launch_resolve(argv, &t, err, sizeof(err)), -ENOENT);
+	assert_int_equal(launch_resolve(argv, PROBE_AUTO, &t, err, sizeof(err)), -ENOENT);
 	assert_non_null(strstr(err, "command not found"));
 }
 
 static void test_resolve_linked_libpython(void **state)
 {
-	char err[512];
+	char err[1024];
 	struct target t;
 	char *argv[2] = { NULL, NULL };
 	glob_t g;
@@ -111,9 +111,36 @@ static void test_resolve_linked_libpython(void **state)
 		return;
 	}
 	argv[0] = g.gl_pathv[0];
-	assert_int_equal(launch_resolve(argv, &t, err, sizeof(err)), -ENOTSUP);
-	assert_non_null(strstr(err, "libpython3.12.so.1.0: Python 3.12."));
-	assert_non_null(strstr(err, "no GC markers"));
+	assert_int_equal(launch_resolve(argv, PROBE_AUTO, &t, err, sizeof(err)), 0);
+	assert_non_null(strstr(t.binary, "/lib/libpython3.12.so.1.0"));
+	assert_memory_equal(t.version, "3.12.", 5);
+	assert_string_equal(t.probe, "symbol");
+	assert_true(t.shared_lib && !t.stripped && !t.free_threaded);
+	assert_int_equal(t.plan.nsites, 1);
+	assert_string_equal(t.plan.sites[0].what, "gc_collect_main");
+	assert_int_equal(t.plan.sites[0].cfg.gen_source, GC_GEN_ARG2);
+
+	/* Forced to the markers it has not got: refused, naming the library. */
+	assert_int_equal(launch_resolve(argv, PROBE_USDT, &t, err, sizeof(err)), -ENOTSUP);
+	assert_non_null(strstr(err, "libpython3.12.so.1.0 has no GC markers"));
+	globfree(&g);
+}
+
+static void test_resolve_too_old(void **state)
+{
+	char err[1024];
+	struct target t;
+	char *argv[2] = { NULL, NULL };
+	glob_t g;
+
+	if (glob("/root/.pyenv/versions/3.7.*/bin/python3.7", 0, NULL, &g)) {
+		skip();
+		return;
+	}
+	argv[0] = g.gl_pathv[0];
+	assert_int_equal(launch_resolve(argv, PROBE_AUTO, &t, err, sizeof(err)), -ENOTSUP);
+	assert_non_null(strstr(err, "Python 3.7"));
+	assert_non_null(strstr(err, "3.8 to 3.14"));
 	globfree(&g);
 }
 
@@ -124,6 +151,7 @@ int main(void)
 		cmocka_unit_test(test_find_in_path),
 		cmocka_unit_test(test_resolve_scripts),
 		cmocka_unit_test(test_resolve_linked_libpython),
+		cmocka_unit_test(test_resolve_too_old),
 	};
 	int ret = cmocka_run_group_tests_name("launch", tests, NULL, NULL);
 	char cmd[128];

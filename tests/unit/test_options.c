@@ -103,6 +103,36 @@ static void test_ringbuf_size(void **state)
 	options_free(&o);
 }
 
+static void test_probe_and_list(void **state)
+{
+	char *forced[] = { "gcpause", "--probe", "stripped", "-p", "7", NULL };
+	char *list_all[] = { "gcpause", "list", NULL };
+	char *list_some[] = { "gcpause", "list", "-p", "3", "--json", "--probe=symbol", NULL };
+	char *bad_probe[] = { "gcpause", "--probe", "kprobe", "-p", "1", NULL };
+	char *list_interval[] = { "gcpause", "list", "-i", "1", NULL };
+	char *list_command[] = { "gcpause", "list", "--", "python3", NULL };
+	char err[OPTIONS_ERR_LEN];
+	struct options o;
+
+	assert_int_equal(parse(5, forced, &o, err), OPTIONS_RUN);
+	assert_int_equal(o.probe_mode, PROBE_STRIPPED);
+	assert_false(o.list);
+	options_free(&o);
+	assert_int_equal(parse(2, list_all, &o, err), OPTIONS_RUN);
+	assert_true(o.list);
+	assert_int_equal(o.npids, 0);
+	assert_int_equal(o.probe_mode, PROBE_AUTO);
+	options_free(&o);
+	assert_int_equal(parse(6, list_some, &o, err), OPTIONS_RUN);
+	assert_true(o.list && o.json);
+	assert_int_equal(o.npids, 1);
+	assert_int_equal(o.probe_mode, PROBE_SYMBOL);
+	options_free(&o);
+	expect_usage_error(5, bad_probe, "invalid --probe 'kprobe'");
+	expect_usage_error(4, list_interval, "no -i or -d");
+	expect_usage_error(4, list_command, "unexpected argument 'python3'");
+}
+
 static void test_seconds(void **state)
 {
 	uint64_t ns;
@@ -125,6 +155,7 @@ int main(void)
 		cmocka_unit_test(test_command_keeps_its_options),
 		cmocka_unit_test(test_usage_errors),
 		cmocka_unit_test(test_ringbuf_size),
+		cmocka_unit_test(test_probe_and_list),
 		cmocka_unit_test(test_seconds),
 	};
 

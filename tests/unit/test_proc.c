@@ -123,6 +123,19 @@ static void test_live_self(void **state)
 	assert_string_equal(path, "");
 }
 
+static void test_inside_path(void **state)
+{
+	/* chroot: the kernel shows the host path, the root in front. */
+	assert_string_equal(proc_inside_path("/srv/root", "/srv/root/usr/bin/python3"),
+			    "/usr/bin/python3");
+	/* Own mount namespace, or not chrooted: already the process's own path. */
+	assert_string_equal(proc_inside_path("", "/usr/bin/python3"), "/usr/bin/python3");
+	assert_string_equal(proc_inside_path("/srv/root", "/usr/bin/python3"), "/usr/bin/python3");
+	/* A sibling directory sharing the prefix is not inside the root. */
+	assert_string_equal(proc_inside_path("/srv/root", "/srv/rootfs/lib/x.so"),
+			    "/srv/rootfs/lib/x.so");
+}
+
 static void test_missing_process(void **state)
 {
 	char comm[PROC_COMM_LEN];
@@ -145,6 +158,7 @@ int main(void)
 		cmocka_unit_test(test_stat_hostile_comm),
 		cmocka_unit_test(test_stat_truncated),
 		cmocka_unit_test(test_live_self),
+		cmocka_unit_test(test_inside_path),
 		cmocka_unit_test(test_missing_process),
 	};
 

@@ -97,11 +97,32 @@ class Finalized:
         Finalized.finalized += 1
 
 
-def make_garbage(cycles):
+class NestedCollector:
+    """A cycle whose __del__ calls gc.collect(): a collection requested from
+    inside a running one. CPython runs no second collection (the call returns
+    0 at once; from 3.13 it does enter the collection function first), so a
+    tracer must not report one. Every return value is kept to prove it."""
+
+    returned = []
+
+    def __init__(self):
+        self.me = self
+
+    def __del__(self):
+        NestedCollector.returned.append(gc.collect())
+
+
+# With --nested, one cycle in this many is a NestedCollector.
+NESTED_EVERY = 200
+
+
+def make_garbage(cycles, nested=False):
     """Create `cycles` unreachable reference cycles of various shapes."""
     for i in range(cycles):
         kind = i % 4
-        if kind == 0:
+        if nested and i % NESTED_EVERY == 0:
+            NestedCollector()
+        elif kind == 0:
             a, b = Node(i), Node([i])
             a.peer, b.peer = b, a
         elif kind == 1:
@@ -135,7 +156,7 @@ def build_heap(size):
 
 
 def do_round(args, explicit_this_round):
-    make_garbage(args.cycles)
+    make_garbage(args.cycles, args.nested)
     if explicit_this_round:
         # gc.collect(n) goes through the same callback-wrapped path as an
         # automatic collection; it guarantees gen 1 and gen 2 are exercised.
@@ -179,6 +200,8 @@ def parse_args(argv):
     p.add_argument("--busy-before", type=float, default=0.0, metavar="S",
                    help="make garbage for S seconds before the window; with --wait, "
                         "keep making it until \"go\" arrives")
+    p.add_argument("--nested", action="store_true",
+                   help="some garbage calls gc.collect() from __del__, inside a collection")
     p.add_argument("--hard-exit", action="store_true",
                    help="leave with os._exit(0): no interpreter shutdown, so no "
                         "shutdown collections")
@@ -272,6 +295,7 @@ def main(argv):
         "rounds": rounds,
         "heap": len(heap),
         "finalized": Finalized.finalized,
+        "nested_returns": NestedCollector.returned,
         # Every collection since the callback was installed, window or not.
         "collections": [
             {"gen": g, "start_ns": s, "end_ns": e, "collected": c,

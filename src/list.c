@@ -1,0 +1,116 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "list.h"
+#include "report.h"
+#include "target.h"
+
+/* "gil,shared,unstripped": what decides which probes can work. */
+static void describe_build(const struct target *t, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s,%s,%s", t->free_threaded ? "free-threaded" : "gil",
+		 t->shared_lib ? "shared" : "static", t->stripped ? "stripped" : "unstripped");
+}
+
+static void print_header(FILE *out)
+{
+	fprintf(out, "%7s  %-15s  %-9s  %-26s  %-12s  %s\n", "PID", "COMM", "VERSION", "BUILD",
+		"ROOT", "PROBE");
+}
+
+/* Only the part of a message after its "pid N (comm): " prefix: the row already says that. */
+static const char *reason_only(const char *err)
+{
+	const char *p = strstr(err, "): ");
+
+	return p ? p + 3 : err;
+}
+
+static void print_row(FILE *out, const struct target *t, int ret, const char *err)
+{
+	char build[64];
+
+	if (ret) {
+		fprintf(out, "%7d  %-15s  %-9s  %-26s  %-12s  none: %s\n", t->pid, t->comm,
+			t->version[0] ? t->version : "?", t->binary[0] ? "?" : "-",
+			t->root[0] ? t->root : "/", reason_only(err));
+		return;
+	}
+	describe_build(t, build, sizeof(build));
+	fprintf(out, "%7d  %-15s  %-9s  %-26s  %-12s  %s (%s)%s%s\n", t->pid, t->comm,
+		t->version[0] ? t->version : "?", build, t->root[0] ? t->root : "/", t->probe,
+		t->plan.source, t->plan.caveat[0] ? "; " : "", t->plan.caveat);
+}
+
+static int list_one(FILE *out, pid_t pid, const struct options *o, bool given)
+{
+	char err[TARGET_ERR_LEN], build[64];
+	struct target *t = calloc(1, sizeof(*t));
+	int ret;
+
+	if (!t)
+		return -ENOMEM;
+	ret = target_resolve(pid, o->probe_mode, t, err, sizeof(err));
+	/* Scanning everything, only Pythons are of interest; a PID asked for always answers. */
+	if (!given && (ret == -ESRCH || ret == -ENOEXEC || ret == -EACCES || ret == -EPERM ||
+		       ret == -ENOENT)) {
+		free(t);
+		return 0;
+	}
+	if (o->json) {
+		describe_build(t, build, sizeof(build));
+		report_json_list_entry(out, t, ret ? err : NULL, build);
+	} else {
+		print_row(out, t, ret, err);
+	}
+	free(t);
+	return ret ? 1 : 0;
+}
+
+static int compare_pids(const void *a, const void *b)
+{
+	return *(const pid_t *)a - *(const pid_t *)b;
+}
+
+int list_processes(FILE *out, const struct options *o)
+{
+	pid_t *pids = NULL, *grown;
+	int i, n = 0, cap = 0, failed = 0;
+	struct dirent *de;
+	DIR *dir;
+
+	if (!o->json)
+		print_header(out);
+	if (o->npids) {
+		for (i = 0; i < o->npids; i++)
+			failed |= list_one(out, o->pids[i], o, true);
+		return failed ? 1 : 0;
+	}
+	dir = opendir("/proc");
+	if (!dir) {
+		fprintf(stderr, "gcpause: cannot read /proc: %s\n", strerror(errno));
+		return 1;
+	}
+	while ((de = readdir(dir))) {
+		if (!isdigit((unsigned char)de->d_name[0]) || atoi(de->d_name) == getpid())
+			continue;
+		if (n == cap) {
+			cap = cap ? 2 * cap : 256;
+			grown = realloc(pids, cap * sizeof(*pids));
+			if (!grown)
+				break;
+			pids = grown;
+		}
+		pids[n++] = atoi(de->d_name);
+	}
+	closedir(dir);
+	qsort(pids, n, sizeof(*pids), compare_pids);
+	for (i = 0; i < n; i++)
+		list_one(out, pids[i], o, false);
+	free(pids);
+	return 0;
+}

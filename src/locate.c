@@ -1,0 +1,611 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Finds the collection function of a CPython without symbols. The static collect() (3.8, 3.9)
+ * or gc_collect_main() (3.10+) is found from the exported PyGC_Collect, which calls it, directly
+ * or through a helper or two, with generation 2. It is the only function there that passes the
+ * string "gc: collecting generation %d...\n" to a call; what it passes with it as the %d tells
+ * which argument register holds the generation, or that GCC folded a constant in (3.8's
+ * collect.constprop clones). Function starts and sizes come from .eh_frame, an allocated
+ * section that unwinding needs at run time, so strip keeps it. Every deduction is checked
+ * against another fact, and any disagreement is an error: a uprobe at a wrong address would
+ * measure something else without a word, or break the traced process mid-instruction.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <libelf.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "locate.h"
+#include "locate_x86.h"
+
+#define MAX_SECS	64
+#define MAX_NODES	48
+#define MAX_DEPTH	3
+#define GC_STRING	"gc: collecting generation %d...\n"
+
+enum {
+	S_COLLECT, S_NOFAIL, S_VERSION, S_GC_ENABLE, S_GC_FINALIZED, S_BYTES_MAIN,
+	S_FREE_THREADED, S_GC_MALLOC, S_GC_CALLOC, S_GC_NEW, S_GC_NEWVAR, S_COUNT
+};
+
+static const char *const sym_names[S_COUNT] = {
+	[S_COLLECT] = "PyGC_Collect",
+	[S_NOFAIL] = "_PyGC_CollectNoFail",
+	[S_VERSION] = "Py_Version",				/* 3.11+ */
+	[S_GC_ENABLE] = "PyGC_Enable",				/* 3.10+ */
+	[S_GC_FINALIZED] = "PyObject_GC_IsFinalized",		/* 3.9+ */
+	[S_BYTES_MAIN] = "Py_BytesMain",			/* 3.8+ */
+	[S_FREE_THREADED] = "_Py_MergeZeroLocalRefcount",
+	[S_GC_MALLOC] = "_PyObject_GC_Malloc",
+	[S_GC_CALLOC] = "_PyObject_GC_Calloc",
+	[S_GC_NEW] = "_PyObject_GC_New",
+	[S_GC_NEWVAR] = "_PyObject_GC_NewVar",
+};
+
+static const char *const reg_names[LOC_NARGS] = { "edi", "esi", "edx", "ecx", "r8d", "r9d" };
+
+struct sec {
+	uint64_t addr, size;
+	const unsigned char *data;
+	bool exec;
+};
+
+struct ctx {
+	int fd;
+	Elf *elf;
+	struct loc_image img;
+	struct sec secs[MAX_SECS];
+	int nsecs;
+	uint64_t sym[S_COUNT];		/* 0: not exported */
+	uint64_t *funcs;		/* exported function addresses, sorted */
+	size_t nfuncs;
+	int minor;
+	char *err;
+	size_t err_len;
+};
+
+/* One function reached from a root through direct calls. */
+struct node {
+	uint64_t entry, site;		/* site: the call in the parent */
+	int parent;			/* -1 for the root */
+	struct loc_val args[LOC_NARGS];	/* at that call, in the parent's terms */
+	struct loc_func fn;
+	bool prints;			/* passes GC_STRING to a call */
+	struct loc_val gen;		/* what it passes as the %d */
+	bool stop_start;		/* passes "start" and "stop" (the gc.callbacks phases) */
+};
+
+struct walk {
+	const char *name;
+	struct node nodes[MAX_NODES];
+	int n, found[MAX_NODES], nfound;
+};
+
+static int fail(struct ctx *c, int ret, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static int fail(struct ctx *c, int ret, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(c->err, c->err_len, fmt, ap);
+	va_end(ap);
+	return ret;
+}
+
+static const struct sec *sec_at(const struct ctx *c, uint64_t addr, uint64_t len)
+{
+	int i;
+
+	for (i = 0; i < c->nsecs; i++) {
+		const struct sec *s = &c->secs[i];
+
+		if (addr >= s->addr && addr - s->addr <= s->size &&
+		    len <= s->size - (addr - s->addr))
+			return s;
+	}
+	return NULL;
+}
+
+/* Whether the NUL-terminated string at addr, in the file's read-only data, is s. */
+static bool str_is(const struct ctx *c, uint64_t addr, const char *s)
+{
+	size_t len = strlen(s) + 1;
+	const struct sec *sec = sec_at(c, addr, len);
+
+	return sec && !sec->exec && !memcmp(sec->data + (addr - sec->addr), s, len);
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	const uint64_t *x = a, *y = b;
+
+	return *x < *y ? -1 : *x > *y;
+}
+
+static bool is_exported(const struct ctx *c, uint64_t addr)
+{
+	return c->nfuncs && bsearch(&addr, c->funcs, c->nfuncs, sizeof(addr), cmp_u64);
+}
+
+static int load_dynsym(struct ctx *c, Elf_Scn *scn, const GElf_Shdr *sh)
+{
+	Elf_Data *data = elf_getdata(scn, NULL);
+	size_t i, n = sh->sh_entsize ? sh->sh_size / sh->sh_entsize : 0;
+	int k;
+
+	if (!data)
+		return fail(c, -EINVAL, "cannot read .dynsym: %s", elf_errmsg(-1));
+	c->funcs = calloc(n ? n : 1, sizeof(*c->funcs));
+	if (!c->funcs)
+		return fail(c, -ENOMEM, "out of memory");
+	for (i = 0; i < n; i++) {
+		GElf_Sym s;
+		const char *name;
+
+		if (!gelf_getsym(data, i, &s) || s.st_shndx == SHN_UNDEF || !s.st_value)
+			continue;
+		name = elf_strptr(c->elf, sh->sh_link, s.st_name);
+		if (GELF_ST_TYPE(s.st_info) == STT_FUNC)
+			c->funcs[c->nfuncs++] = s.st_value;
+		for (k = 0; name && k < S_COUNT; k++) {
+			if (!strcmp(name, sym_names[k]))
+				c->sym[k] = s.st_value;
+		}
+	}
+	qsort(c->funcs, c->nfuncs, sizeof(*c->funcs), cmp_u64);
+	return 0;
+}
+
+static int load_image(struct ctx *c, const char *path)
+{
+	const unsigned char *eh = NULL;
+	uint64_t eh_addr = 0, eh_size = 0;
+	Elf_Scn *scn = NULL;
+	GElf_Ehdr eh_hdr;
+	size_t shstrndx;
+	int ret = 0;
+
+	c->fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (c->fd < 0)
+		return fail(c, -errno, "%s: %s", path, strerror(errno));
+	if (elf_version(EV_CURRENT) == EV_NONE)
+		return fail(c, -EINVAL, "libelf: %s", elf_errmsg(-1));
+	c->elf = elf_begin(c->fd, ELF_C_READ_MMAP, NULL);
+	if (!c->elf || elf_kind(c->elf) != ELF_K_ELF || !gelf_getehdr(c->elf, &eh_hdr))
+		return fail(c, -EINVAL, "%s is not an ELF file", path);
+	if (gelf_getclass(c->elf) != ELFCLASS64 || eh_hdr.e_machine != EM_X86_64)
+		return fail(c, -ENOTSUP, "the collection function is located in x86-64 code only "
+			    "(this is ELF machine %u)", eh_hdr.e_machine);
+	if (elf_getshdrstrndx(c->elf, &shstrndx))
+		return fail(c, -EINVAL, "%s: no section names: %s", path, elf_errmsg(-1));
+	while ((scn = elf_nextscn(c->elf, scn)) && !ret) {
+		const char *name;
+		Elf_Data *data;
+		GElf_Shdr sh;
+
+		if (!gelf_getshdr(scn, &sh))
+			continue;
+		name = elf_strptr(c->elf, shstrndx, sh.sh_name);
+		if (sh.sh_type == SHT_DYNSYM && !c->funcs)
+			ret = load_dynsym(c, scn, &sh);
+		if (sh.sh_type != SHT_PROGBITS || !(sh.sh_flags & SHF_ALLOC) ||
+		    c->nsecs == MAX_SECS)
+			continue;
+		data = elf_getdata(scn, NULL);
+		if (!data || data->d_size != sh.sh_size)
+			continue;
+		c->secs[c->nsecs++] = (struct sec){ sh.sh_addr, sh.sh_size, data->d_buf,
+						     sh.sh_flags & SHF_EXECINSTR };
+		if ((sh.sh_flags & SHF_EXECINSTR) && c->img.ntext < LOC_MAX_TEXT)
+			c->img.text[c->img.ntext++] = (struct loc_text){ sh.sh_addr, sh.sh_size,
+									 data->d_buf };
+		if (name && !strcmp(name, ".eh_frame")) {
+			eh = data->d_buf;
+			eh_addr = sh.sh_addr;
+			eh_size = sh.sh_size;
+		}
+	}
+	if (ret)
+		return ret;
+	if (!c->sym[S_COLLECT])
+		return fail(c, -ENOENT, "%s exports no PyGC_Collect: not a Python interpreter",
+			    path);
+	if (!eh)
+		return fail(c, -ENOENT, "%s has no .eh_frame: function bounds are unknown", path);
+	return loc_load_fdes(&c->img, eh, eh_size, eh_addr, c->err, c->err_len);
+}
+
+/* The file's own minor version, from what each version added to the exported API. */
+static int check_version(struct ctx *c)
+{
+	const struct sec *s = c->sym[S_VERSION] ? sec_at(c, c->sym[S_VERSION], 4) : NULL;
+	char how[48];
+	uint32_t hex;
+	int minor;
+
+	if (s) {
+		memcpy(&hex, s->data + (c->sym[S_VERSION] - s->addr), 4);
+		snprintf(how, sizeof(how), "Py_Version is %u.%u.%u", hex >> 24, (hex >> 16) & 0xff,
+			 (hex >> 8) & 0xff);
+		minor = hex >> 24 == 3 ? (int)((hex >> 16) & 0xff) : -1;
+	} else if (c->sym[S_GC_ENABLE]) {
+		snprintf(how, sizeof(how), "PyGC_Enable, no Py_Version");
+		minor = 10;
+	} else if (c->sym[S_GC_FINALIZED]) {
+		snprintf(how, sizeof(how), "PyObject_GC_IsFinalized, no PyGC_Enable");
+		minor = 9;
+	} else {
+		snprintf(how, sizeof(how), "%s PyObject_GC_IsFinalized",
+			 c->sym[S_BYTES_MAIN] ? "Py_BytesMain, no" : "no Py_BytesMain, no");
+		minor = c->sym[S_BYTES_MAIN] ? 8 : 7;
+	}
+	if (minor != c->minor)
+		return fail(c, -EINVAL, "the file is not CPython 3.%d (%s)", c->minor, how);
+	if (c->sym[S_FREE_THREADED])
+		return fail(c, -ENOTSUP, "a free-threaded build: its collector is not located");
+	return 0;
+}
+
+static void node_facts(const struct ctx *c, struct node *nd)
+{
+	bool start = false, stop = false;
+	size_t i;
+	int k;
+
+	for (i = 0; i < nd->fn.ncalls; i++) {
+		const struct loc_call *call = &nd->fn.calls[i];
+
+		for (k = 0; k < LOC_NARGS; k++) {
+			if (call->args[k].mask != LOC_V_CONST)
+				continue;
+			start |= str_is(c, call->args[k].c, "start");
+			stop |= str_is(c, call->args[k].c, "stop");
+			if (k == 0 && str_is(c, call->args[k].c, GC_STRING)) {
+				nd->prints = true;
+				loc_val_join(&nd->gen, &call->args[1]);
+			}
+		}
+	}
+	nd->stop_start = start && stop;
+}
+
+/* A function the walk may enter: a function start, and not part of the API. */
+static bool callee_ok(const struct ctx *c, uint64_t addr)
+{
+	const struct loc_fde *f = loc_fde_find(&c->img, addr);
+
+	return f && f->start == addr && f->entry_like && !is_exported(c, addr);
+}
+
+static void walk_free(struct walk *w)
+{
+	int i;
+
+	for (i = 0; i < w->n; i++)
+		loc_func_free(&w->nodes[i].fn);
+	w->n = 0;
+}
+
+/*
+ * Breadth first from the exported function name, through direct calls to non-exported
+ * functions, down to the first depth where some function prints GC_STRING.
+ */
+static int walk(struct ctx *c, const char *name, uint64_t root, struct walk *w)
+{
+	int depth, i, j, from = 0, to;
+	size_t k;
+
+	memset(w, 0, sizeof(*w));
+	w->name = name;
+	w->nodes[w->n++] = (struct node){ .entry = root, .parent = -1 };
+	for (depth = 0; depth <= MAX_DEPTH && !w->nfound; depth++) {
+		to = w->n;
+		for (i = from; i < to; i++) {
+			struct node *nd = &w->nodes[i];
+			int ret = loc_x86_analyze(&c->img, nd->entry, &nd->fn, c->err, c->err_len);
+
+			if (ret && (!i || ret == -ENOMEM)) {
+				char why[160];
+
+				snprintf(why, sizeof(why), "%s", c->err_len ? c->err : "");
+				return fail(c, ret, "%s: %s", name, why);
+			}
+			node_facts(c, nd);
+			if (nd->prints)
+				w->found[w->nfound++] = i;
+		}
+		for (i = from; i < to && !w->nfound && depth < MAX_DEPTH; i++) {
+			for (k = 0; k < w->nodes[i].fn.ncalls && w->n < MAX_NODES; k++) {
+				const struct loc_call *call = &w->nodes[i].fn.calls[k];
+
+				for (j = 0; j < w->n && w->nodes[j].entry != call->target; j++)
+					;
+				if (j < w->n || !callee_ok(c, call->target))
+					continue;
+				w->nodes[w->n] = (struct node){ .entry = call->target,
+								.site = call->site, .parent = i };
+				memcpy(w->nodes[w->n++].args, call->args, sizeof(call->args));
+			}
+		}
+		from = to;
+	}
+	return 0;
+}
+
+/* The constant the root's caller makes argument k of node be, if the calls in between fix it. */
+static bool chain_const(const struct walk *w, int node, int k, int64_t *val)
+{
+	for (; node > 0; node = w->nodes[node].parent) {
+		const struct loc_val *v = &w->nodes[node].args[k];
+
+		if (v->mask == LOC_V_CONST) {
+			*val = v->c;
+			return true;
+		}
+		if (!(v->mask & LOC_V_ARGS) || (v->mask & (v->mask - 1)))
+			return false;
+		k = __builtin_ctz(v->mask);
+	}
+	return false;
+}
+
+/* The argument printed as the generation, -1 for a constant (in *gen), -2 when unclear. */
+static int gen_source(const struct ctx *c, const struct loc_val *v, int64_t *gen)
+{
+	unsigned int args = v->mask & LOC_V_ARGS;
+
+	if (v->mask == LOC_V_CONST) {
+		*gen = v->c;
+		return -1;
+	}
+	/* 3.13 prints the generation it picked when asked for -1 (automatic): allow that path. */
+	if (!args || (args & (args - 1)) || (v->mask != args && c->minor < 13))
+		return -2;
+	return __builtin_ctz(args);
+}
+
+/* 3.8's clones lose the state pointer (generation first); otherwise it is second. */
+static bool gen_reg_expected(const struct ctx *c, int arg)
+{
+	return arg == 1 || (arg == 0 && c->minor == 8);
+}
+
+/* "PyGC_Collect+0x88", with "(via a helper)" when the function was found deeper. */
+static void describe_site(const struct walk *w, int node, char *buf, size_t len)
+{
+	int hops = 0;
+
+	while (w->nodes[node].parent > 0) {
+		node = w->nodes[node].parent;
+		hops++;
+	}
+	snprintf(buf, len, "%s+0x%llx%s", w->name,
+		 (unsigned long long)(w->nodes[node].site - w->nodes[0].entry),
+		 hops ? (hops > 1 ? " (via helpers)" : " (via a helper)") : "");
+}
+
+/* The single function a walk found, or an error when it found none or several. */
+static int walk_result(struct ctx *c, const struct walk *w, uint64_t skip)
+{
+	int i, found = -1;
+
+	for (i = 0; i < w->nfound; i++) {
+		const struct node *nd = &w->nodes[w->found[i]];
+
+		if (nd->entry == skip)
+			continue;
+		if (found >= 0 && w->nodes[found].entry != nd->entry)
+			return fail(c, -ENOENT, "%s calls both 0x%llx and 0x%llx, which both print "
+				    "\"gc: collecting generation\"", w->name,
+				    (unsigned long long)w->nodes[found].entry,
+				    (unsigned long long)nd->entry);
+		found = w->found[i];
+	}
+	if (found < 0)
+		return fail(c, -ENOENT, "nothing %s calls (%d functions, %d calls deep) prints "
+			    "\"gc: collecting generation\"", w->name, w->n, MAX_DEPTH);
+	return found;
+}
+
+/* The function PyGC_Collect collects with: generation 2, as argument or folded in. */
+static int locate_manual(struct ctx *c, struct walk *w, struct gc_func_site *site)
+{
+	int64_t gen = 0, passed;
+	int a, arg, i;
+	char where[48];
+
+	a = walk_result(c, w, 0);
+	if (a < 0)
+		return a;
+	arg = gen_source(c, &w->nodes[a].gen, &gen);
+	if (arg == -2)
+		return fail(c, -ENOENT, "0x%llx prints a generation that is neither one argument "
+			    "nor a constant", (unsigned long long)w->nodes[a].entry);
+	if (arg >= 0 && !gen_reg_expected(c, arg))
+		return fail(c, -ENOENT, "0x%llx takes the generation in %s, where CPython 3.%d "
+			    "passes it in esi", (unsigned long long)w->nodes[a].entry,
+			    reg_names[arg], c->minor);
+	if (arg >= 0 && (!chain_const(w, a, arg, &passed) || passed != 2))
+		return fail(c, -ENOENT, "PyGC_Collect does not pass generation 2 in %s to 0x%llx",
+			    reg_names[arg], (unsigned long long)w->nodes[a].entry);
+	if (arg < 0 && gen != 2)
+		return fail(c, -ENOENT, "0x%llx, called by PyGC_Collect, collects generation %lld",
+			    (unsigned long long)w->nodes[a].entry, (long long)gen);
+	/* 3.13 moved the gc.callbacks calls from the callers into gc_collect_main. */
+	if (c->minor >= 13 && !w->nodes[a].stop_start)
+		return fail(c, -ENOENT, "0x%llx does not run gc.callbacks, as 3.13's "
+			    "gc_collect_main does", (unsigned long long)w->nodes[a].entry);
+	for (i = w->nodes[a].parent; c->minor < 13 && i >= 0 && !w->nodes[i].stop_start;)
+		i = w->nodes[i].parent;
+	if (c->minor < 13 && i < 0)
+		return fail(c, -ENOENT, "PyGC_Collect runs no gc.callbacks around 0x%llx, as "
+			    "CPython 3.%d does", (unsigned long long)w->nodes[a].entry, c->minor);
+	describe_site(w, a, where, sizeof(where));
+	site->vaddr = w->nodes[a].entry;
+	site->gen_arg = arg < 0 ? -1 : arg;
+	site->gen_const = arg < 0 ? (int)gen : 0;
+	if (arg < 0)
+		snprintf(site->evidence, sizeof(site->evidence), "called from %s; prints the "
+			 "constant generation 2; .eh_frame function start", where);
+	else
+		snprintf(site->evidence, sizeof(site->evidence), "called from %s with %s=2; "
+			 "prints %s as the generation; .eh_frame function start", where,
+			 reg_names[arg], reg_names[arg]);
+	return a;
+}
+
+/* 3.8, 3.9: the exported _PyGC_CollectNoFail must collect generation 2 with it too. */
+static int check_nofail(struct ctx *c, const struct gc_func_site *site)
+{
+	struct walk *w = calloc(1, sizeof(*w));
+	int64_t passed;
+	int ret, n;
+
+	if (!w)
+		return fail(c, -ENOMEM, "out of memory");
+	ret = walk(c, "_PyGC_CollectNoFail", c->sym[S_NOFAIL], w);
+	if (ret)
+		goto cleanup;
+	n = walk_result(c, w, 0);
+	ret = n < 0 ? n : 0;
+	if (!ret && w->nodes[n].entry != site->vaddr)
+		ret = fail(c, -ENOENT, "_PyGC_CollectNoFail collects with 0x%llx, PyGC_Collect "
+			   "with 0x%llx", (unsigned long long)w->nodes[n].entry,
+			   (unsigned long long)site->vaddr);
+	else if (!ret && site->gen_arg >= 0 &&
+		 (!chain_const(w, n, site->gen_arg, &passed) || passed != 2))
+		ret = fail(c, -ENOENT, "_PyGC_CollectNoFail does not pass generation 2 to 0x%llx",
+			   (unsigned long long)site->vaddr);
+cleanup:
+	walk_free(w);
+	free(w);
+	return ret;
+}
+
+static int take_automatic(struct ctx *c, const struct walk *w, int n, int arg,
+			  struct gc_func_site *site)
+{
+	char where[48];
+
+	if (site->vaddr && site->vaddr != w->nodes[n].entry)
+		return fail(c, -ENOENT, "the allocator collects with both 0x%llx and 0x%llx",
+			    (unsigned long long)site->vaddr, (unsigned long long)w->nodes[n].entry);
+	if (site->vaddr)
+		return 0;
+	describe_site(w, n, where, sizeof(where));
+	site->vaddr = w->nodes[n].entry;
+	site->gen_arg = arg;
+	site->gen_const = 0;
+	snprintf(site->evidence, sizeof(site->evidence), "called from %s; prints %s as the "
+		 "generation; .eh_frame function start", where, reg_names[arg]);
+	return 0;
+}
+
+/* The clone with a generation argument, from the allocator's automatic collections. */
+static int locate_automatic(struct ctx *c, uint64_t folded, struct gc_func_site *site)
+{
+	static const int roots[] = { S_GC_MALLOC, S_GC_CALLOC, S_GC_NEW, S_GC_NEWVAR };
+	struct walk *w = calloc(1, sizeof(*w));
+	int ret = 0, n, arg;
+	int64_t gen;
+	size_t r;
+
+	if (!w)
+		return fail(c, -ENOMEM, "out of memory");
+	site->vaddr = 0;
+	for (r = 0; r < sizeof(roots) / sizeof(roots[0]) && !ret; r++) {
+		if (!c->sym[roots[r]])
+			continue;
+		/* A root that cannot be read, or that reaches no clone, proves nothing. */
+		n = walk(c, sym_names[roots[r]], c->sym[roots[r]], w) ? -1 :
+			walk_result(c, w, folded);
+		arg = n >= 0 ? gen_source(c, &w->nodes[n].gen, &gen) : -1;
+		if (arg >= 0 && gen_reg_expected(c, arg))
+			ret = take_automatic(c, w, n, arg, site);
+		walk_free(w);
+	}
+	free(w);
+	if (!ret && !site->vaddr)
+		ret = fail(c, -ENOENT, "PyGC_Collect's collection function has generation 2 "
+			   "folded in, and the allocator calls no copy taking the generation");
+	return ret;
+}
+
+static int parse_minor(const char *version, int *minor)
+{
+	int major, n = 0;
+
+	if (!version || sscanf(version, "%d.%d%n", &major, minor, &n) != 2 ||
+	    (version[n] && version[n] != '.'))
+		return -EINVAL;
+	return major == 3 && *minor >= 8 && *minor <= 13 ? 0 : -ENOTSUP;
+}
+
+int locate_gc_functions(const char *path, const char *version, struct gc_func_site *out, int max,
+			char *err, size_t err_len)
+{
+	struct ctx c = { .fd = -1, .err = err, .err_len = err_len };
+	struct walk *w = NULL;
+	struct gc_func_site manual, automatic;
+	int ret;
+
+	if (err_len)
+		err[0] = '\0';
+	ret = parse_minor(version, &c.minor);
+	if (ret)
+		return fail(&c, ret, "version \"%s\": the collection function is located for "
+			    "CPython 3.8 to 3.13", version ? version : "");
+	if (!out || max < 1)
+		return fail(&c, -EINVAL, "no room for a site");
+	ret = load_image(&c, path);
+	if (!ret)
+		ret = check_version(&c);
+	if (ret)
+		goto cleanup;
+	w = calloc(1, sizeof(*w));
+	if (!w) {
+		ret = fail(&c, -ENOMEM, "out of memory");
+		goto cleanup;
+	}
+	ret = walk(&c, "PyGC_Collect", c.sym[S_COLLECT], w);
+	if (!ret)
+		ret = locate_manual(&c, w, &manual);
+	if (ret >= 0 && c.sym[S_NOFAIL] && c.minor <= 9)
+		ret = check_nofail(&c, &manual);
+	if (ret < 0)
+		goto cleanup;
+	if (manual.gen_arg >= 0) {
+		out[0] = manual;
+		ret = 1;
+	} else if (max < 2) {
+		ret = fail(&c, -EINVAL, "this build collects with two functions, and there is "
+			   "room for one");
+	} else {
+		/* The allocator's clone first: it sees every automatic collection. */
+		ret = locate_automatic(&c, manual.vaddr, &automatic);
+		if (!ret) {
+			out[0] = automatic;
+			out[1] = manual;
+			ret = 2;
+		}
+	}
+	/* Helpers that could not be analyzed left their reason behind. */
+	if (ret > 0 && err_len)
+		err[0] = '\0';
+cleanup:
+	if (w)
+		walk_free(w);
+	free(w);
+	free(c.img.fdes);
+	free(c.funcs);
+	if (c.elf)
+		elf_end(c.elf);
+	if (c.fd >= 0)
+		close(c.fd);
+	return ret;
+}

@@ -1,0 +1,354 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include "dwarf_types.h"
+#include "locate.h"
+#include "probe.h"
+#include "pyversion.h"
+#include "symbols.h"
+
+static const char *const mode_names[] = {
+	[PROBE_AUTO] = "auto",
+	[PROBE_USDT] = "usdt",
+	[PROBE_SYMBOL] = "symbol",
+	[PROBE_STRIPPED] = "stripped",
+};
+
+const char *probe_mode_name(enum probe_mode mode)
+{
+	return mode <= PROBE_STRIPPED ? mode_names[mode] : "?";
+}
+
+int probe_mode_parse(const char *s, enum probe_mode *mode)
+{
+	unsigned int i;
+
+	for (i = 0; i < sizeof(mode_names) / sizeof(mode_names[0]); i++) {
+		if (!strcmp(s, mode_names[i])) {
+			*mode = i;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+static void config_from(struct gc_func_config *cfg, const struct gc_semantics *sem,
+			enum gc_gen_source source, int gen_const)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->gen_source = source;
+	cfg->gen_const = gen_const;
+	cfg->skip_nested = sem->skip_nested;
+}
+
+/* Where, in 3.13's GCState, the per-generation statistics are: fixed by its C definition. */
+#define GC313_STATS_IN_GCSTATE		0x80
+#define GC313_STATS_STRIDE		24
+#define GC313_COLLECTIONS_OFFSET	0
+/* In 3.13's _Py_DebugOffsets (Include/internal/pycore_runtime.h). */
+#define DEBUG_OFFSETS_COOKIE		"xdebugpy"
+#define DEBUG_OFFSETS_VERSION		8
+#define DEBUG_OFFSETS_313_INTERP_GC	80	/* interpreter_state.gc */
+#define DEBUG_OFFSETS_313_TSTATE_INTERP	176	/* thread_state.interp */
+
+struct counter_offsets {
+	long interp, stats, stride, collections;
+};
+
+static int counters_from_dwarf(const char *dwarf_file, struct counter_offsets *o)
+{
+	if (!dwarf_file ||
+	    dwarf_offsetof(dwarf_file, "PyThreadState", "interp", &o->interp) ||
+	    dwarf_offsetof(dwarf_file, "PyInterpreterState", "gc.generation_stats", &o->stats) ||
+	    dwarf_sizeof(dwarf_file, "struct gc_generation_stats", &o->stride) ||
+	    dwarf_offsetof(dwarf_file, "struct gc_generation_stats", "collections",
+			   &o->collections))
+		return -ENOENT;
+	return 0;
+}
+
+static uint64_t head_u64(const struct pyelf_info *info, size_t off)
+{
+	uint64_t v;
+
+	memcpy(&v, info->runtime_head + off, sizeof(v));
+	return v;
+}
+
+/*
+ * 3.13 publishes where the interpreter's GC state is (_Py_DebugOffsets at the start of
+ * _PyRuntime, initialised in the file), for tools like this one: enough when there is no DWARF.
+ */
+static int counters_from_debug_offsets(const struct pyelf_info *info,
+				       const struct py_version *v, struct counter_offsets *o)
+{
+	uint64_t version;
+
+	if (v->major != 3 || v->minor != 13 || !info->has_runtime_head ||
+	    memcmp(info->runtime_head, DEBUG_OFFSETS_COOKIE, 8))
+		return -ENOENT;
+	version = head_u64(info, DEBUG_OFFSETS_VERSION);
+	if ((version >> 16) != 0x030d)
+		return -ENOENT;
+	o->interp = head_u64(info, DEBUG_OFFSETS_313_TSTATE_INTERP);
+	o->stats = head_u64(info, DEBUG_OFFSETS_313_INTERP_GC) + GC313_STATS_IN_GCSTATE;
+	o->stride = GC313_STATS_STRIDE;
+	o->collections = GC313_COLLECTIONS_OFFSET;
+	/* Sizes a sane layout never exceeds: a garbage header must not become addresses. */
+	if (o->interp <= 0 || o->interp > 4096 || o->stats <= 0 || o->stats > (1L << 20))
+		return -ENOENT;
+	return 0;
+}
+
+/*
+ * 3.13+: where the per-generation collection counters are, from DWARF, else from the offsets
+ * 3.13 publishes. Without either the generation of an automatic collection stays unknown (-1):
+ * said in the plan's caveat.
+ */
+static void plan_counters(struct probe_plan *plan, const char *dwarf_file,
+			  const struct pyelf_info *info, const struct py_version *v)
+{
+	struct counter_offsets o;
+	const char *how;
+	int i;
+
+	if (!counters_from_dwarf(dwarf_file, &o)) {
+		how = "DWARF";
+	} else if (!counters_from_debug_offsets(info, v, &o)) {
+		how = "_Py_DebugOffsets";
+	} else {
+		snprintf(plan->caveat, sizeof(plan->caveat),
+			 "no DWARF or _Py_DebugOffsets for the interpreter's GC state: automatic "
+			 "collections are reported with generation -1, and a call that finds "
+			 "another thread collecting is counted as a pause");
+		return;
+	}
+	for (i = 0; i < plan->nsites; i++) {
+		struct gc_func_config *cfg = &plan->sites[i].cfg;
+
+		cfg->recover_gen = 1;
+		cfg->interp_offset = o.interp;
+		cfg->stats_offset = o.stats;
+		cfg->stats_stride = o.stride;
+		cfg->collections_offset = o.collections;
+	}
+	snprintf(plan->counters_source, sizeof(plan->counters_source), "%s", how);
+}
+
+static int add_site(struct probe_plan *plan, const char *host_path, uint64_t vaddr,
+		    const struct gc_func_config *cfg, const char *what, char *err, size_t err_len)
+{
+	struct probe_site *site = &plan->sites[plan->nsites];
+	int ret;
+
+	ret = elf_vaddr_to_offset(host_path, vaddr, &site->offset);
+	if (ret) {
+		snprintf(err, err_len, "%s: %s at 0x%llx is in no loaded segment", plan->display, what,
+			 (unsigned long long)vaddr);
+		return ret;
+	}
+	site->vaddr = vaddr;
+	site->cfg = *cfg;
+	snprintf(site->what, sizeof(site->what), "%s", what);
+	plan->nsites++;
+	return 0;
+}
+
+/* Turns located sites (with or without symbols to confirm them) into the plan's sites. */
+static int add_located_sites(struct probe_plan *plan, const char *host_path,
+			     const struct gc_semantics *sem, const struct gc_func_site *found,
+			     int nfound, const struct symtab *st, char *err, size_t err_len)
+{
+	struct gc_func_config cfg;
+	char what[96];
+	int i, ret;
+
+	for (i = 0; i < nfound && i < PROBE_MAX_SITES; i++) {
+		const char *name = NULL;
+
+		if (st) {
+			/* With symbols, a located address must be the function they name. */
+			const struct symbol *sym = NULL;
+
+			if (sem->gcc_clones) {
+				char clone[64];
+				int n;
+
+				for (n = 0; n < 8 && !sym; n++) {
+					snprintf(clone, sizeof(clone), "%s.constprop.%d",
+						 sem->function, n);
+					sym = symtab_find(st, clone);
+					if (sym && sym->vaddr != found[i].vaddr)
+						sym = NULL;
+				}
+			}
+			if (!sym) {
+				sym = symtab_find(st, sem->function);
+				if (sym && sym->vaddr != found[i].vaddr)
+					sym = NULL;
+			}
+			if (!sym) {
+				snprintf(err, err_len, "%s: the collection function found at 0x%llx "
+					 "matches no %s symbol", plan->display,
+					 (unsigned long long)found[i].vaddr, sem->function);
+				return -ENOENT;
+			}
+			name = sym->name;
+		}
+		if (found[i].gen_arg < 0) {
+			config_from(&cfg, sem, GC_GEN_CONST, found[i].gen_const);
+			snprintf(what, sizeof(what), "%s (generation %d)",
+				 name ? name : sem->function, found[i].gen_const);
+		} else {
+			config_from(&cfg, sem, found[i].gen_arg ? GC_GEN_ARG2 : GC_GEN_ARG1, 0);
+			snprintf(what, sizeof(what), "%s", name ? name : sem->function);
+		}
+		ret = add_site(plan, host_path, found[i].vaddr, &cfg, what, err, err_len);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+static int plan_symbols(struct probe_plan *plan, const char *host_path, const char *root,
+			const struct gc_semantics *sem, const struct pyelf_info *info,
+			const struct py_version *v, const char *version, char *err, size_t err_len)
+{
+	struct gc_func_site found[PROBE_MAX_SITES];
+	struct gc_func_config cfg;
+	const struct symbol *sym;
+	struct symtab *st = NULL;
+	char why[PROBE_TEXT_LEN];
+	int ret, n;
+
+	ret = symtab_load(host_path, root, &st, why, sizeof(why));
+	if (ret) {
+		snprintf(err, err_len, "%s: no symbols: %s", plan->display, why);
+		return ret;
+	}
+	snprintf(plan->source, sizeof(plan->source), "%s from %s",
+		 symtab_source_name(symtab_source(st)), symtab_source_path(st));
+
+	sym = symtab_find(st, sem->function);
+	if (sem->gcc_clones && !sym) {
+		/* Which clone has the generation folded in shows only in the code: ask the locator. */
+		n = locate_gc_functions(host_path, version, found, PROBE_MAX_SITES, why,
+					sizeof(why));
+		if (n <= 0) {
+			snprintf(err, err_len, "%s: cannot tell the %s.constprop clones apart: %s",
+				 plan->display, sem->function, why);
+			ret = n ? n : -ENOENT;
+			goto cleanup;
+		}
+		ret = add_located_sites(plan, host_path, sem, found, n, st, err, err_len);
+	} else if (!sym || !sym->is_func) {
+		snprintf(err, err_len, "%s: no %s in its symbols (%s)", plan->display, sem->function,
+			 plan->source);
+		ret = -ENOENT;
+		goto cleanup;
+	} else {
+		config_from(&cfg, sem, sem->gen_source, 0);
+		ret = add_site(plan, host_path, sym->vaddr, &cfg, sem->function, err, err_len);
+	}
+	if (!ret && sem->recover_gen)
+		plan_counters(plan, symtab_dwarf_file(st), info, v);
+cleanup:
+	symtab_free(st);
+	return ret;
+}
+
+static int plan_stripped(struct probe_plan *plan, const char *host_path,
+			 const struct gc_semantics *sem, const struct pyelf_info *info,
+			 const struct py_version *v, const char *version, char *err,
+			 size_t err_len)
+{
+	struct gc_func_site found[PROBE_MAX_SITES];
+	char why[PROBE_TEXT_LEN];
+	int n, ret;
+
+	n = locate_gc_functions(host_path, version, found, PROBE_MAX_SITES, why, sizeof(why));
+	if (n <= 0) {
+		snprintf(err, err_len, "%s: cannot find the collection function without symbols: "
+			 "%s", plan->display, why);
+		return n ? n : -ENOENT;
+	}
+	ret = add_located_sites(plan, host_path, sem, found, n, NULL, err, err_len);
+	if (ret)
+		return ret;
+	snprintf(plan->source, sizeof(plan->source), "located without symbols: %s",
+		 found[0].evidence);
+	if (sem->recover_gen)
+		plan_counters(plan, NULL, info, v);
+	return 0;
+}
+
+static int plan_make(const char *host_path, const char *display, const char *root,
+		     const struct pyelf_info *info, const char *version, bool free_threaded,
+		     enum probe_mode mode, struct probe_plan *plan, char *err, size_t err_len)
+{
+	char minor[16], sym_err[PROBE_TEXT_LEN];
+	struct gc_semantics sem;
+	struct py_version v;
+	int ret;
+
+	memset(plan, 0, sizeof(*plan));
+	plan->display = display;
+	plan->free_threaded = free_threaded;
+	if (info->has_gc_start && info->has_gc_done && (mode == PROBE_AUTO || mode == PROBE_USDT)) {
+		plan->tier = PROBE_USDT;
+		snprintf(plan->source, sizeof(plan->source), "python:gc__start/gc__done markers");
+		return 0;
+	}
+	if (mode == PROBE_USDT) {
+		snprintf(err, err_len, "%s has no GC markers (python:gc__start/gc__done)",
+			 plan->display);
+		return -ENOTSUP;
+	}
+	if (!version[0] || py_version_parse(version, &v)) {
+		snprintf(err, err_len, "%s: no GC markers, and its Python version cannot be "
+			 "told (no Py_Version, no version in the file name), so its collection "
+			 "function is unknown", plan->display);
+		return -ENOTSUP;
+	}
+	ret = gc_semantics_for(&v, free_threaded, &sem, sym_err, sizeof(sym_err));
+	if (ret) {
+		snprintf(err, err_len, "%s: no GC markers, and %s", plan->display, sym_err);
+		return ret;
+	}
+	plan->incremental = sem.incremental;
+	snprintf(minor, sizeof(minor), "%d.%d", v.major, v.minor);
+
+	if (mode == PROBE_AUTO || mode == PROBE_SYMBOL) {
+		plan->tier = PROBE_SYMBOL;
+		ret = plan_symbols(plan, host_path, root, &sem, info, &v, minor, err, err_len);
+		if (!ret || mode == PROBE_SYMBOL)
+			return ret;
+		snprintf(sym_err, sizeof(sym_err), "%s", err);
+		memset(plan, 0, sizeof(*plan));
+		plan->display = display;
+		plan->free_threaded = free_threaded;
+		plan->incremental = sem.incremental;
+	}
+	plan->tier = PROBE_STRIPPED;
+	ret = plan_stripped(plan, host_path, &sem, info, &v, minor, err, err_len);
+	if (ret && mode == PROBE_AUTO) {
+		char located[PROBE_TEXT_LEN];
+
+		snprintf(located, sizeof(located), "%s", err);
+		snprintf(err, err_len, "no GC markers; %s; %s", sym_err, located);
+	}
+	return ret;
+}
+
+int probe_plan_make(const char *host_path, const char *display, const char *root,
+		    const struct pyelf_info *info, const char *version, bool free_threaded,
+		    enum probe_mode mode, struct probe_plan *plan, char *err, size_t err_len)
+{
+	int ret = plan_make(host_path, display, root, info, version, free_threaded, mode, plan,
+			    err, err_len);
+
+	/* The name belongs to the caller; a plan outlives it when copied. */
+	plan->display = NULL;
+	return ret;
+}
