@@ -27,7 +27,7 @@ enum gc_counter {
 	GC_CNT_TOO_DEEP,	/* nesting deeper than GC_MAX_DEPTH */
 	GC_CNT_NO_THREAD_SLOT,	/* per-thread map full */
 	GC_CNT_ARG_FAIL,	/* a USDT argument or the target's memory could not be read */
-	GC_CNT_NOT_COLLECTED,	/* the function returned without collecting (3.13+: nested call) */
+	GC_CNT_NOT_COLLECTED,	/* the function returned without collecting (3.13+: nested) */
 	GC_CNT_MAX,
 };
 
@@ -35,7 +35,7 @@ enum gc_counter {
 enum gc_gen_source {
 	GC_GEN_ARG1 = 0,	/* first integer argument */
 	GC_GEN_ARG2,		/* second integer argument */
-	GC_GEN_CONST,		/* fixed: gen_const (a GCC clone with the argument folded in) */
+	GC_GEN_CONST,		/* fixed: gen_const (a GCC clone with the argument folded) */
 };
 
 /* How to read one probed collection function. */
@@ -45,7 +45,8 @@ struct gc_func_config {
 	/*
 	 * Non-zero: the generation argument may be "automatic" (-1) and a call may return without
 	 * collecting (3.13+), so compare the interpreter's per-generation collection counters at
-	 * entry and at return: the one that moved is the generation, none moved means no collection.
+	 * entry and at return: the one that moved is the generation, none moved means no
+	 * collection.
 	 * Address of counter i: *(tstate + interp_offset) + stats_offset + i * stats_stride
 	 * + collections_offset, with tstate the first argument.
 	 */

@@ -34,13 +34,16 @@ static void print_row(FILE *out, const struct target *t, int ret, const char *er
 {
 	char build[64];
 
+	if (t->binary[0])
+		describe_build(t, build, sizeof(build));
+	else
+		snprintf(build, sizeof(build), "-");
 	if (ret) {
 		fprintf(out, "%7d  %-15s  %-9s  %-26s  %-12s  none: %s\n", t->pid, t->comm,
-			t->version[0] ? t->version : "?", t->binary[0] ? "?" : "-",
-			t->root[0] ? t->root : "/", reason_only(err));
+			t->version[0] ? t->version : "?", build, t->root[0] ? t->root : "/",
+			reason_only(err));
 		return;
 	}
-	describe_build(t, build, sizeof(build));
 	fprintf(out, "%7d  %-15s  %-9s  %-26s  %-12s  %s (%s)%s%s\n", t->pid, t->comm,
 		t->version[0] ? t->version : "?", build, t->root[0] ? t->root : "/", t->probe,
 		t->plan.source, t->plan.caveat[0] ? "; " : "", t->plan.caveat);

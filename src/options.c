@@ -155,8 +155,8 @@ enum options_result options_parse(int argc, char **argv, struct options *o, char
 			break;
 		case OPT_PROBE:
 			if (probe_mode_parse(optarg, &o->probe_mode)) {
-				snprintf(err, err_len, "invalid --probe '%s': auto, usdt, symbol or "
-					 "stripped", optarg);
+				snprintf(err, err_len, "invalid --probe '%s': auto, usdt, symbol "
+					 "or stripped", optarg);
 				return OPTIONS_USAGE_ERROR;
 			}
 			break;

@@ -33,6 +33,16 @@ int probe_mode_parse(const char *s, enum probe_mode *mode)
 	return -EINVAL;
 }
 
+/* A file opened through /proc/PID/root, named as the process sees it. */
+static const char *inside_root(const char *path)
+{
+	int n = 0;
+
+	if (sscanf(path, "/proc/%*d/root%n", &n) == 0 && n > 0 && path[n] == '/')
+		return path + n;
+	return path;
+}
+
 static void config_from(struct gc_func_config *cfg, const struct gc_semantics *sem,
 			enum gc_gen_source source, int gen_const)
 {
@@ -144,8 +154,8 @@ static int add_site(struct probe_plan *plan, const char *host_path, uint64_t vad
 
 	ret = elf_vaddr_to_offset(host_path, vaddr, &site->offset);
 	if (ret) {
-		snprintf(err, err_len, "%s: %s at 0x%llx is in no loaded segment", plan->display, what,
-			 (unsigned long long)vaddr);
+		snprintf(err, err_len, "%s: %s at 0x%llx is in no loaded segment", plan->display,
+			 what, (unsigned long long)vaddr);
 		return ret;
 	}
 	site->vaddr = vaddr;
@@ -189,8 +199,8 @@ static int add_located_sites(struct probe_plan *plan, const char *host_path,
 					sym = NULL;
 			}
 			if (!sym) {
-				snprintf(err, err_len, "%s: the collection function found at 0x%llx "
-					 "matches no %s symbol", plan->display,
+				snprintf(err, err_len, "%s: the collection function found at "
+					 "0x%llx matches no %s symbol", plan->display,
 					 (unsigned long long)found[i].vaddr, sem->function);
 				return -ENOENT;
 			}
@@ -228,11 +238,13 @@ static int plan_symbols(struct probe_plan *plan, const char *host_path, const ch
 		return ret;
 	}
 	snprintf(plan->source, sizeof(plan->source), "%s from %s",
-		 symtab_source_name(symtab_source(st)), symtab_source_path(st));
+		 symtab_source_name(symtab_source(st)),
+		 symtab_source(st) == SYMTAB_SELF ? plan->display :
+		 inside_root(symtab_source_path(st)));
 
 	sym = symtab_find(st, sem->function);
 	if (sem->gcc_clones && !sym) {
-		/* Which clone has the generation folded in shows only in the code: ask the locator. */
+		/* Which clone has the generation folded in shows only in the code: the locator. */
 		n = locate_gc_functions(host_path, version, found, PROBE_MAX_SITES, why,
 					sizeof(why));
 		if (n <= 0) {
@@ -243,8 +255,8 @@ static int plan_symbols(struct probe_plan *plan, const char *host_path, const ch
 		}
 		ret = add_located_sites(plan, host_path, sem, found, n, st, err, err_len);
 	} else if (!sym || !sym->is_func) {
-		snprintf(err, err_len, "%s: no %s in its symbols (%s)", plan->display, sem->function,
-			 plan->source);
+		snprintf(err, err_len, "%s: no %s in its symbols (%s)", plan->display,
+			 sem->function, plan->source);
 		ret = -ENOENT;
 		goto cleanup;
 	} else {

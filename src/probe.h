@@ -23,7 +23,7 @@ struct probe_site {
 	uint64_t offset;		/* file offset of the function's entry */
 	uint64_t vaddr;
 	struct gc_func_config cfg;
-	char what[96];			/* "gc_collect_main", "collect.constprop.0 (generation 2)" */
+	char what[96];		/* "gc_collect_main", "collect.constprop.0 (generation 2)" */
 };
 
 struct probe_plan {

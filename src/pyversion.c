@@ -63,8 +63,8 @@ int gc_semantics_for(const struct py_version *v, bool free_threaded, struct gc_s
 		break;
 	case 14:
 		if (v->micro < 0) {
-			snprintf(err, err_len, "3.14 needs its micro version: 3.14.0-3.14.4 collect "
-				 "incrementally, 3.14.5 and later do not");
+			snprintf(err, err_len, "3.14 needs its micro version: 3.14.0-3.14.4 "
+				 "collect incrementally, 3.14.5 and later do not");
 			return -ENOTSUP;
 		}
 		if (v->micro <= 4) {

@@ -133,7 +133,8 @@ static void test_symbol_tier_per_version(void **state)
 		assert_int_equal(plan.nsites, 1);
 		assert_string_equal(plan.sites[0].what, cases[i].function);
 		assert_int_equal(plan.sites[0].cfg.gen_source, cases[i].gen_source);
-		assert_true(plan.sites[0].offset > 0 && plan.sites[0].offset <= plan.sites[0].vaddr);
+		assert_true(plan.sites[0].offset > 0 &&
+			    plan.sites[0].offset <= plan.sites[0].vaddr);
 		assert_non_null(strstr(plan.source, "symtab from "));
 		tested++;
 	}
