@@ -11,18 +11,14 @@
  * measure something else without a word, or break the traced process mid-instruction.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <gelf.h>
-#include <libelf.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include "locate.h"
-#include "locate_x86.h"
+#include "x86_dataflow.h"
+#include "x86_image.h"
 
-#define MAX_SECS	64
 #define MAX_NODES	48
 #define MAX_DEPTH	3
 #define GC_STRING	"gc: collecting generation %d...\n"
@@ -46,23 +42,11 @@ static const char *const sym_names[S_COUNT] = {
 	[S_GC_NEWVAR] = "_PyObject_GC_NewVar",
 };
 
-static const char *const reg_names[LOC_NARGS] = { "edi", "esi", "edx", "ecx", "r8d", "r9d" };
-
-struct sec {
-	uint64_t addr, size;
-	const unsigned char *data;
-	bool exec;
-};
+static const char *const reg_names[X86_NARGS] = { "edi", "esi", "edx", "ecx", "r8d", "r9d" };
 
 struct ctx {
-	int fd;
-	Elf *elf;
-	struct loc_image img;
-	struct sec secs[MAX_SECS];
-	int nsecs;
+	struct x86_image img;
 	uint64_t sym[S_COUNT];		/* 0: not exported */
-	uint64_t *funcs;		/* exported function addresses, sorted */
-	size_t nfuncs;
 	int minor;
 	char *err;
 	size_t err_len;
@@ -72,10 +56,10 @@ struct ctx {
 struct node {
 	uint64_t entry, site;		/* site: the call in the parent */
 	int parent;			/* -1 for the root */
-	struct loc_val args[LOC_NARGS];	/* at that call, in the parent's terms */
-	struct loc_func fn;
+	struct x86_val args[X86_NARGS];	/* at that call, in the parent's terms */
+	struct x86_func fn;
 	bool prints;			/* passes GC_STRING to a call */
-	struct loc_val gen;		/* what it passes as the %d */
+	struct x86_val gen;		/* what it passes as the %d */
 	bool stop_start;		/* passes "start" and "stop" (the gc.callbacks phases) */
 };
 
@@ -97,139 +81,43 @@ static int fail(struct ctx *c, int ret, const char *fmt, ...)
 	return ret;
 }
 
-static const struct sec *sec_at(const struct ctx *c, uint64_t addr, uint64_t len)
-{
-	int i;
-
-	for (i = 0; i < c->nsecs; i++) {
-		const struct sec *s = &c->secs[i];
-
-		if (addr >= s->addr && addr - s->addr <= s->size &&
-		    len <= s->size - (addr - s->addr))
-			return s;
-	}
-	return NULL;
-}
-
-/* Whether the NUL-terminated string at addr, in the file's read-only data, is s. */
+/* Whether the NUL-terminated string at addr, in the file's data, is s. */
 static bool str_is(const struct ctx *c, uint64_t addr, const char *s)
 {
-	size_t len = strlen(s) + 1;
-	const struct sec *sec = sec_at(c, addr, len);
+	const char *str = x86_image_string(&c->img, addr);
 
-	return sec && !sec->exec && !memcmp(sec->data + (addr - sec->addr), s, len);
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-	const uint64_t *x = a, *y = b;
-
-	return *x < *y ? -1 : *x > *y;
-}
-
-static bool is_exported(const struct ctx *c, uint64_t addr)
-{
-	return c->nfuncs && bsearch(&addr, c->funcs, c->nfuncs, sizeof(addr), cmp_u64);
-}
-
-static int load_dynsym(struct ctx *c, Elf_Scn *scn, const GElf_Shdr *sh)
-{
-	Elf_Data *data = elf_getdata(scn, NULL);
-	size_t i, n = sh->sh_entsize ? sh->sh_size / sh->sh_entsize : 0;
-	int k;
-
-	if (!data)
-		return fail(c, -EINVAL, "cannot read .dynsym: %s", elf_errmsg(-1));
-	c->funcs = calloc(n ? n : 1, sizeof(*c->funcs));
-	if (!c->funcs)
-		return fail(c, -ENOMEM, "out of memory");
-	for (i = 0; i < n; i++) {
-		GElf_Sym s;
-		const char *name;
-
-		if (!gelf_getsym(data, i, &s) || s.st_shndx == SHN_UNDEF || !s.st_value)
-			continue;
-		name = elf_strptr(c->elf, sh->sh_link, s.st_name);
-		if (GELF_ST_TYPE(s.st_info) == STT_FUNC)
-			c->funcs[c->nfuncs++] = s.st_value;
-		for (k = 0; name && k < S_COUNT; k++) {
-			if (!strcmp(name, sym_names[k]))
-				c->sym[k] = s.st_value;
-		}
-	}
-	qsort(c->funcs, c->nfuncs, sizeof(*c->funcs), cmp_u64);
-	return 0;
+	return str && !strcmp(str, s);
 }
 
 static int load_image(struct ctx *c, const char *path)
 {
-	const unsigned char *eh = NULL;
-	uint64_t eh_addr = 0, eh_size = 0;
-	Elf_Scn *scn = NULL;
-	GElf_Ehdr eh_hdr;
-	size_t shstrndx;
-	int ret = 0;
+	int k, ret = x86_image_open(&c->img, path, c->err, c->err_len);
 
-	c->fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (c->fd < 0)
-		return fail(c, -errno, "%s: %s", path, strerror(errno));
-	if (elf_version(EV_CURRENT) == EV_NONE)
-		return fail(c, -EINVAL, "libelf: %s", elf_errmsg(-1));
-	c->elf = elf_begin(c->fd, ELF_C_READ_MMAP, NULL);
-	if (!c->elf || elf_kind(c->elf) != ELF_K_ELF || !gelf_getehdr(c->elf, &eh_hdr))
-		return fail(c, -EINVAL, "%s is not an ELF file", path);
-	if (gelf_getclass(c->elf) != ELFCLASS64 || eh_hdr.e_machine != EM_X86_64)
-		return fail(c, -ENOTSUP, "the collection function is located in x86-64 code only "
-			    "(this is ELF machine %u)", eh_hdr.e_machine);
-	if (elf_getshdrstrndx(c->elf, &shstrndx))
-		return fail(c, -EINVAL, "%s: no section names: %s", path, elf_errmsg(-1));
-	while ((scn = elf_nextscn(c->elf, scn)) && !ret) {
-		const char *name;
-		Elf_Data *data;
-		GElf_Shdr sh;
-
-		if (!gelf_getshdr(scn, &sh))
-			continue;
-		name = elf_strptr(c->elf, shstrndx, sh.sh_name);
-		if (sh.sh_type == SHT_DYNSYM && !c->funcs)
-			ret = load_dynsym(c, scn, &sh);
-		if (sh.sh_type != SHT_PROGBITS || !(sh.sh_flags & SHF_ALLOC) ||
-		    c->nsecs == MAX_SECS)
-			continue;
-		data = elf_getdata(scn, NULL);
-		if (!data || data->d_size != sh.sh_size)
-			continue;
-		c->secs[c->nsecs++] = (struct sec){ sh.sh_addr, sh.sh_size, data->d_buf,
-						     sh.sh_flags & SHF_EXECINSTR };
-		if ((sh.sh_flags & SHF_EXECINSTR) && c->img.ntext < LOC_MAX_TEXT)
-			c->img.text[c->img.ntext++] = (struct loc_text){ sh.sh_addr, sh.sh_size,
-									 data->d_buf };
-		if (name && !strcmp(name, ".eh_frame")) {
-			eh = data->d_buf;
-			eh_addr = sh.sh_addr;
-			eh_size = sh.sh_size;
-		}
-	}
+	/* Said as what cannot be done, like every other refusal. */
+	if (ret == -ENOTSUP)
+		return fail(c, ret, "the collection function is located in x86-64 code only "
+			    "(this is ELF machine %u)", c->img.machine);
 	if (ret)
 		return ret;
+	for (k = 0; k < S_COUNT; k++)
+		c->sym[k] = x86_image_symbol(&c->img, sym_names[k]);
 	if (!c->sym[S_COLLECT])
 		return fail(c, -ENOENT, "%s exports no PyGC_Collect: not a Python interpreter",
 			    path);
-	if (!eh)
-		return fail(c, -ENOENT, "%s has no .eh_frame: function bounds are unknown", path);
-	return loc_load_fdes(&c->img, eh, eh_size, eh_addr, c->err, c->err_len);
+	return x86_image_read_fdes(&c->img, c->err, c->err_len);
 }
 
 /* The file's own minor version, from what each version added to the exported API. */
 static int check_version(struct ctx *c)
 {
-	const struct sec *s = c->sym[S_VERSION] ? sec_at(c, c->sym[S_VERSION], 4) : NULL;
+	uint64_t at = c->sym[S_VERSION];
+	const unsigned char *v = at ? x86_image_bytes(&c->img, at, 4) : NULL;
 	char how[48];
 	uint32_t hex;
 	int minor;
 
-	if (s) {
-		memcpy(&hex, s->data + (c->sym[S_VERSION] - s->addr), 4);
+	if (v) {
+		memcpy(&hex, v, 4);
 		snprintf(how, sizeof(how), "Py_Version is %u.%u.%u", hex >> 24, (hex >> 16) & 0xff,
 			 (hex >> 8) & 0xff);
 		minor = hex >> 24 == 3 ? (int)((hex >> 16) & 0xff) : -1;
@@ -258,16 +146,16 @@ static void node_facts(const struct ctx *c, struct node *nd)
 	int k;
 
 	for (i = 0; i < nd->fn.ncalls; i++) {
-		const struct loc_call *call = &nd->fn.calls[i];
+		const struct x86_call *call = &nd->fn.calls[i];
 
-		for (k = 0; k < LOC_NARGS; k++) {
-			if (call->args[k].mask != LOC_V_CONST)
+		for (k = 0; k < X86_NARGS; k++) {
+			if (call->args[k].mask != X86_V_CONST)
 				continue;
 			start |= str_is(c, call->args[k].c, "start");
 			stop |= str_is(c, call->args[k].c, "stop");
 			if (k == 0 && str_is(c, call->args[k].c, GC_STRING)) {
 				nd->prints = true;
-				loc_val_join(&nd->gen, &call->args[1]);
+				x86_val_join(&nd->gen, &call->args[1]);
 			}
 		}
 	}
@@ -277,9 +165,9 @@ static void node_facts(const struct ctx *c, struct node *nd)
 /* A function the walk may enter: a function start, and not part of the API. */
 static bool callee_ok(const struct ctx *c, uint64_t addr)
 {
-	const struct loc_fde *f = loc_fde_find(&c->img, addr);
+	const struct fde *f = fde_table_find(&c->img.fdes, addr);
 
-	return f && f->start == addr && f->entry_like && !is_exported(c, addr);
+	return f && f->start == addr && f->entry_like && !x86_image_exports(&c->img, addr);
 }
 
 static void walk_free(struct walk *w)
@@ -287,7 +175,7 @@ static void walk_free(struct walk *w)
 	int i;
 
 	for (i = 0; i < w->n; i++)
-		loc_func_free(&w->nodes[i].fn);
+		x86_func_free(&w->nodes[i].fn);
 	w->n = 0;
 }
 
@@ -307,7 +195,7 @@ static int walk(struct ctx *c, const char *name, uint64_t root, struct walk *w)
 		to = w->n;
 		for (i = from; i < to; i++) {
 			struct node *nd = &w->nodes[i];
-			int ret = loc_x86_analyze(&c->img, nd->entry, &nd->fn, c->err, c->err_len);
+			int ret = x86_analyze(&c->img, nd->entry, &nd->fn, c->err, c->err_len);
 
 			if (ret && (!i || ret == -ENOMEM)) {
 				char why[160];
@@ -321,7 +209,7 @@ static int walk(struct ctx *c, const char *name, uint64_t root, struct walk *w)
 		}
 		for (i = from; i < to && !w->nfound && depth < MAX_DEPTH; i++) {
 			for (k = 0; k < w->nodes[i].fn.ncalls && w->n < MAX_NODES; k++) {
-				const struct loc_call *call = &w->nodes[i].fn.calls[k];
+				const struct x86_call *call = &w->nodes[i].fn.calls[k];
 
 				for (j = 0; j < w->n && w->nodes[j].entry != call->target; j++)
 					;
@@ -341,13 +229,13 @@ static int walk(struct ctx *c, const char *name, uint64_t root, struct walk *w)
 static bool chain_const(const struct walk *w, int node, int k, int64_t *val)
 {
 	for (; node > 0; node = w->nodes[node].parent) {
-		const struct loc_val *v = &w->nodes[node].args[k];
+		const struct x86_val *v = &w->nodes[node].args[k];
 
-		if (v->mask == LOC_V_CONST) {
+		if (v->mask == X86_V_CONST) {
 			*val = v->c;
 			return true;
 		}
-		if (!(v->mask & LOC_V_ARGS) || (v->mask & (v->mask - 1)))
+		if (!(v->mask & X86_V_ARGS) || (v->mask & (v->mask - 1)))
 			return false;
 		k = __builtin_ctz(v->mask);
 	}
@@ -355,11 +243,11 @@ static bool chain_const(const struct walk *w, int node, int k, int64_t *val)
 }
 
 /* The argument printed as the generation, -1 for a constant (in *gen), -2 when unclear. */
-static int gen_source(const struct ctx *c, const struct loc_val *v, int64_t *gen)
+static int gen_source(const struct ctx *c, const struct x86_val *v, int64_t *gen)
 {
-	unsigned int args = v->mask & LOC_V_ARGS;
+	unsigned int args = v->mask & X86_V_ARGS;
 
-	if (v->mask == LOC_V_CONST) {
+	if (v->mask == X86_V_CONST) {
 		*gen = v->c;
 		return -1;
 	}
@@ -549,7 +437,7 @@ static int parse_minor(const char *version, int *minor)
 int locate_gc_functions(const char *path, const char *version, struct gc_func_site *out, int max,
 			char *err, size_t err_len)
 {
-	struct ctx c = { .fd = -1, .err = err, .err_len = err_len };
+	struct ctx c = { .err = err, .err_len = err_len };
 	struct walk *w = NULL;
 	struct gc_func_site manual, automatic;
 	int ret;
@@ -601,11 +489,6 @@ cleanup:
 	if (w)
 		walk_free(w);
 	free(w);
-	free(c.img.fdes);
-	free(c.funcs);
-	if (c.elf)
-		elf_end(c.elf);
-	if (c.fd >= 0)
-		close(c.fd);
+	x86_image_close(&c.img);
 	return ret;
 }
