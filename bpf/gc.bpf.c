@@ -22,6 +22,7 @@ const volatile bool filter_pids = true;
 /* One collection under way on a thread. */
 struct gc_frame {
 	__u64 start_ns;
+	__u64 end_ns;				/* function probes: set by a window-end mark */
 	__u64 stats_addr;			/* function probes with recover_gen */
 	__u64 collections[GC_COUNTED_GENS];	/* counters at entry */
 	__s32 gen;
@@ -152,7 +153,7 @@ static __always_inline void emit(__u64 pid_tgid, const struct gc_frame *f, __s32
 		return;
 	}
 	e->start_ns = f->start_ns;
-	e->duration_ns = now - f->start_ns;
+	e->duration_ns = (f->end_ns ? f->end_ns : now) - f->start_ns;
 	e->collected = collected;
 	e->pid = pid_tgid >> 32;
 	e->tid = (__u32)pid_tgid;
@@ -178,6 +179,7 @@ int gc_start(struct pt_regs *ctx)
 	if (!f)
 		return 0;
 	f->start_ns = now;
+	f->end_ns = 0;
 	f->gen = gen;
 	return 0;
 }
@@ -238,6 +240,7 @@ int gc_func_entry(struct pt_regs *ctx)
 	if (!f)
 		return 0;
 	f->start_ns = now;
+	f->end_ns = 0;
 	f->config = config;
 	if (cfg->gen_source == GC_GEN_ARG1)
 		f->gen = (__s32)PT_REGS_PARM1(ctx);
@@ -300,5 +303,35 @@ int gc_func_return(struct pt_regs *ctx)
 		}
 	}
 	emit(id, f, gen, (__s64)PT_REGS_RC(ctx), depth, now);
+	return 0;
+}
+
+/*
+ * From 3.13 the collection function runs the gc.callbacks itself, where the markers leave them
+ * out: probes just after the "start" callback and at the "stop" one move the window of the
+ * collection under way on this thread to where the markers would put it.
+ */
+SEC("uprobe")
+int gc_func_mark(struct pt_regs *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid(), now = bpf_ktime_get_ns();
+	__u64 cookie = bpf_get_attach_cookie(ctx);
+	struct thread_state *ts;
+	struct gc_frame *f;
+	__u32 tid = (__u32)id, depth;
+
+	if (!is_traced(id))
+		return 0;
+	ts = bpf_map_lookup_elem(&threads, &tid);
+	if (!ts || ts->depth == 0 || ts->depth > GC_MAX_DEPTH)
+		return 0;
+	depth = ts->depth - 1;
+	f = &ts->frames[slot(depth)];
+	if (f->config != (__u32)(cookie & ((1 << GC_MARK_SHIFT) - 1)))
+		return 0;
+	if ((cookie >> GC_MARK_SHIFT) == GC_MARK_WINDOW_START)
+		f->start_ns = now;
+	else
+		f->end_ns = now;
 	return 0;
 }

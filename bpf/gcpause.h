@@ -31,6 +31,16 @@ enum gc_counter {
 	GC_CNT_MAX,
 };
 
+/*
+ * Probes inside a collection function that move its window to where markers would be: the
+ * BPF cookie is (kind << GC_MARK_SHIFT) | config.
+ */
+#define GC_MARK_SHIFT		16
+enum gc_mark_kind {
+	GC_MARK_WINDOW_START = 1,	/* after the gc.callbacks "start" call returned */
+	GC_MARK_WINDOW_END,		/* at the gc.callbacks "stop" call */
+};
+
 /* Where a probed function takes the generation from. */
 enum gc_gen_source {
 	GC_GEN_ARG1 = 0,	/* first integer argument */

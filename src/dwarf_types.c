@@ -1,22 +1,20 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <errno.h>
-#include <fcntl.h>
 #include <gelf.h>
 #include <libelf.h>
 #include <stdbool.h>
 #include <string.h>
-#include <unistd.h>
 #include <dwarf.h>
 #include <elfutils/libdw.h>
 #include "dwarf_types.h"
+#include "elfutil.h"
 
 #define MEMBER_NAME_MAX	256
 /* Anonymous struct-in-union-in-struct nesting deeper than this is not C anyone writes. */
 #define ANON_DEPTH_MAX	8
 
 struct dwarf_file {
-	int fd;
-	Elf *elf;
+	struct elf_file ef;
 	Dwarf *dw;
 };
 
@@ -24,30 +22,8 @@ static void dwarf_file_close(struct dwarf_file *f)
 {
 	if (f->dw)
 		dwarf_end(f->dw);
-	if (f->elf)
-		elf_end(f->elf);
-	if (f->fd >= 0)
-		close(f->fd);
-}
-
-static bool elf_has_debug_info(Elf *elf)
-{
-	Elf_Scn *scn = NULL;
-	size_t shstrndx;
-
-	if (elf_getshdrstrndx(elf, &shstrndx))
-		return false;
-	while ((scn = elf_nextscn(elf, scn))) {
-		GElf_Shdr shdr;
-		const char *name;
-
-		if (!gelf_getshdr(scn, &shdr) || shdr.sh_type == SHT_NOBITS || !shdr.sh_size)
-			continue;
-		name = elf_strptr(elf, shstrndx, shdr.sh_name);
-		if (name && (!strcmp(name, ".debug_info") || !strcmp(name, ".zdebug_info")))
-			return true;
-	}
-	return false;
+	f->dw = NULL;
+	elf_file_close(&f->ef);
 }
 
 /*
@@ -56,23 +32,17 @@ static bool elf_has_debug_info(Elf *elf)
  */
 static int dwarf_file_open(const char *path, struct dwarf_file *f)
 {
-	f->elf = NULL;
+	int ret;
+
 	f->dw = NULL;
-	if (elf_version(EV_CURRENT) == EV_NONE)
-		return -EINVAL;
-	f->fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (f->fd < 0)
-		return -errno;
-	f->elf = elf_begin(f->fd, ELF_C_READ_MMAP, NULL);
-	if (!f->elf || elf_kind(f->elf) != ELF_K_ELF) {
-		dwarf_file_close(f);
-		return -ENOEXEC;
-	}
-	if (!elf_has_debug_info(f->elf)) {
+	ret = elf_file_open(path, &f->ef);
+	if (ret)
+		return ret;
+	if (!elf_has_dwarf(f->ef.elf)) {
 		dwarf_file_close(f);
 		return -ENODATA;
 	}
-	f->dw = dwarf_begin_elf(f->elf, DWARF_C_READ, NULL);
+	f->dw = dwarf_begin_elf(f->ef.elf, DWARF_C_READ, NULL);
 	if (!f->dw) {
 		dwarf_file_close(f);
 		return -ENODATA;
@@ -289,7 +259,7 @@ static int find_member(Dwarf *dw, Dwarf_Die *type, const char *name, int depth, 
 int dwarf_offsetof(const char *debug_file, const char *type_name, const char *member_path,
 		   long *offset)
 {
-	struct dwarf_file f = { .fd = -1 };
+	struct dwarf_file f = { .ef = { .fd = -1 } };
 	char name[MEMBER_NAME_MAX];
 	const char *p = member_path;
 	Dwarf_Die type, member_type;
@@ -332,7 +302,7 @@ cleanup:
 
 int dwarf_sizeof(const char *debug_file, const char *type_name, long *size)
 {
-	struct dwarf_file f = { .fd = -1 };
+	struct dwarf_file f = { .ef = { .fd = -1 } };
 	Dwarf_Word bytes;
 	Dwarf_Die type;
 	int ret;

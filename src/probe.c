@@ -1,12 +1,17 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "dwarf_types.h"
 #include "locate.h"
 #include "probe.h"
 #include "pyversion.h"
 #include "symbols.h"
+#include "x86_call_sites.h"
+
+/* Calls a collection function makes; 3.13's gc_collect_main makes about 60. */
+#define MAX_CALL_SITES	512
 
 static const char *const mode_names[] = {
 	[PROBE_AUTO] = "auto",
@@ -146,6 +151,62 @@ static void plan_counters(struct probe_plan *plan, const char *dwarf_file,
 	snprintf(plan->counters_source, sizeof(plan->counters_source), "%s", how);
 }
 
+/* The call passing phase ("start", "stop") in some argument register; NULL unless just one. */
+static const struct x86_call_site *phase_call(const struct x86_call_site *calls, int n,
+					      const char *phase)
+{
+	const struct x86_call_site *found = NULL;
+	int i, r;
+
+	for (i = 0; i < n; i++) {
+		for (r = 0; r < X86_CALL_NARGS; r++) {
+			if (strcmp(calls[i].arg_string[r], phase))
+				continue;
+			if (found)
+				return NULL;
+			found = &calls[i];
+			break;
+		}
+	}
+	return found;
+}
+
+/*
+ * 3.13+ run gc.callbacks inside the collection function, where the markers leave them out.
+ * Marks just after the "start" call returns and at the "stop" call give the markers' window.
+ * Without them (the calls inlined, or not found) the pause includes the callbacks: said.
+ */
+static void plan_window(struct probe_plan *plan, const char *host_path)
+{
+	struct x86_call_site *calls;
+	const struct x86_call_site *start, *stop;
+	char why[PROBE_TEXT_LEN] = "";
+	int i, n;
+
+	calls = calloc(MAX_CALL_SITES, sizeof(*calls));
+	if (!calls)
+		return;
+	for (i = 0; i < plan->nsites; i++) {
+		struct probe_site *site = &plan->sites[i];
+
+		n = x86_call_sites(host_path, site->vaddr, calls, MAX_CALL_SITES, why, sizeof(why));
+		if (n > MAX_CALL_SITES)
+			n = MAX_CALL_SITES;
+		start = n > 0 ? phase_call(calls, n, "start") : NULL;
+		stop = n > 0 ? phase_call(calls, n, "stop") : NULL;
+		if (!start || !stop || start->target != stop->target ||
+		    elf_vaddr_to_offset(host_path, start->vaddr + start->len,
+					&site->window_start_offset) ||
+		    elf_vaddr_to_offset(host_path, stop->vaddr, &site->window_end_offset)) {
+			site->window_start_offset = site->window_end_offset = 0;
+			snprintf(plan->caveat, sizeof(plan->caveat), "the gc.callbacks calls were "
+				 "not found in %s%s%s: pauses include the callbacks' run time",
+				 site->what, why[0] ? ": " : "", why);
+		}
+	}
+	free(calls);
+}
+
 static int add_site(struct probe_plan *plan, const char *host_path, uint64_t vaddr,
 		    const struct gc_func_config *cfg, const char *what, char *err, size_t err_len)
 {
@@ -265,6 +326,8 @@ static int plan_symbols(struct probe_plan *plan, const char *host_path, const ch
 	}
 	if (!ret && sem->recover_gen)
 		plan_counters(plan, symtab_dwarf_file(st), info, v);
+	if (!ret && sem->skip_nested)
+		plan_window(plan, host_path);
 cleanup:
 	symtab_free(st);
 	return ret;
@@ -292,6 +355,8 @@ static int plan_stripped(struct probe_plan *plan, const char *host_path,
 		 found[0].evidence);
 	if (sem->recover_gen)
 		plan_counters(plan, NULL, info, v);
+	if (sem->skip_nested)
+		plan_window(plan, host_path);
 	return 0;
 }
 

@@ -22,6 +22,8 @@ enum probe_mode {
 struct probe_site {
 	uint64_t offset;		/* file offset of the function's entry */
 	uint64_t vaddr;
+	/* 3.13+: file offsets where the marker window starts and ends inside it, 0 if unknown */
+	uint64_t window_start_offset, window_end_offset;
 	struct gc_func_config cfg;
 	char what[96];		/* "gc_collect_main", "collect.constprop.0 (generation 2)" */
 };

@@ -10,8 +10,11 @@
 #include "gc.skel.h"
 #include "tracer.h"
 
-/* Per binary: the marker probes, or an entry and a return probe per collection function. */
-#define LINKS_PER_BINARY	(2 * PROBE_MAX_SITES)
+/*
+ * Per binary: the marker probes, or per collection function an entry and a return probe and up
+ * to two window marks.
+ */
+#define LINKS_PER_BINARY	(4 * PROBE_MAX_SITES)
 
 struct attached_binary {
 	dev_t dev;
@@ -111,6 +114,40 @@ static int attach_marker(struct attached_binary *bin, struct bpf_program *prog,
 	return 0;
 }
 
+static int attach_window_marks(struct tracer *tr, struct attached_binary *bin, const char *path,
+			       const struct probe_site *site, __u32 config, char *err,
+			       size_t err_len)
+{
+	const struct {
+		enum gc_mark_kind kind;
+		uint64_t offset;
+	} marks[] = {
+		{ GC_MARK_WINDOW_START, site->window_start_offset },
+		{ GC_MARK_WINDOW_END, site->window_end_offset },
+	};
+	LIBBPF_OPTS(bpf_uprobe_opts, opts);
+	struct bpf_link *link;
+	unsigned int i;
+	int ret;
+
+	for (i = 0; i < sizeof(marks) / sizeof(marks[0]); i++) {
+		if (!marks[i].offset)
+			continue;
+		opts.bpf_cookie = (__u64)marks[i].kind << GC_MARK_SHIFT | config;
+		link = bpf_program__attach_uprobe_opts(tr->skel->progs.gc_func_mark, -1, path,
+						       marks[i].offset, &opts);
+		if (!link) {
+			ret = -errno;
+			snprintf(err, err_len, "cannot attach a window probe to %s at "
+				 "%s+0x%llx: %s", site->what, path,
+				 (unsigned long long)marks[i].offset, strerror(-ret));
+			return ret;
+		}
+		bin->links[bin->nlinks++] = link;
+	}
+	return 0;
+}
+
 static int attach_function(struct tracer *tr, struct attached_binary *bin, const char *path,
 			   const struct probe_site *site, char *err, size_t err_len)
 {
@@ -147,7 +184,7 @@ static int attach_function(struct tracer *tr, struct attached_binary *bin, const
 		}
 		bin->links[bin->nlinks++] = link;
 	}
-	return 0;
+	return attach_window_marks(tr, bin, path, site, config, err, err_len);
 }
 
 static void detach_binary(struct attached_binary *bin)

@@ -37,30 +37,26 @@ def libpython_of(python):
 
 
 def callbacks_inside_function(minor):
-    """From 3.13 gc.callbacks run inside the probed function, before that outside it."""
+    """From 3.13 gc.callbacks run inside the probed function, before that around it."""
     return tuple(int(x) for x in minor.split(".")) >= (3, 13)
 
 
-def match_collections(events, gt, minor):
+def match_collections(events, gt):
     """One event per callback-recorded collection, same generation, collected and thread.
 
-    Up to 3.12 the function (like the markers) runs between the two callbacks,
-    so each event lies inside its callback interval; from 3.13 the callbacks
-    run inside the function, so each callback interval lies inside its event.
+    The markers leave gc.callbacks out of the pause, and so must the function
+    probes: up to 3.12 the callbacks run around the function; from 3.13 they
+    run inside it and gcpause moves the window past them. Either way each
+    event lies inside its callback interval.
     """
-    outer = callbacks_inside_function(minor)
     evs = sorted(events, key=lambda e: e["start_ns"])
     cbs = sorted(gt["collections"], key=lambda c: c["start_ns"])
     assert len(cbs) > 0
     used = set()
     problems = []
     for c in cbs:
-        if outer:
-            hits = [i for i, e in enumerate(evs)
-                    if e["start_ns"] <= c["start_ns"] and c["end_ns"] <= event_end(e)]
-        else:
-            hits = [i for i, e in enumerate(evs)
-                    if c["start_ns"] <= e["start_ns"] and event_end(e) <= c["end_ns"]]
+        hits = [i for i, e in enumerate(evs)
+                if c["start_ns"] <= e["start_ns"] and event_end(e) <= c["end_ns"]]
         if len(hits) != 1:
             problems.append(f"callback {c}: {len(hits)} events")
             continue
@@ -123,7 +119,7 @@ def check_version(gp, gt, minor, tier, binary):
     # Collections with callbacks match one by one (the early ones, before the
     # callback was installed, are covered by the counts above).
     recorded = [e for e in upto if e["start_ns"] >= gt["window_start_ns"]]
-    used = match_collections(recorded, gt, minor)
+    used = match_collections(recorded, gt)
     assert len(used) == len(recorded), "events without a matching callback"
     # After the script: the interpreter's shutdown collections, gen 2.
     after = [e for e in events if e["start_ns"] >= gt["window_end_ns"]]

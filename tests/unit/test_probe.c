@@ -196,6 +196,12 @@ static void test_313_counters_without_dwarf(void **state)
 	assert_string_equal(stripped.counters_source, "_Py_DebugOffsets");
 	assert_string_equal(stripped.caveat, "");
 	assert_true(stripped.sites[0].vaddr == with_dwarf.sites[0].vaddr);
+	/* The gc.callbacks calls, found from the code alone, in both. */
+	assert_true(with_dwarf.sites[0].window_start_offset > with_dwarf.sites[0].offset);
+	assert_true(with_dwarf.sites[0].window_end_offset > with_dwarf.sites[0].offset);
+	assert_true(stripped.sites[0].window_start_offset ==
+		    with_dwarf.sites[0].window_start_offset);
+	assert_true(stripped.sites[0].window_end_offset == with_dwarf.sites[0].window_end_offset);
 	assert_memory_equal(&stripped.sites[0].cfg, &with_dwarf.sites[0].cfg,
 			    sizeof(struct gc_func_config));
 	unlink(copy);
