@@ -256,6 +256,20 @@ static int find_member(Dwarf *dw, Dwarf_Die *type, const char *name, int depth, 
 	return -ENOENT;
 }
 
+/* Opens debug_file and finds type_name in it; on success f is open and the caller closes it. */
+static int open_type(const char *debug_file, const char *type_name, struct dwarf_file *f,
+		     Dwarf_Die *type)
+{
+	int ret = dwarf_file_open(debug_file, f);
+
+	if (ret)
+		return ret;
+	ret = lookup_type(f->dw, type_name, type);
+	if (ret)
+		dwarf_file_close(f);
+	return ret;
+}
+
 int dwarf_offsetof(const char *debug_file, const char *type_name, const char *member_path,
 		   long *offset)
 {
@@ -268,12 +282,9 @@ int dwarf_offsetof(const char *debug_file, const char *type_name, const char *me
 
 	if (!*member_path)
 		return -EINVAL;
-	ret = dwarf_file_open(debug_file, &f);
+	ret = open_type(debug_file, type_name, &f, &type);
 	if (ret)
 		return ret;
-	ret = lookup_type(f.dw, type_name, &type);
-	if (ret)
-		goto cleanup;
 	while (*p) {
 		size_t len = strcspn(p, ".");
 
@@ -307,12 +318,9 @@ int dwarf_sizeof(const char *debug_file, const char *type_name, long *size)
 	Dwarf_Die type;
 	int ret;
 
-	ret = dwarf_file_open(debug_file, &f);
+	ret = open_type(debug_file, type_name, &f, &type);
 	if (ret)
 		return ret;
-	ret = lookup_type(f.dw, type_name, &type);
-	if (ret)
-		goto cleanup;
 	if (dwarf_aggregate_size(&type, &bytes)) {
 		ret = -ENOENT;	/* void, or a function type: no size */
 		goto cleanup;

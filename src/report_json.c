@@ -35,7 +35,8 @@ static struct json_object *new_typed(const char *type)
 	return obj;
 }
 
-static void add_process_identity(struct json_object *obj, const struct target *t)
+/* Who a process is: the first keys of every object about one. */
+static void add_pid_comm_version(struct json_object *obj, const struct target *t)
 {
 	add_i64(obj, "pid", t->pid);
 	add_str(obj, "comm", t->comm);
@@ -43,6 +44,11 @@ static void add_process_identity(struct json_object *obj, const struct target *t
 		add_str(obj, "version", t->version);
 	else
 		json_object_object_add(obj, "version", NULL);
+}
+
+static void add_process_identity(struct json_object *obj, const struct target *t)
+{
+	add_pid_comm_version(obj, t);
 	add_str(obj, "binary", t->binary);
 	add_str(obj, "root", t->root[0] ? t->root : "/");
 	add_str(obj, "probe", t->probe);
@@ -61,12 +67,7 @@ void report_json_list_entry(FILE *out, const struct target *t, const char *error
 {
 	struct json_object *obj = new_typed("process");
 
-	add_i64(obj, "pid", t->pid);
-	add_str(obj, "comm", t->comm);
-	if (t->version[0])
-		add_str(obj, "version", t->version);
-	else
-		json_object_object_add(obj, "version", NULL);
+	add_pid_comm_version(obj, t);
 	add_str(obj, "root", t->root[0] ? t->root : "/");
 	if (t->binary[0]) {
 		add_str(obj, "binary", t->binary);
