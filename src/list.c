@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "list.h"
+#include "messages.h"
 #include "report.h"
 #include "target.h"
 
@@ -95,7 +96,7 @@ int list_processes(FILE *out, const struct options *o)
 	}
 	dir = opendir("/proc");
 	if (!dir) {
-		fprintf(stderr, "gcpause: cannot read /proc: %s\n", strerror(errno));
+		msg_error("cannot read /proc: %s", strerror(errno));
 		return 1;
 	}
 	while ((de = readdir(dir))) {

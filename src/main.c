@@ -15,13 +15,14 @@
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <sys/syscall.h>
-#include <sys/timerfd.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 #include <bpf/libbpf.h>
+#include "clock.h"
+#include "http_session.h"
 #include "launch.h"
 #include "list.h"
+#include "messages.h"
 #include "options.h"
 #include "privileges.h"
 #include "report.h"
@@ -31,7 +32,7 @@
 
 #define ERR_LEN		1024
 
-enum source { SRC_EVENTS = 1, SRC_SIGNAL, SRC_INTERVAL, SRC_DEADLINE, SRC_PROCESS };
+enum source { SRC_EVENTS = 1, SRC_HTTP, SRC_SIGNAL, SRC_INTERVAL, SRC_DEADLINE, SRC_PROCESS };
 
 struct traced {
 	struct proc_stats *stats;
@@ -42,6 +43,7 @@ struct traced {
 struct app {
 	struct options opts;
 	struct tracer *tracer;
+	struct http_session *http;	/* --http, else NULL */
 	struct traced *procs;
 	int nprocs, nalive;
 	uint64_t start_ns, interval_start_ns;
@@ -60,39 +62,6 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 	return verbose ? vfprintf(stderr, fmt, args) : 0;
 }
 
-static void say(const struct app *app, const char *fmt, ...)
-{
-	va_list args;
-
-	/* Status lines are for people; JSON consumers get the same facts as events. */
-	if (app->opts.json)
-		return;
-	fputs("gcpause: ", stderr);
-	va_start(args, fmt);
-	vfprintf(stderr, fmt, args);
-	va_end(args);
-	fputc('\n', stderr);
-}
-
-static void error_line(const char *fmt, ...)
-{
-	va_list args;
-
-	fputs("gcpause: ", stderr);
-	va_start(args, fmt);
-	vfprintf(stderr, fmt, args);
-	va_end(args);
-	fputc('\n', stderr);
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
-
 static struct traced *find_proc(struct app *app, pid_t pid)
 {
 	int i;
@@ -101,6 +70,27 @@ static struct traced *find_proc(struct app *app, pid_t pid)
 		if (app->procs[i].stats->target.pid == pid)
 			return &app->procs[i];
 	return NULL;
+}
+
+static struct proc_stats *find_stats(pid_t pid, void *ctx)
+{
+	struct traced *p = find_proc(ctx, pid);
+
+	return p ? p->stats : NULL;
+}
+
+/* Both event streams, GC first: requests are attributed only the collections already read. */
+static int consume_all(struct app *app)
+{
+	int ret = tracer_consume(app->tracer);
+
+	if (app->http) {
+		if (ret >= 0)
+			ret = http_session_consume(app->http);
+		tracer_consume(app->tracer);
+		http_session_publish(app->http);
+	}
+	return ret;
 }
 
 static void on_event(const struct gc_event *e, void *ctx)
@@ -112,7 +102,7 @@ static void on_event(const struct gc_event *e, void *ctx)
 	if (!p)
 		return;
 	if (stats_add(p->stats, e))
-		error_line("out of memory recording a collection of pid %u", e->pid);
+		msg_error("out of memory recording a collection of pid %u", e->pid);
 	if (app->opts.json)
 		report_json_gc(app->out, e);
 }
@@ -122,24 +112,6 @@ static int epoll_add(struct app *app, int fd, enum source src, uint32_t index)
 	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = (uint64_t)src << 32 | index };
 
 	return epoll_ctl(app->epfd, EPOLL_CTL_ADD, fd, &ev) ? -errno : 0;
-}
-
-static int timer_start(uint64_t ns, bool periodic)
-{
-	struct itimerspec its = {
-		.it_value = { .tv_sec = ns / 1000000000ull, .tv_nsec = ns % 1000000000ull },
-	};
-	int fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-
-	if (fd < 0)
-		return -errno;
-	if (periodic)
-		its.it_interval = its.it_value;
-	if (timerfd_settime(fd, 0, &its, NULL)) {
-		close(fd);
-		return -errno;
-	}
-	return fd;
 }
 
 static int pidfd_open_checked(const struct target *t)
@@ -185,8 +157,9 @@ static int begin_tracing(struct app *app, const struct target *t, int pidfd, cha
 		return ret;
 	}
 	/* Taken after the filter update: every collection that starts from here is seen. */
-	p->stats = stats_new(t, now_ns());
-	if (!p->stats) {
+	p->stats = stats_new(t, clock_now_ns());
+	if (!p->stats || (app->http && stats_enable_http(p->stats))) {
+		stats_free(p->stats);
 		snprintf(err, err_len, "out of memory");
 		return -ENOMEM;
 	}
@@ -200,10 +173,11 @@ static int begin_tracing(struct app *app, const struct target *t, int pidfd, cha
 	app->nalive++;
 	if (app->opts.json)
 		report_json_attach(app->out, p->stats);
-	say(app, "tracing pid %d (%s, Python %s, %s%s, %s: %s)", t->pid, t->comm,
-	    t->version[0] ? t->version : "?", t->root, t->binary, t->probe, t->plan.source);
+	msg_status(app->opts.json, "tracing pid %d (%s, Python %s, %s%s, %s: %s)", t->pid,
+		   t->comm, t->version[0] ? t->version : "?", t->root, t->binary, t->probe,
+		   t->plan.source);
 	if (t->plan.caveat[0])
-		say(app, "pid %d: note: %s", t->pid, t->plan.caveat);
+		msg_status(app->opts.json, "pid %d: note: %s", t->pid, t->plan.caveat);
 	return 0;
 }
 
@@ -258,6 +232,9 @@ static void summary_window(struct app *app, struct report_summary *s, enum stats
 	s->end_ns = end;
 	tracer_read_counters(app->tracer, s->counters);
 	s->procs = calloc(app->nprocs ? app->nprocs : 1, sizeof(*s->procs));
+	s->http = app->http;
+	if (app->http)
+		http_session_losses(app->http, &s->http_dropped, &s->http_non_http);
 }
 
 static void print_summary(struct app *app, struct report_summary *s)
@@ -270,11 +247,11 @@ static void print_summary(struct app *app, struct report_summary *s)
 
 static void report_interval(struct app *app)
 {
-	uint64_t end = now_ns();
+	uint64_t end = clock_now_ns();
 	struct report_summary s;
 	int i;
 
-	tracer_consume(app->tracer);
+	consume_all(app);
 	summary_window(app, &s, STATS_INTERVAL, end);
 	if (!s.procs)
 		return;
@@ -300,7 +277,7 @@ static void report_total(struct app *app)
 	struct report_summary s;
 	int i;
 
-	summary_window(app, &s, STATS_TOTAL, now_ns());
+	summary_window(app, &s, STATS_TOTAL, clock_now_ns());
 	if (!s.procs)
 		return;
 	for (i = 0; i < app->nprocs; i++)
@@ -316,8 +293,10 @@ static void process_gone(struct app *app, struct traced *p)
 
 	/* Its last collections (the shutdown ones among them) are already in the ring buffer. */
 	tracer_consume(app->tracer);
+	if (app->http)
+		http_session_process_gone(app->http, ps->target.pid);
 	ps->exited = true;
-	ps->end_ns = now_ns();
+	ps->end_ns = clock_now_ns();
 	tracer_remove_pid(app->tracer, ps->target.pid);
 	epoll_ctl(app->epfd, EPOLL_CTL_DEL, p->pidfd, NULL);
 	close(p->pidfd);
@@ -326,13 +305,13 @@ static void process_gone(struct app *app, struct traced *p)
 	if (app->launched && ps->target.pid == app->child.pid &&
 	    waitpid(ps->target.pid, &status, WNOHANG) == ps->target.pid) {
 		if (WIFEXITED(status))
-			say(app, "pid %d (%s) exited with status %d", ps->target.pid,
-			    ps->target.comm, WEXITSTATUS(status));
+			msg_status(app->opts.json, "pid %d (%s) exited with status %d",
+				   ps->target.pid, ps->target.comm, WEXITSTATUS(status));
 		else if (WIFSIGNALED(status))
-			say(app, "pid %d (%s) killed by signal %d", ps->target.pid,
-			    ps->target.comm, WTERMSIG(status));
+			msg_status(app->opts.json, "pid %d (%s) killed by signal %d",
+				   ps->target.pid, ps->target.comm, WTERMSIG(status));
 	} else {
-		say(app, "pid %d (%s) exited", ps->target.pid, ps->target.comm);
+		msg_status(app->opts.json, "pid %d (%s) exited", ps->target.pid, ps->target.comm);
 	}
 	if (app->opts.json)
 		report_json_exit(app->out, ps);
@@ -351,7 +330,8 @@ static void on_signal(struct app *app)
 	if (app->launched && app->nalive && !app->stop_requested) {
 		app->stop_requested = true;
 		kill(app->child.pid, si.ssi_signo);
-		say(app, "waiting for pid %d to exit (signal again to stop now)", app->child.pid);
+		msg_status(app->opts.json, "waiting for pid %d to exit (signal again to stop now)",
+			   app->child.pid);
 		return;
 	}
 	app->stop_requested = true;
@@ -370,7 +350,7 @@ static int run_loop(struct app *app)
 			if (errno == EINTR)
 				continue;
 			ret = -errno;
-			error_line("epoll_wait: %s", strerror(errno));
+			msg_error("epoll_wait: %s", strerror(errno));
 			return ret;
 		}
 		for (i = 0; i < n; i++) {
@@ -379,9 +359,10 @@ static int run_loop(struct app *app)
 
 			switch (src) {
 			case SRC_EVENTS:
-				ret = tracer_consume(app->tracer);
+			case SRC_HTTP:
+				ret = consume_all(app);
 				if (ret < 0 && ret != -EINTR) {
-					error_line("reading events: %s", strerror(-ret));
+					msg_error("reading events: %s", strerror(-ret));
 					return ret;
 				}
 				break;
@@ -393,7 +374,7 @@ static int run_loop(struct app *app)
 					report_interval(app);
 				break;
 			case SRC_DEADLINE:
-				say(app, "duration elapsed");
+				msg_status(app->opts.json, "duration elapsed");
 				app->nalive = 0;
 				break;
 			case SRC_PROCESS:
@@ -432,6 +413,8 @@ static int setup_loop(struct app *app, char *err, size_t err_len)
 	ret = epoll_add(app, app->sigfd, SRC_SIGNAL, 0);
 	if (!ret)
 		ret = epoll_add(app, tracer_epoll_fd(app->tracer), SRC_EVENTS, 0);
+	if (!ret && app->http)
+		ret = epoll_add(app, http_session_epoll_fd(app->http), SRC_HTTP, 0);
 	if (ret) {
 		snprintf(err, err_len, "epoll_ctl: %s", strerror(-ret));
 		return ret;
@@ -444,12 +427,12 @@ static int start_timers(struct app *app, char *err, size_t err_len)
 	int ret = 0;
 
 	if (app->opts.interval_ns) {
-		app->interval_fd = timer_start(app->opts.interval_ns, true);
+		app->interval_fd = clock_timerfd(app->opts.interval_ns, true);
 		ret = app->interval_fd < 0 ? app->interval_fd :
 		      epoll_add(app, app->interval_fd, SRC_INTERVAL, 0);
 	}
 	if (!ret && app->opts.duration_ns) {
-		app->deadline_fd = timer_start(app->opts.duration_ns, false);
+		app->deadline_fd = clock_timerfd(app->opts.duration_ns, false);
 		ret = app->deadline_fd < 0 ? app->deadline_fd :
 		      epoll_add(app, app->deadline_fd, SRC_DEADLINE, 0);
 	}
@@ -495,7 +478,7 @@ int main(int argc, char **argv)
 	case OPTIONS_EXIT_OK:
 		return 0;
 	case OPTIONS_USAGE_ERROR:
-		error_line("%s", err);
+		msg_error("%s", err);
 		return 2;
 	case OPTIONS_RUN:
 		break;
@@ -518,10 +501,19 @@ int main(int argc, char **argv)
 	topts.ringbuf_bytes = app.opts.ringbuf_bytes;
 	if (tracer_open(&app.tracer, &topts, err, sizeof(err)))
 		goto cleanup;
+	if (app.opts.http) {
+		char note[256];
+
+		if (http_session_open(&app.http, tracer_filter_fd(app.tracer), find_stats, &app,
+				      app.opts.json, app.out, err, sizeof(err), note, sizeof(note)))
+			goto cleanup;
+		if (note[0])
+			msg_error("note: %s", note);
+	}
 	if (setup_loop(&app, err, sizeof(err)))
 		goto cleanup;
 
-	app.start_ns = now_ns();
+	app.start_ns = clock_now_ns();
 	app.interval_start_ns = app.start_ns;
 	if (app.opts.command)
 		ret = launch_command(&app, targets, err, sizeof(err));
@@ -531,14 +523,15 @@ int main(int argc, char **argv)
 		goto cleanup;
 	if (start_timers(&app, err, sizeof(err)))
 		goto cleanup;
-	if (!app.opts.json)
-		say(&app, "%d process%s, %d binar%s probed; Ctrl-C to stop", app.nprocs,
-		    app.nprocs == 1 ? "" : "es", tracer_binary_count(app.tracer),
-		    tracer_binary_count(app.tracer) == 1 ? "y" : "ies");
+	msg_status(app.opts.json, "%d process%s, %d binar%s probed; Ctrl-C to stop", app.nprocs,
+		   app.nprocs == 1 ? "" : "es", tracer_binary_count(app.tracer),
+		   tracer_binary_count(app.tracer) == 1 ? "y" : "ies");
 
 	if (run_loop(&app))
 		goto cleanup;
-	tracer_consume(app.tracer);
+	consume_all(&app);
+	if (app.http)
+		http_session_finish(app.http);
 	if (app.opts.interval_ns)
 		report_interval(&app);
 	report_total(&app);
@@ -547,7 +540,7 @@ int main(int argc, char **argv)
 
 cleanup:
 	if (err[0])
-		error_line("%s", err);
+		msg_error("%s", err);
 	if (app.launched && app.child.gate_fd >= 0) {
 		/* Never released: the child sees EOF on its gate and exits without running. */
 		close(app.child.gate_fd);
@@ -560,6 +553,7 @@ cleanup:
 	}
 	free(app.procs);
 	free(targets);
+	http_session_close(app.http);
 	tracer_close(app.tracer);
 	if (app.interval_fd >= 0)
 		close(app.interval_fd);

@@ -11,7 +11,7 @@
 #define GCPAUSE_VERSION		"0.1.0"
 #define MAX_SECONDS		(365.0 * 24 * 3600)
 
-enum { OPT_RINGBUF_KB = 0x100, OPT_PROBE };
+enum { OPT_RINGBUF_KB = 0x100, OPT_PROBE, OPT_HTTP };
 
 static const char usage[] =
 "Usage: gcpause [OPTIONS] -p PID [-p PID ...]\n"
@@ -30,6 +30,8 @@ static const char usage[] =
 "  -i, --interval SEC     also report every SEC seconds (fractions allowed)\n"
 "  -d, --duration SEC     stop after SEC seconds\n"
 "  -j, --json             newline-delimited JSON on stdout (schema: docs/json.md)\n"
+"      --http             also track the HTTP/1.x requests these processes serve, and how\n"
+"                         much of their latency is GC (docs/http.md)\n"
 "      --ringbuf-kb KB    event ring buffer size, a power of two >= 4 (default 1024)\n"
 "  -v, --verbose          libbpf debug output on stderr\n"
 "  -h, --help             this help\n"
@@ -44,6 +46,7 @@ static const struct option long_options[] = {
 	{ "json", no_argument, NULL, 'j' },
 	{ "ringbuf-kb", required_argument, NULL, OPT_RINGBUF_KB },
 	{ "probe", required_argument, NULL, OPT_PROBE },
+	{ "http", no_argument, NULL, OPT_HTTP },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -152,6 +155,9 @@ enum options_result options_parse(int argc, char **argv, struct options *o, char
 			break;
 		case 'v':
 			o->verbose = true;
+			break;
+		case OPT_HTTP:
+			o->http = true;
 			break;
 		case OPT_PROBE:
 			if (probe_mode_parse(optarg, &o->probe_mode)) {

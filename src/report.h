@@ -3,6 +3,7 @@
 #ifndef GCPAUSE_REPORT_H
 #define GCPAUSE_REPORT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include "gcpause.h"
@@ -12,6 +13,8 @@ struct report_summary {
 	enum stats_scope scope;
 	uint64_t start_ns, end_ns;	/* the window this summary covers */
 	uint64_t counters[GC_CNT_MAX];	/* losses since start, whatever the scope */
+	bool http;			/* --http: request figures since start */
+	uint64_t http_dropped, http_non_http;
 	struct proc_stats **procs;
 	int nprocs;
 };
@@ -33,6 +36,9 @@ void report_json_attach(FILE *out, const struct proc_stats *p);
 void report_json_gc(FILE *out, const struct gc_event *e);
 void report_json_exit(FILE *out, const struct proc_stats *p);
 void report_json_summary(FILE *out, const struct report_summary *s);
+/* One HTTP request with its GC share (--http --json). */
+void report_json_request(FILE *out, const struct http_sample *sample);
+
 /* One line of "gcpause list --json"; error is NULL when the process can be probed. */
 void report_json_list_entry(FILE *out, const struct target *t, const char *error,
 			    const char *build);

@@ -62,6 +62,111 @@ static void add_process_identity(struct json_object *obj, const struct target *t
 	json_object_object_add(obj, "free_threaded", json_object_new_boolean(t->free_threaded));
 }
 
+static void add_gc_overlap(struct json_object *obj, const struct gc_overlap *gc)
+{
+	struct json_object *by_gen = json_object_new_array();
+	int g;
+
+	add_u64(obj, "gc_ns", gc->ns);
+	add_u64(obj, "gc_count", gc->count);
+	for (g = 0; g < GC_LOG_GENS; g++)
+		json_object_array_add(by_gen, json_object_new_uint64(gc->ns_by_gen[g]));
+	json_object_object_add(obj, "gc_ns_by_gen", by_gen);
+}
+
+static struct json_object *request_json(const struct http_sample *sample)
+{
+	const struct http_request *r = &sample->req;
+	struct json_object *obj = new_typed("request");
+
+	add_i64(obj, "pid", r->pid);
+	add_i64(obj, "tid", r->tid);
+	add_i64(obj, "fd", r->fd);
+	add_str(obj, "method", r->method);
+	add_str(obj, "path", r->path);
+	add_i64(obj, "status", r->status);
+	add_u64(obj, "arrival_ns", r->arrival_ns);
+	add_u64(obj, "start_ns", r->start_ns);
+	add_u64(obj, "first_byte_ns", r->first_byte_ns);
+	add_u64(obj, "end_ns", r->end_ns);
+	add_u64(obj, "queue_ns", r->start_ns - r->arrival_ns);
+	add_u64(obj, "service_ns", r->end_ns - r->start_ns);
+	add_u64(obj, "latency_ns", http_latency(r));
+	add_str(obj, "arrival_source", r->arrival_from_tcp ? "tcp" : "read");
+	add_gc_overlap(obj, &sample->gc);
+	return obj;
+}
+
+void report_json_request(FILE *out, const struct http_sample *sample)
+{
+	emit(out, request_json(sample));
+}
+
+static struct json_object *latency_json(const struct hist *h)
+{
+	struct json_object *obj = json_object_new_object();
+	static const struct { const char *name; double pct; } pcts[] = {
+		{ "p50_ns", 50 }, { "p95_ns", 95 }, { "p99_ns", 99 }, { "max_ns", 100 },
+	};
+	unsigned int i;
+
+	add_u64(obj, "count", h->count);
+	for (i = 0; i < sizeof(pcts) / sizeof(pcts[0]); i++)
+		json_object_object_add(obj, pcts[i].name, h->count ?
+				       json_object_new_uint64(hist_percentile(h, pcts[i].pct)) :
+				       NULL);
+	return obj;
+}
+
+static struct json_object *tail_json(const struct http_stats *s, double pct)
+{
+	struct json_object *obj = json_object_new_object();
+	struct http_tail t;
+
+	http_stats_tail(s, pct, &t);
+	add_u64(obj, "threshold_ns", t.threshold_ns);
+	add_u64(obj, "requests", t.requests);
+	add_u64(obj, "gc_hit", t.gc_hit);
+	add_u64(obj, "gc_ns", t.gc_ns);
+	add_u64(obj, "latency_ns", t.latency_ns);
+	return obj;
+}
+
+static struct json_object *http_json(const struct http_stats *s)
+{
+	struct json_object *obj = json_object_new_object(), *arr, *route, *by_gen;
+	int i;
+
+	add_u64(obj, "requests", s->latency.count);
+	add_u64(obj, "arrival_from_read", s->arrival_from_read);
+	json_object_object_add(obj, "latency", latency_json(&s->latency));
+	json_object_object_add(obj, "gc_hit", latency_json(&s->gc_hit));
+	json_object_object_add(obj, "clean", latency_json(&s->clean));
+	json_object_object_add(obj, "queue", latency_json(&s->queue));
+	arr = json_object_new_object();
+	json_object_object_add(arr, "p95", tail_json(s, 95));
+	json_object_object_add(arr, "p99", tail_json(s, 99));
+	json_object_object_add(obj, "tail", arr);
+	by_gen = json_object_new_array();
+	for (i = 0; i < GC_LOG_GENS; i++)
+		json_object_array_add(by_gen, json_object_new_uint64(s->gc_ns_by_gen[i]));
+	json_object_object_add(obj, "gc_ns_by_gen", by_gen);
+	arr = json_object_new_array();
+	for (i = 0; i < s->nslowest; i++)
+		json_object_array_add(arr, request_json(&s->slowest[i]));
+	json_object_object_add(obj, "slowest", arr);
+	arr = json_object_new_array();
+	for (i = 0; i < s->nroutes; i++) {
+		route = latency_json(&s->routes[i].latency);
+		add_str(route, "method", s->routes[i].method);
+		add_str(route, "path", s->routes[i].path);
+		add_u64(route, "gc_hit", s->routes[i].gc_hit);
+		json_object_array_add(arr, route);
+	}
+	json_object_object_add(obj, "routes", arr);
+	return obj;
+}
+
 void report_json_list_entry(FILE *out, const struct target *t, const char *error,
 			    const char *build)
 {
@@ -183,6 +288,9 @@ static struct json_object *process_json(const struct report_summary *s, const st
 	json_object_object_add(obj, "generations", gens);
 	stats_merge_all(p, s->scope, &all);
 	json_object_object_add(obj, "all", pause_json(&all, wall, NULL));
+	/* Request figures are since the start, in every summary. */
+	if (s->http && p->http)
+		json_object_object_add(obj, "http", http_json(p->http));
 	return obj;
 }
 
@@ -203,6 +311,10 @@ void report_json_summary(FILE *out, const struct report_summary *s)
 	add_u64(lost, "arg_read_failed", s->counters[GC_CNT_ARG_FAIL]);
 	json_object_object_add(obj, "lost", lost);
 	add_u64(obj, "calls_without_collection", s->counters[GC_CNT_NOT_COLLECTED]);
+	if (s->http) {
+		add_u64(obj, "http_dropped_events", s->http_dropped);
+		add_u64(obj, "non_http_connections", s->http_non_http);
+	}
 	procs = json_object_new_array();
 	for (i = 0; i < s->nprocs; i++)
 		json_object_array_add(procs, process_json(s, s->procs[i]));

@@ -85,6 +85,85 @@ static void print_histogram(FILE *out, const char *title, const struct hist *h)
 	}
 }
 
+static void print_latency_row(FILE *out, const char *label, const struct hist *h)
+{
+	static const double pcts[] = { 50, 95, 99, 100 };
+	char count[FMT_COUNT_LEN];
+	unsigned int i;
+
+	fprintf(out, "    %-8s %8s", label, fmt_count(count, sizeof(count), h->count));
+	for (i = 0; i < sizeof(pcts) / sizeof(pcts[0]); i++) {
+		fprintf(out, " ");
+		if (h->count)
+			print_duration(out, hist_percentile(h, pcts[i]), VALUE_WIDTH);
+		else
+			print_right(out, "-", VALUE_WIDTH);
+	}
+	fputc('\n', out);
+}
+
+static void print_tail(FILE *out, const struct http_stats *s, double pct)
+{
+	char thr[FMT_DURATION_LEN], gc[FMT_DURATION_LEN], lat[FMT_DURATION_LEN];
+	char share[FMT_PERCENT_LEN];
+	struct http_tail t;
+
+	http_stats_tail(s, pct, &t);
+	fprintf(out, "  tail p%g (>= %s): %" PRIu64 " requests, %" PRIu64 " overlapped a "
+		"collection; GC %s of their %s (%s)\n", pct,
+		fmt_duration(thr, sizeof(thr), t.threshold_ns), t.requests, t.gc_hit,
+		fmt_duration(gc, sizeof(gc), t.gc_ns),
+		fmt_duration(lat, sizeof(lat), t.latency_ns),
+		fmt_percent(share, sizeof(share),
+			    t.latency_ns ? (double)t.gc_ns / t.latency_ns : 0));
+}
+
+static void print_http(FILE *out, const struct http_stats *s)
+{
+	char a[FMT_DURATION_LEN], b[FMT_DURATION_LEN], c[FMT_DURATION_LEN];
+	int i;
+
+	fprintf(out, "\n  HTTP requests (latency from arrival in the kernel to the response's "
+		"last byte)\n    %-8s %8s %*s %*s %*s %*s\n", "", "count", VALUE_WIDTH, "p50",
+		VALUE_WIDTH, "p95", VALUE_WIDTH, "p99", VALUE_WIDTH, "max");
+	print_latency_row(out, "all", &s->latency);
+	print_latency_row(out, "gc-hit", &s->gc_hit);
+	print_latency_row(out, "clean", &s->clean);
+	print_latency_row(out, "queued", &s->queue);
+	if (!s->latency.count)
+		return;
+	print_tail(out, s, 95);
+	print_tail(out, s, 99);
+	fprintf(out, "  GC inside requests by generation: gen0 %s, gen1 %s, gen2 %s\n",
+		fmt_duration(a, sizeof(a), s->gc_ns_by_gen[0]),
+		fmt_duration(b, sizeof(b), s->gc_ns_by_gen[1]),
+		fmt_duration(c, sizeof(c), s->gc_ns_by_gen[2]));
+	if (s->arrival_from_read)
+		fprintf(out, "  note: %" PRIu64 " requests timed from the worker's read (no kernel "
+			"arrival stamp)\n", s->arrival_from_read);
+	fprintf(out, "  slowest:\n");
+	for (i = 0; i < s->nslowest; i++) {
+		const struct http_sample *x = &s->slowest[i];
+
+		fprintf(out, "    ");
+		print_duration(out, http_latency(&x->req), VALUE_WIDTH);
+		fprintf(out, "  %s %s %d  GC %s in %u collection%s\n", x->req.method,
+			x->req.path, x->req.status, fmt_duration(a, sizeof(a), x->gc.ns),
+			x->gc.count, x->gc.count == 1 ? "" : "s");
+	}
+	fprintf(out, "  routes:\n");
+	for (i = 0; i < s->nroutes; i++) {
+		const struct http_route *r = &s->routes[i];
+
+		fprintf(out, "    %-7s %-40.40s %8" PRIu64 "  p50 ", r->method, r->path,
+			r->latency.count);
+		print_duration(out, hist_percentile(&r->latency, 50), VALUE_WIDTH);
+		fprintf(out, "  p99 ");
+		print_duration(out, hist_percentile(&r->latency, 99), VALUE_WIDTH);
+		fprintf(out, "  gc-hit %" PRIu64 "\n", r->gc_hit);
+	}
+}
+
 static void print_process(FILE *out, const struct report_summary *s, const struct proc_stats *p)
 {
 	const struct target *t = &p->target;
@@ -117,6 +196,8 @@ static void print_process(FILE *out, const struct report_summary *s, const struc
 		snprintf(title, sizeof(title), "gen %d pauses", p->gens[i]->gen);
 		print_histogram(out, title, &g->pauses);
 	}
+	if (s->http && p->http)
+		print_http(out, p->http);
 }
 
 void report_text_summary(FILE *out, const struct report_summary *s)
@@ -136,6 +217,12 @@ void report_text_summary(FILE *out, const struct report_summary *s)
 			", nested too deep: %" PRIu64 ", thread table full: %" PRIu64
 			"); raise --ringbuf-kb\n", lost, s->counters[GC_CNT_DROPPED],
 			s->counters[GC_CNT_TOO_DEEP], s->counters[GC_CNT_NO_THREAD_SLOT]);
+	if (s->http && s->http_dropped)
+		fprintf(out, "\nWARNING: %" PRIu64 " socket events lost: some requests may be "
+			"missing or cut short\n", s->http_dropped);
+	if (s->http && s->http_non_http)
+		fprintf(out, "note: %" PRIu64 " connection%s carried no HTTP/1.x request, "
+			"ignored\n", s->http_non_http, s->http_non_http == 1 ? "" : "s");
 	if (s->counters[GC_CNT_UNMATCHED_DONE])
 		fprintf(out, "note: %" PRIu64 " collection%s already under way at attach, not "
 			"counted\n", s->counters[GC_CNT_UNMATCHED_DONE],

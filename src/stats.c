@@ -41,12 +41,32 @@ struct proc_stats *stats_new(const struct target *t, uint64_t trace_start_ns)
 	return p;
 }
 
+int stats_enable_http(struct proc_stats *p)
+{
+	int ret;
+
+	p->http = malloc(sizeof(*p->http));
+	if (!p->http)
+		return -ENOMEM;
+	ret = http_stats_init(p->http);
+	if (ret) {
+		free(p->http);
+		p->http = NULL;
+	}
+	return ret;
+}
+
 void stats_free(struct proc_stats *p)
 {
 	int i;
 
 	if (!p)
 		return;
+	if (p->http) {
+		http_stats_free(p->http);
+		free(p->http);
+	}
+	gc_log_free(&p->gc_log);
 	for (i = 0; i < p->ngens; i++)
 		free(p->gens[i]);
 	free(p);
@@ -86,6 +106,8 @@ int stats_add(struct proc_stats *p, const struct gc_event *e)
 	struct gen_stats *g = stats_gen(p, e->gen);
 
 	if (!g)
+		return -ENOMEM;
+	if (p->http && gc_log_add(&p->gc_log, e->start_ns, e->start_ns + e->duration_ns, e->gen))
 		return -ENOMEM;
 	pause_stats_add(&g->total, e);
 	pause_stats_add(&g->interval, e);

@@ -5,8 +5,10 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include "gc_log.h"
 #include "gcpause.h"
 #include "hist.h"
+#include "http_stats.h"
 #include "target.h"
 
 /* Distinct generation values kept apart; a rarer extra value shares the last slot. */
@@ -32,11 +34,15 @@ struct proc_stats {
 	bool exited;
 	int ngens;
 	struct gen_stats *gens[STATS_MAX_GENS];
+	struct http_stats *http;	/* --http: its requests, else NULL */
+	struct gc_log gc_log;		/* --http: recent collections, to overlap requests */
 };
 
 enum stats_scope { STATS_TOTAL, STATS_INTERVAL };
 
 struct proc_stats *stats_new(const struct target *t, uint64_t trace_start_ns);
+/* Starts keeping requests for p (--http). */
+int stats_enable_http(struct proc_stats *p);
 void stats_free(struct proc_stats *p);
 
 /* Records one collection. Returns -ENOMEM when a new generation slot cannot be made. */

@@ -7,6 +7,7 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "percpu.h"
 #include "gc.skel.h"
 #include "tracer.h"
 
@@ -271,22 +272,12 @@ int tracer_consume(struct tracer *tr)
 
 void tracer_read_counters(struct tracer *tr, uint64_t counters[GC_CNT_MAX])
 {
-	int fd = bpf_map__fd(tr->skel->maps.counters);
-	__u64 *per_cpu;
-	__u32 key;
-	int cpu;
+	percpu_sum(bpf_map__fd(tr->skel->maps.counters), tr->ncpus, counters, GC_CNT_MAX);
+}
 
-	memset(counters, 0, GC_CNT_MAX * sizeof(counters[0]));
-	per_cpu = calloc(tr->ncpus, sizeof(*per_cpu));
-	if (!per_cpu)
-		return;
-	for (key = 0; key < GC_CNT_MAX; key++) {
-		if (bpf_map_lookup_elem(fd, &key, per_cpu))
-			continue;
-		for (cpu = 0; cpu < tr->ncpus; cpu++)
-			counters[key] += per_cpu[cpu];
-	}
-	free(per_cpu);
+int tracer_filter_fd(const struct tracer *tr)
+{
+	return bpf_map__fd(tr->skel->maps.traced_pids);
 }
 
 int tracer_binary_count(const struct tracer *tr)

@@ -1,0 +1,13 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* CLOCK_MONOTONIC: the clock of bpf_ktime_get_ns() and of Python's time.monotonic_ns(). */
+#ifndef GCPAUSE_CLOCK_H
+#define GCPAUSE_CLOCK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+uint64_t clock_now_ns(void);
+/* A non-blocking timerfd firing after ns, and every ns if periodic; or a negative errno. */
+int clock_timerfd(uint64_t ns, bool periodic);
+
+#endif /* GCPAUSE_CLOCK_H */

@@ -1,0 +1,75 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include "gc_log.h"
+
+int gc_log_add(struct gc_log *log, uint64_t start_ns, uint64_t end_ns, int gen)
+{
+	size_t i;
+
+	if (log->n == log->cap) {
+		size_t cap = log->cap ? 2 * log->cap : 256;
+		struct gc_log_entry *grown = realloc(log->entries, cap * sizeof(*grown));
+
+		if (!grown)
+			return -ENOMEM;
+		log->entries = grown;
+		log->cap = cap;
+	}
+	/* Collections come in end order per thread; keep start order across threads. */
+	for (i = log->n; i > 0 && log->entries[i - 1].start_ns > start_ns; i--)
+		;
+	memmove(&log->entries[i + 1], &log->entries[i], (log->n - i) * sizeof(log->entries[0]));
+	log->entries[i] = (struct gc_log_entry){ start_ns, end_ns, gen };
+	log->n++;
+	return 0;
+}
+
+void gc_log_overlap(const struct gc_log *log, uint64_t from, uint64_t to, struct gc_overlap *o)
+{
+	size_t lo = 0, hi = log->n, i;
+
+	memset(o, 0, sizeof(*o));
+	/* The first entry starting at or after from; earlier ones may still reach into it. */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (log->entries[mid].start_ns < from)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	/* Collections of one process never overlap: only the one before can reach into it. */
+	i = lo > 0 ? lo - 1 : 0;
+	for (; i < log->n && log->entries[i].start_ns <= to; i++) {
+		const struct gc_log_entry *e = &log->entries[i];
+		uint64_t s = e->start_ns > from ? e->start_ns : from;
+		uint64_t t = e->end_ns < to ? e->end_ns : to;
+		int gen = e->gen >= 0 && e->gen < GC_LOG_GENS ? e->gen : GC_LOG_GENS - 1;
+
+		if (t <= s)
+			continue;
+		o->ns += t - s;
+		o->count++;
+		o->ns_by_gen[gen] += t - s;
+	}
+}
+
+void gc_log_prune(struct gc_log *log, uint64_t before_ns)
+{
+	size_t keep = 0;
+
+	while (keep < log->n && log->entries[keep].end_ns < before_ns)
+		keep++;
+	if (!keep)
+		return;
+	memmove(log->entries, log->entries + keep, (log->n - keep) * sizeof(log->entries[0]));
+	log->n -= keep;
+}
+
+void gc_log_free(struct gc_log *log)
+{
+	free(log->entries);
+	memset(log, 0, sizeof(*log));
+}

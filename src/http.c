@@ -1,0 +1,269 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Requests from socket I/O. On one connection HTTP/1.x is strictly ordered: requests are read,
+ * responses written in the same order, so a read starting with a request line opens a request,
+ * a write starting with a status line opens the response of the oldest unanswered one, and the
+ * response lasts until the next response, the next request after it, or the connection's end.
+ * No body is parsed or needed: only the first bytes of reads and writes are ever seen.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include "http.h"
+
+#define CONN_BUCKETS	4096
+/* Pipelined requests a connection may have read ahead of its responses. */
+#define MAX_QUEUED	16
+
+static const char *const methods[] = {
+	"GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH", "CONNECT", "TRACE",
+};
+
+struct conn {
+	pid_t pid;
+	int fd;
+	uint64_t sk;
+	bool read_before;		/* the first request gets the connection's arrival */
+	bool upgraded;			/* 101 Switching Protocols: no longer HTTP/1.x */
+	bool responding;
+	struct http_request cur;	/* whose response is being written */
+	int nqueued;
+	struct http_request queued[MAX_QUEUED];
+	struct conn *next;
+};
+
+struct http_conns {
+	http_request_fn on_request;
+	void *ctx;
+	uint64_t non_http;
+	struct conn *buckets[CONN_BUCKETS];
+};
+
+size_t http_parse_request_line(const char *buf, size_t len, char *method, size_t method_len,
+			       char *path, size_t path_len)
+{
+	size_t m, p, end, i;
+	bool known = false;
+
+	for (m = 0; m < len && buf[m] >= 'A' && buf[m] <= 'Z'; m++)
+		;
+	if (m == 0 || m >= method_len || m >= len || buf[m] != ' ')
+		return 0;
+	for (i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
+		if (strlen(methods[i]) == m && !memcmp(buf, methods[i], m))
+			known = true;
+	if (!known)
+		return 0;
+	p = m + 1;
+	if (p >= len || (buf[p] != '/' && buf[p] != '*' && buf[p] != 'h'))
+		return 0;
+	for (end = p; end < len && buf[end] != ' ' && buf[end] != '\r' && buf[end] != '\n';
+	     end++) {
+		if ((unsigned char)buf[end] < 0x21 || (unsigned char)buf[end] > 0x7e)
+			return 0;	/* binary that happens to start with "GET " */
+	}
+	memcpy(method, buf, m);
+	method[m] = '\0';
+	/* The query string can hold anything, secrets included: it is not kept. */
+	for (i = p; i < end && buf[i] != '?'; i++)
+		;
+	if (i - p >= path_len)
+		i = p + path_len - 1;
+	memcpy(path, buf + p, i - p);
+	path[i - p] = '\0';
+	return end;
+}
+
+int http_parse_status(const char *buf, size_t len)
+{
+	if (len < 12 || memcmp(buf, "HTTP/1.", 7) || buf[8] != ' ' || buf[9] < '1' ||
+	    buf[9] > '5' || buf[10] < '0' || buf[10] > '9' || buf[11] < '0' || buf[11] > '9')
+		return -1;
+	return (buf[9] - '0') * 100 + (buf[10] - '0') * 10 + (buf[11] - '0');
+}
+
+struct http_conns *http_conns_new(http_request_fn on_request, void *ctx)
+{
+	struct http_conns *c = calloc(1, sizeof(*c));
+
+	if (c) {
+		c->on_request = on_request;
+		c->ctx = ctx;
+	}
+	return c;
+}
+
+static unsigned int bucket(pid_t pid, int fd)
+{
+	return ((unsigned int)pid * 2654435761u ^ (unsigned int)fd) % CONN_BUCKETS;
+}
+
+static struct conn **find(struct http_conns *c, pid_t pid, int fd)
+{
+	struct conn **pp = &c->buckets[bucket(pid, fd)];
+
+	while (*pp && ((*pp)->pid != pid || (*pp)->fd != fd))
+		pp = &(*pp)->next;
+	return pp;
+}
+
+static void complete(struct http_conns *c, struct conn *conn)
+{
+	if (!conn->responding)
+		return;
+	conn->responding = false;
+	c->on_request(&conn->cur, c->ctx);
+}
+
+/* The connection is over: its answered request completes, unanswered ones are dropped. */
+static void drop(struct http_conns *c, struct conn **pp)
+{
+	struct conn *conn = *pp;
+
+	complete(c, conn);
+	*pp = conn->next;
+	free(conn);
+}
+
+static void on_read(struct http_conns *c, struct conn *conn, const struct http_io *io)
+{
+	const char *data = (const char *)io->data;
+	size_t len = io->len, used, off = 0;
+	struct http_request req;
+	uint64_t arrival;
+
+	memset(&req, 0, sizeof(req));
+	used = http_parse_request_line(data, len, req.method, sizeof(req.method), req.path,
+				       sizeof(req.path));
+	if (!used) {
+		if (!conn->responding && !conn->nqueued && !conn->read_before)
+			c->non_http++;
+		conn->read_before = true;
+		return;
+	}
+	/* The previous response, if any, is complete: the client asked for the next one. */
+	complete(c, conn);
+	arrival = io->arrival_ns;
+	if (!conn->read_before && io->conn_ns && (!arrival || io->conn_ns < arrival))
+		arrival = io->conn_ns;
+	conn->read_before = true;
+	req.pid = io->pid;
+	req.tid = io->tid;
+	req.fd = io->fd;
+	req.start_ns = io->ts_ns;
+	req.arrival_from_tcp = arrival && arrival <= io->ts_ns;
+	req.arrival_ns = req.arrival_from_tcp ? arrival : io->ts_ns;
+	for (;;) {
+		if (conn->nqueued < MAX_QUEUED)
+			conn->queued[conn->nqueued++] = req;
+		/* Pipelined: another request line right after this one's header block. */
+		off += used;
+		while (off + 4 <= len && memcmp(data + off, "\r\n\r\n", 4))
+			off++;
+		if (off + 4 > len)
+			break;
+		off += 4;
+		used = http_parse_request_line(data + off, len - off, req.method,
+					       sizeof(req.method), req.path, sizeof(req.path));
+		if (!used)
+			break;
+	}
+}
+
+static void on_write(struct http_conns *c, struct conn *conn, const struct http_io *io)
+{
+	int status = http_parse_status((const char *)io->data, io->len);
+
+	if (status >= 100 && status < 200 && status != 101)
+		return;		/* interim (100 Continue): the real response follows */
+	if (status < 0) {
+		if (conn->responding)
+			conn->cur.end_ns = io->ts_ns;
+		return;
+	}
+	complete(c, conn);
+	if (!conn->nqueued)
+		return;		/* a response to nothing we saw: attached mid-request */
+	conn->cur = conn->queued[0];
+	memmove(&conn->queued[0], &conn->queued[1], --conn->nqueued * sizeof(conn->queued[0]));
+	conn->cur.status = status;
+	conn->cur.first_byte_ns = conn->cur.end_ns = io->ts_ns;
+	conn->responding = true;
+	if (status == 101) {
+		/* What follows is another protocol (WebSocket): the upgrade is the response. */
+		complete(c, conn);
+		conn->upgraded = true;
+	}
+}
+
+void http_conns_feed(struct http_conns *c, const struct http_io *io)
+{
+	struct conn **pp = find(c, io->pid, io->fd), *conn = *pp;
+
+	if (io->kind == HTTP_IO_ACCEPT || io->kind == HTTP_IO_CLOSE) {
+		if (conn)
+			drop(c, pp);
+		return;
+	}
+	/* The fd now names another socket: its close went unseen (attached in between). */
+	if (conn && io->sk && conn->sk && conn->sk != io->sk) {
+		drop(c, pp);
+		conn = NULL;
+	}
+	if (!conn) {
+		if (io->kind != HTTP_IO_READ)
+			return;
+		conn = calloc(1, sizeof(*conn));
+		if (!conn)
+			return;
+		conn->pid = io->pid;
+		conn->fd = io->fd;
+		conn->next = *pp;
+		*pp = conn;
+	}
+	conn->sk = io->sk;
+	if (conn->upgraded)
+		return;
+	if (io->kind == HTTP_IO_READ)
+		on_read(c, conn, io);
+	else
+		on_write(c, conn, io);
+}
+
+static void flush_matching(struct http_conns *c, bool all, pid_t pid)
+{
+	unsigned int b;
+
+	for (b = 0; b < CONN_BUCKETS; b++) {
+		struct conn **pp = &c->buckets[b];
+
+		while (*pp) {
+			if (all || (*pp)->pid == pid)
+				drop(c, pp);
+			else
+				pp = &(*pp)->next;
+		}
+	}
+}
+
+void http_conns_flush_pid(struct http_conns *c, pid_t pid)
+{
+	flush_matching(c, false, pid);
+}
+
+void http_conns_flush(struct http_conns *c)
+{
+	flush_matching(c, true, 0);
+}
+
+uint64_t http_conns_non_http(const struct http_conns *c)
+{
+	return c->non_http;
+}
+
+void http_conns_free(struct http_conns *c)
+{
+	if (!c)
+		return;
+	http_conns_flush(c);
+	free(c);
+}

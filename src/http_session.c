@@ -1,0 +1,143 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include "http.h"
+#include "http_session.h"
+#include "http_tracer.h"
+#include "report.h"
+
+/* Collections older than this are forgotten: no request is expected to last longer. */
+#define GC_LOG_KEEP_NS	(600ull * 1000000000ull)
+
+struct http_session {
+	struct http_tracer *tracer;
+	struct http_conns *conns;
+	http_find_proc_fn find;
+	void *ctx;
+	bool json;
+	FILE *out;
+	struct http_request *done;	/* completed, not yet published */
+	size_t ndone, done_cap;
+};
+
+static void on_io(const struct http_io *io, void *ctx)
+{
+	struct http_session *s = ctx;
+
+	http_conns_feed(s->conns, io);
+}
+
+static void on_request(const struct http_request *req, void *ctx)
+{
+	struct http_session *s = ctx;
+
+	if (!req->status)
+		return;
+	if (s->ndone == s->done_cap) {
+		size_t cap = s->done_cap ? 2 * s->done_cap : 256;
+		struct http_request *grown = realloc(s->done, cap * sizeof(*grown));
+
+		if (!grown)
+			return;
+		s->done = grown;
+		s->done_cap = cap;
+	}
+	s->done[s->ndone++] = *req;
+}
+
+int http_session_open(struct http_session **out, int traced_pids_fd, http_find_proc_fn find,
+		      void *ctx, bool json, FILE *json_out, char *err, size_t err_len, char *note,
+		      size_t note_len)
+{
+	struct http_session *s = calloc(1, sizeof(*s));
+	int ret;
+
+	if (!s) {
+		snprintf(err, err_len, "out of memory");
+		return -ENOMEM;
+	}
+	s->find = find;
+	s->ctx = ctx;
+	s->json = json;
+	s->out = json_out;
+	s->conns = http_conns_new(on_request, s);
+	if (!s->conns) {
+		snprintf(err, err_len, "out of memory");
+		ret = -ENOMEM;
+		goto cleanup;
+	}
+	ret = http_tracer_open(&s->tracer, traced_pids_fd, on_io, s, err, err_len, note,
+			       note_len);
+	if (ret)
+		goto cleanup;
+	*out = s;
+	return 0;
+cleanup:
+	http_session_close(s);
+	return ret;
+}
+
+int http_session_epoll_fd(struct http_session *s)
+{
+	return http_tracer_epoll_fd(s->tracer);
+}
+
+int http_session_consume(struct http_session *s)
+{
+	return http_tracer_consume(s->tracer);
+}
+
+void http_session_publish(struct http_session *s)
+{
+	struct http_sample sample;
+	struct proc_stats *p;
+	size_t i;
+
+	for (i = 0; i < s->ndone; i++) {
+		p = s->find(s->done[i].pid, s->ctx);
+		if (!p || !p->http)
+			continue;
+		sample.req = s->done[i];
+		gc_log_overlap(&p->gc_log, sample.req.arrival_ns, sample.req.end_ns, &sample.gc);
+		http_stats_add(p->http, &sample);
+		if (s->json)
+			report_json_request(s->out, &sample);
+		gc_log_prune(&p->gc_log, sample.req.end_ns > GC_LOG_KEEP_NS ?
+				 sample.req.end_ns - GC_LOG_KEEP_NS : 0);
+	}
+	s->ndone = 0;
+}
+
+void http_session_process_gone(struct http_session *s, pid_t pid)
+{
+	http_tracer_consume(s->tracer);
+	http_conns_flush_pid(s->conns, pid);
+	http_session_publish(s);
+}
+
+void http_session_finish(struct http_session *s)
+{
+	http_tracer_consume(s->tracer);
+	http_conns_flush(s->conns);
+	http_session_publish(s);
+}
+
+void http_session_losses(struct http_session *s, uint64_t *dropped, uint64_t *non_http)
+{
+	uint64_t counters[HTTP_CNT_MAX];
+
+	http_tracer_read_counters(s->tracer, counters);
+	*dropped = counters[HTTP_CNT_DROPPED] + counters[HTTP_CNT_NO_SLOT];
+	*non_http = http_conns_non_http(s->conns);
+}
+
+void http_session_close(struct http_session *s)
+{
+	if (!s)
+		return;
+	http_conns_free(s->conns);
+	http_tracer_close(s->tracer);
+	free(s->done);
+	free(s);
+}

@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* --http: from socket I/O events to requests, their GC share, and their aggregates. */
+#ifndef GCPAUSE_HTTP_SESSION_H
+#define GCPAUSE_HTTP_SESSION_H
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <sys/types.h>
+#include "stats.h"
+
+struct http_session;
+
+/* The traced process pid's statistics, or NULL when it is not traced. */
+typedef struct proc_stats *(*http_find_proc_fn)(pid_t pid, void *ctx);
+
+/*
+ * Loads the HTTP probes, sharing the GC tracer's process filter. json: print each request as a
+ * line on out. Returns 0, or a negative errno with one line in err; note gets a line for the
+ * user when the kernel's arrival stamps are not available.
+ */
+int http_session_open(struct http_session **out, int traced_pids_fd, http_find_proc_fn find,
+		      void *ctx, bool json, FILE *json_out, char *err, size_t err_len, char *note,
+		      size_t note_len);
+int http_session_epoll_fd(struct http_session *s);
+/* Reads waiting I/O events; requests that completed wait for publish. */
+int http_session_consume(struct http_session *s);
+/*
+ * Attributes the completed requests their GC time and records them. Call after the GC events
+ * up to now were consumed: a response written after a collection ended is then always seen
+ * after that collection.
+ */
+void http_session_publish(struct http_session *s);
+/* pid exited: its answered requests complete, and are published. */
+void http_session_process_gone(struct http_session *s, pid_t pid);
+/* End of tracing: everything in flight that was answered completes, and is published. */
+void http_session_finish(struct http_session *s);
+/* I/O events lost, and connections whose traffic was not HTTP. */
+void http_session_losses(struct http_session *s, uint64_t *dropped, uint64_t *non_http);
+void http_session_close(struct http_session *s);
+
+#endif /* GCPAUSE_HTTP_SESSION_H */

@@ -1,0 +1,113 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include "http_stats.h"
+
+static struct http_route *route_for(struct http_stats *s, const struct http_request *r)
+{
+	struct http_route *route;
+	int i;
+
+	for (i = 0; i < s->nroutes; i++)
+		if (!strcmp(s->routes[i].path, r->path) && !strcmp(s->routes[i].method, r->method))
+			return &s->routes[i];
+	/* Paths with ids in them are unbounded: the last slot takes everything past the limit. */
+	if (s->nroutes == HTTP_MAX_ROUTES)
+		return &s->routes[HTTP_MAX_ROUTES - 1];
+	route = &s->routes[s->nroutes++];
+	hist_init(&route->latency);
+	if (s->nroutes == HTTP_MAX_ROUTES) {
+		strcpy(route->method, "*");
+		strcpy(route->path, "(other routes)");
+	} else {
+		strcpy(route->method, r->method);
+		strcpy(route->path, r->path);
+	}
+	return route;
+}
+
+static void keep_if_slowest(struct http_stats *s, const struct http_sample *sample)
+{
+	uint64_t lat = http_latency(&sample->req);
+	int i = s->nslowest < HTTP_SLOWEST ? s->nslowest++ : HTTP_SLOWEST - 1;
+
+	if (i == HTTP_SLOWEST - 1 && s->nslowest == HTTP_SLOWEST &&
+	    http_latency(&s->slowest[i].req) >= lat)
+		return;
+	/* Insertion into a short array sorted slowest first. */
+	while (i > 0 && http_latency(&s->slowest[i - 1].req) < lat) {
+		s->slowest[i] = s->slowest[i - 1];
+		i--;
+	}
+	s->slowest[i] = *sample;
+}
+
+int http_stats_init(struct http_stats *s)
+{
+	memset(s, 0, sizeof(*s));
+	hist_init(&s->latency);
+	hist_init(&s->gc_hit);
+	hist_init(&s->clean);
+	hist_init(&s->queue);
+	s->routes = calloc(HTTP_MAX_ROUTES, sizeof(*s->routes));
+	return s->routes ? 0 : -ENOMEM;
+}
+
+int http_stats_add(struct http_stats *s, const struct http_sample *sample)
+{
+	const struct http_request *r = &sample->req;
+	uint64_t lat = http_latency(r);
+	struct http_route *route;
+	int g;
+
+	if (s->npool == s->pool_cap) {
+		size_t cap = s->pool_cap ? 2 * s->pool_cap : 1024;
+		void *grown = realloc(s->tail_pool, cap * sizeof(*s->tail_pool));
+
+		if (!grown)
+			return -ENOMEM;
+		s->tail_pool = grown;
+		s->pool_cap = cap;
+	}
+	s->tail_pool[s->npool].latency = lat;
+	s->tail_pool[s->npool].gc_ns = sample->gc.ns;
+	s->npool++;
+	hist_add(&s->latency, lat);
+	hist_add(sample->gc.count ? &s->gc_hit : &s->clean, lat);
+	hist_add(&s->queue, r->start_ns - r->arrival_ns);
+	for (g = 0; g < GC_LOG_GENS; g++)
+		s->gc_ns_by_gen[g] += sample->gc.ns_by_gen[g];
+	if (!r->arrival_from_tcp)
+		s->arrival_from_read++;
+	keep_if_slowest(s, sample);
+	route = route_for(s, r);
+	hist_add(&route->latency, lat);
+	route->gc_hit += sample->gc.count > 0;
+	return 0;
+}
+
+void http_stats_tail(const struct http_stats *s, double pct, struct http_tail *t)
+{
+	size_t i;
+
+	memset(t, 0, sizeof(*t));
+	if (!s->npool)
+		return;
+	t->threshold_ns = hist_percentile(&s->latency, pct);
+	for (i = 0; i < s->npool; i++) {
+		if (s->tail_pool[i].latency < t->threshold_ns)
+			continue;
+		t->requests++;
+		t->latency_ns += s->tail_pool[i].latency;
+		t->gc_ns += s->tail_pool[i].gc_ns;
+		t->gc_hit += s->tail_pool[i].gc_ns > 0;
+	}
+}
+
+void http_stats_free(struct http_stats *s)
+{
+	free(s->tail_pool);
+	free(s->routes);
+	memset(s, 0, sizeof(*s));
+}

@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Request latency aggregates of one process, split by whether a collection overlapped. */
+#ifndef GCPAUSE_HTTP_STATS_H
+#define GCPAUSE_HTTP_STATS_H
+
+#include <stdint.h>
+#include "gc_log.h"
+#include "hist.h"
+#include "http.h"
+
+#define HTTP_SLOWEST		5
+/* Distinct method + path kept; the rest share the last, "(other routes)". */
+#define HTTP_MAX_ROUTES		64
+
+/* One request with what the collections took of it. */
+struct http_sample {
+	struct http_request req;
+	struct gc_overlap gc;
+};
+
+struct http_route {
+	char method[HTTP_METHOD_LEN];
+	char path[HTTP_PATH_LEN];
+	struct hist latency;
+	uint64_t gc_hit;
+};
+
+struct http_stats {
+	struct hist latency, gc_hit, clean;	/* arrival to end of response */
+	struct hist queue;			/* arrival to the worker's read */
+	uint64_t gc_ns_by_gen[GC_LOG_GENS];
+	uint64_t arrival_from_read;		/* requests timed from the read (no TCP stamp) */
+	/* Latency and GC time of every request: which ones form the tail is known at the end. */
+	struct { uint64_t latency, gc_ns; } *tail_pool;
+	size_t npool, pool_cap;
+	struct http_sample slowest[HTTP_SLOWEST];
+	int nslowest;
+	struct http_route *routes;
+	int nroutes;
+};
+
+/* Where the tail starts and what GC made of it. */
+struct http_tail {
+	uint64_t threshold_ns;		/* the percentile's latency */
+	uint64_t requests, gc_hit, gc_ns, latency_ns;
+};
+
+int http_stats_init(struct http_stats *s);
+int http_stats_add(struct http_stats *s, const struct http_sample *sample);
+/* Requests at or above the pct-th percentile of latency. */
+void http_stats_tail(const struct http_stats *s, double pct, struct http_tail *t);
+void http_stats_free(struct http_stats *s);
+
+static inline uint64_t http_latency(const struct http_request *r)
+{
+	return r->end_ns > r->arrival_ns ? r->end_ns - r->arrival_ns : 0;
+}
+
+#endif /* GCPAUSE_HTTP_STATS_H */
