@@ -1,0 +1,220 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "gc_log.h"
+#include "http.h"
+#include "http_stats.h"
+
+static void test_request_line(void **state)
+{
+	char method[HTTP_METHOD_LEN], path[HTTP_PATH_LEN], long_req[400];
+	const char *get = "GET /work/abc?token=secret HTTP/1.1\r\nHost: x\r\n\r\n";
+
+	assert_true(http_parse_request_line(get, strlen(get), method, sizeof(method), path,
+					    sizeof(path)) > 0);
+	assert_string_equal(method, "GET");
+	assert_string_equal(path, "/work/abc");	/* the query string is not kept */
+	assert_true(http_parse_request_line("OPTIONS * HTTP/1.1\r\n", 20, method, sizeof(method),
+					    path, sizeof(path)) > 0);
+	assert_string_equal(path, "*");
+	/* Not requests: an unknown method, binary, a lower-case verb, a missing target. */
+	assert_int_equal(http_parse_request_line("BREW /pot HTTP/1.1", 18, method, sizeof(method),
+						 path, sizeof(path)), 0);
+	assert_int_equal(http_parse_request_line("GET /\x01\x02", 7, method, sizeof(method), path,
+						 sizeof(path)), 0);
+	assert_int_equal(http_parse_request_line("get / HTTP/1.1", 14, method, sizeof(method),
+						 path, sizeof(path)), 0);
+	assert_int_equal(http_parse_request_line("GET ", 4, method, sizeof(method), path,
+						 sizeof(path)), 0);
+	assert_int_equal(http_parse_request_line("\x16\x03\x01\x02\x00", 5, method,
+						 sizeof(method), path, sizeof(path)), 0);
+	/* A long path is cut to 128 bytes. */
+	memset(long_req, 'a', sizeof(long_req));
+	memcpy(long_req, "POST /", 6);
+	assert_true(http_parse_request_line(long_req, sizeof(long_req), method, sizeof(method),
+					    path, sizeof(path)) > 0);
+	assert_int_equal(strlen(path), HTTP_PATH_LEN - 1);
+}
+
+static void test_status_line(void **state)
+{
+	assert_int_equal(http_parse_status("HTTP/1.1 200 OK\r\n", 17), 200);
+	assert_int_equal(http_parse_status("HTTP/1.0 404 Not Found", 22), 404);
+	assert_int_equal(http_parse_status("HTTP/1.1 100 Continue", 21), 100);
+	assert_int_equal(http_parse_status("HTTP/2 200", 10), -1);
+	assert_int_equal(http_parse_status("<html>body</html>", 17), -1);
+	assert_int_equal(http_parse_status("HTTP/1.1 2", 10), -1);
+}
+
+#define MAX_DONE 16
+static struct http_request done[MAX_DONE];
+static int ndone;
+
+static void collect(const struct http_request *req, void *ctx)
+{
+	if (ndone < MAX_DONE)
+		done[ndone++] = *req;
+}
+
+static void io(struct http_conns *c, int kind, int fd, uint64_t sk, uint64_t ts,
+	       uint64_t arrival, uint64_t conn_ns, const char *data)
+{
+	struct http_io e;
+
+	memset(&e, 0, sizeof(e));
+	e.kind = kind;
+	e.pid = 100;
+	e.tid = 101;
+	e.fd = fd;
+	e.sk = sk;
+	e.ts_ns = ts;
+	e.arrival_ns = arrival;
+	e.conn_ns = conn_ns;
+	e.len = data ? strlen(data) : 0;
+	e.bytes = e.len ? e.len : 1000;
+	if (data)
+		memcpy(e.data, data, e.len);
+	http_conns_feed(c, &e);
+}
+
+static void test_keepalive_and_pipelining(void **state)
+{
+	struct http_conns *c = http_conns_new(collect, NULL);
+
+	ndone = 0;
+	io(c, HTTP_IO_ACCEPT, 7, 0, 5, 0, 0, NULL);
+	/* First request on a new connection: it waited from the connection's arrival. */
+	io(c, HTTP_IO_READ, 7, 0xa, 20, 15, 10, "GET /one HTTP/1.1\r\n\r\n");
+	io(c, HTTP_IO_WRITE, 7, 0xa, 30, 0, 0, "HTTP/1.1 200 OK\r\n");
+	io(c, HTTP_IO_WRITE, 7, 0xa, 35, 0, 0, "body part two");
+	assert_int_equal(ndone, 0);	/* the response may go on */
+	/* Keep-alive: the next request ends the first response. */
+	io(c, HTTP_IO_READ, 7, 0xa, 50, 45, 10, "POST /two HTTP/1.1\r\n\r\n");
+	assert_int_equal(ndone, 1);
+	assert_string_equal(done[0].path, "/one");
+	assert_int_equal(done[0].status, 200);
+	assert_true(done[0].arrival_ns == 10 && done[0].arrival_from_tcp);
+	assert_true(done[0].start_ns == 20 && done[0].first_byte_ns == 30 && done[0].end_ns == 35);
+	/* An interim 100 Continue is not the response. */
+	io(c, HTTP_IO_WRITE, 7, 0xa, 55, 0, 0, "HTTP/1.1 100 Continue\r\n\r\n");
+	io(c, HTTP_IO_WRITE, 7, 0xa, 60, 0, 0, "HTTP/1.1 201 Created\r\n");
+	/* A pipelined pair in one read: two requests, answered in order. */
+	io(c, HTTP_IO_READ, 7, 0xa, 70, 65, 0,
+	   "GET /a HTTP/1.1\r\nHost: h\r\n\r\nGET /b HTTP/1.1\r\nHost: h\r\n\r\n");
+	assert_int_equal(ndone, 2);
+	assert_string_equal(done[1].path, "/two");
+	assert_true(done[1].status == 201 && done[1].arrival_ns == 45);
+	io(c, HTTP_IO_WRITE, 7, 0xa, 80, 0, 0, "HTTP/1.1 200 OK\r\n");
+	io(c, HTTP_IO_WRITE, 7, 0xa, 90, 0, 0, "HTTP/1.1 404 Not Found\r\n");
+	io(c, HTTP_IO_CLOSE, 7, 0, 95, 0, 0, NULL);
+	assert_int_equal(ndone, 4);
+	assert_true(!strcmp(done[2].path, "/a") && done[2].status == 200 &&
+		    done[2].end_ns == 80);
+	assert_true(!strcmp(done[3].path, "/b") && done[3].status == 404 &&
+		    done[3].start_ns == 70 && done[3].end_ns == 90);
+	http_conns_free(c);
+}
+
+static void test_fd_reuse_garbage_and_fallback(void **state)
+{
+	struct http_conns *c = http_conns_new(collect, NULL);
+
+	ndone = 0;
+	/* Binary traffic: counted once, never a request. */
+	io(c, HTTP_IO_READ, 3, 0xb, 10, 0, 0, "\x16\x03\x01 tls hello");
+	io(c, HTTP_IO_READ, 3, 0xb, 11, 0, 0, "more bytes");
+	assert_int_equal(http_conns_non_http(c), 1);
+	/* The same fd, now another socket whose close was never seen. */
+	io(c, HTTP_IO_READ, 3, 0xc, 20, 0, 0, "GET /x HTTP/1.1\r\n\r\n");
+	io(c, HTTP_IO_WRITE, 3, 0xc, 25, 0, 0, "HTTP/1.1 200 OK\r\n");
+	/* No arrival stamp: timed from the read. */
+	io(c, HTTP_IO_READ, 3, 0xd, 30, 0, 0, "GET /y HTTP/1.1\r\n\r\n");
+	assert_int_equal(ndone, 1);
+	assert_true(done[0].arrival_ns == 20 && !done[0].arrival_from_tcp);
+	/* A request never answered is dropped when the process goes. */
+	http_conns_flush_pid(c, 100);
+	assert_int_equal(ndone, 1);
+	/* A response to a request read before we attached: ignored. */
+	io(c, HTTP_IO_READ, 4, 0xe, 40, 0, 0, "partial body of an upload");
+	io(c, HTTP_IO_WRITE, 4, 0xe, 45, 0, 0, "HTTP/1.1 200 OK\r\n");
+	http_conns_flush(c);
+	assert_int_equal(ndone, 1);
+	http_conns_free(c);
+}
+
+static void test_gc_overlap(void **state)
+{
+	struct gc_log log = {};
+	struct gc_overlap o;
+
+	assert_int_equal(gc_log_add(&log, 100, 200, 0), 0);
+	assert_int_equal(gc_log_add(&log, 500, 900, 2), 0);
+	assert_int_equal(gc_log_add(&log, 300, 350, 1), 0);	/* out of order: sorted in */
+	gc_log_overlap(&log, 150, 600, &o);
+	assert_int_equal(o.count, 3);
+	assert_true(o.ns == 50 + 50 + 100);
+	assert_true(o.ns_by_gen[0] == 50 && o.ns_by_gen[1] == 50 && o.ns_by_gen[2] == 100);
+	gc_log_overlap(&log, 201, 299, &o);
+	assert_int_equal(o.count, 0);
+	gc_log_prune(&log, 360);
+	gc_log_overlap(&log, 0, 1000, &o);
+	assert_true(o.count == 1 && o.ns == 400);
+	gc_log_free(&log);
+}
+
+static void test_stats_split_and_tail(void **state)
+{
+	struct http_stats s;
+	struct http_sample x;
+	struct http_tail t;
+	int i;
+
+	assert_int_equal(http_stats_init(&s), 0);
+	for (i = 0; i < 100; i++) {
+		memset(&x, 0, sizeof(x));
+		strcpy(x.req.method, "GET");
+		snprintf(x.req.path, sizeof(x.req.path), "/id/%d", i);
+		x.req.arrival_ns = 1000;
+		x.req.start_ns = 1000;
+		/* The five slowest overlapped a 50 ms collection; the rest took 1 ms. */
+		x.req.end_ns = 1000 + (i < 95 ? 1000000 : 60000000);
+		x.req.arrival_from_tcp = true;
+		if (i >= 95) {
+			x.gc.ns = 50000000;
+			x.gc.count = 1;
+			x.gc.ns_by_gen[2] = 50000000;
+		}
+		assert_int_equal(http_stats_add(&s, &x), 0);
+	}
+	assert_true(s.latency.count == 100 && s.gc_hit.count == 5 && s.clean.count == 95);
+	assert_true(s.gc_ns_by_gen[2] == 250000000);
+	http_stats_tail(&s, 99, &t);
+	assert_true(t.requests == 5 && t.gc_hit == 5 && t.gc_ns == 250000000);
+	assert_int_equal(s.nslowest, HTTP_SLOWEST);
+	assert_true(http_latency(&s.slowest[0].req) == 60000000);
+	/* Routes are bounded: 100 distinct paths share the last slot past the limit. */
+	assert_int_equal(s.nroutes, HTTP_MAX_ROUTES);
+	assert_string_equal(s.routes[HTTP_MAX_ROUTES - 1].path, "(other routes)");
+	assert_true(s.routes[HTTP_MAX_ROUTES - 1].latency.count == 100 - (HTTP_MAX_ROUTES - 1));
+	http_stats_free(&s);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_request_line),
+		cmocka_unit_test(test_status_line),
+		cmocka_unit_test(test_keepalive_and_pipelining),
+		cmocka_unit_test(test_fd_reuse_garbage_and_fallback),
+		cmocka_unit_test(test_gc_overlap),
+		cmocka_unit_test(test_stats_split_and_tail),
+	};
+
+	return cmocka_run_group_tests_name("http", tests, NULL, NULL);
+}
