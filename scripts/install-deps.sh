@@ -19,6 +19,9 @@ packages=(
 	systemtap-sdt-dev		# <sys/sdt.h> for the marker test fixture
 	python3.11 libpython3.11 libpython3.11-dev	# traced targets, embedded-host fixture
 	python3-pytest			# end-to-end test runner
+	gunicorn python3-flask python3-gevent	# --http tests: WSGI servers (sync, gevent workers)
+	uvicorn python3-uvloop		# --http tests: ASGI server, asyncio and libuv event loops
+	wrk				# --http tests: load generator
 	util-linux procps		# setpriv (unprivileged test), ps
 )
 

@@ -25,6 +25,7 @@ struct conn {
 	bool read_before;		/* the first request gets the connection's arrival */
 	bool upgraded;			/* 101 Switching Protocols: no longer HTTP/1.x */
 	bool responding;
+	long body_left;			/* bytes of a request body still to be read */
 	struct http_request cur;	/* whose response is being written */
 	int nqueued;
 	struct http_request queued[MAX_QUEUED];
@@ -124,13 +125,44 @@ static void drop(struct http_conns *c, struct conn **pp)
 	free(conn);
 }
 
+/* Content-Length of the header block in [from, to), or -1 when it is not there. */
+static long content_length(const char *data, size_t from, size_t to)
+{
+	static const char name[] = "\r\ncontent-length:";
+	size_t i, k, n = sizeof(name) - 1;
+	long v = -1;
+
+	for (i = from; i + n <= to; i++) {
+		for (k = 0; k < n && (data[i + k] | (k > 1 ? 0x20 : 0)) == name[k]; k++)
+			;
+		if (k < n)
+			continue;
+		for (i += n; i < to && data[i] == ' '; i++)
+			;
+		for (v = 0; i < to && data[i] >= '0' && data[i] <= '9'; i++)
+			v = v * 10 + (data[i] - '0');
+		return v;
+	}
+	return v;
+}
+
+/*
+ * Queues the requests that start in this read. Each one's body (by its Content-Length) is
+ * skipped, here and in the reads that follow, so that a body is never taken for a request.
+ */
 static void on_read(struct http_conns *c, struct conn *conn, const struct http_io *io)
 {
 	const char *data = (const char *)io->data;
-	size_t len = io->len, used, off = 0;
+	size_t len = io->len, used, off = 0, header_end;
 	struct http_request req;
 	uint64_t arrival;
+	long body;
+	int n = 0;
 
+	if (conn->body_left > 0) {
+		conn->body_left -= io->bytes;
+		return;
+	}
 	memset(&req, 0, sizeof(req));
 	used = http_parse_request_line(data, len, req.method, sizeof(req.method), req.path,
 				       sizeof(req.path));
@@ -142,31 +174,41 @@ static void on_read(struct http_conns *c, struct conn *conn, const struct http_i
 	}
 	/* The previous response, if any, is complete: the client asked for the next one. */
 	complete(c, conn);
-	arrival = io->arrival_ns;
-	if (!conn->read_before && io->conn_ns && (!arrival || io->conn_ns < arrival))
-		arrival = io->conn_ns;
-	conn->read_before = true;
 	req.pid = io->pid;
 	req.tid = io->tid;
 	req.fd = io->fd;
 	req.start_ns = io->ts_ns;
-	req.arrival_from_tcp = arrival && arrival <= io->ts_ns;
-	req.arrival_ns = req.arrival_from_tcp ? arrival : io->ts_ns;
 	for (;;) {
+		/* Only the first request on a connection waited from the handshake on. */
+		arrival = io->arrival_ns;
+		if (!n && !conn->read_before && io->conn_ns && (!arrival || io->conn_ns < arrival))
+			arrival = io->conn_ns;
+		req.arrival_from_tcp = arrival && arrival <= io->ts_ns;
+		req.arrival_ns = req.arrival_from_tcp ? arrival : io->ts_ns;
 		if (conn->nqueued < MAX_QUEUED)
 			conn->queued[conn->nqueued++] = req;
-		/* Pipelined: another request line right after this one's header block. */
-		off += used;
-		while (off + 4 <= len && memcmp(data + off, "\r\n\r\n", 4))
-			off++;
-		if (off + 4 > len)
+		n++;
+		/* Pipelined: another request line after this one's header block and body. */
+		for (header_end = off + used; header_end + 4 <= len &&
+		     memcmp(data + header_end, "\r\n\r\n", 4); header_end++)
+			;
+		body = content_length(data, off + used, header_end + 4 <= len ? header_end : len);
+		if (header_end + 4 > len) {
+			/* Headers longer than the capture: the body starts in a later read. */
+			conn->body_left = body > 0 ? body : 0;
 			break;
-		off += 4;
+		}
+		off = header_end + 4 + (body > 0 ? body : 0);
+		if (off >= (size_t)io->bytes || off >= len) {
+			conn->body_left = (long)off - io->bytes;
+			break;
+		}
 		used = http_parse_request_line(data + off, len - off, req.method,
 					       sizeof(req.method), req.path, sizeof(req.path));
 		if (!used)
 			break;
 	}
+	conn->read_before = true;
 }
 
 static void on_write(struct http_conns *c, struct conn *conn, const struct http_io *io)
@@ -181,6 +223,8 @@ static void on_write(struct http_conns *c, struct conn *conn, const struct http_
 		return;
 	}
 	complete(c, conn);
+	/* A server answers once it has read the body: whatever was expected of it is over. */
+	conn->body_left = 0;
 	if (!conn->nqueued)
 		return;		/* a response to nothing we saw: attached mid-request */
 	conn->cur = conn->queued[0];

@@ -148,6 +148,45 @@ static void test_fd_reuse_garbage_and_fallback(void **state)
 	http_conns_free(c);
 }
 
+static void test_bodies_are_not_requests(void **state)
+{
+	struct http_conns *c = http_conns_new(collect, NULL);
+
+	ndone = 0;
+	/* Headers alone, then a body that reads like a request line. */
+	io(c, HTTP_IO_READ, 5, 0xf, 10, 8, 0,
+	   "POST /upload HTTP/1.1\r\nContent-Length: 30\r\n\r\n");
+	io(c, HTTP_IO_READ, 5, 0xf, 12, 0, 0, "GET /fake HTTP/1.1\r\n\r\n12345678");
+	io(c, HTTP_IO_WRITE, 5, 0xf, 20, 0, 0, "HTTP/1.1 200 OK\r\n");
+	/* Headers and body in one read, then a pipelined request after the body. */
+	io(c, HTTP_IO_READ, 5, 0xf, 30, 28, 0,
+	   "POST /p HTTP/1.1\r\ncontent-length:  9\r\n\r\nGET /no/\nGET /next HTTP/1.1\r\n\r\n");
+	io(c, HTTP_IO_WRITE, 5, 0xf, 40, 0, 0, "HTTP/1.1 201 Created\r\n");
+	io(c, HTTP_IO_WRITE, 5, 0xf, 50, 0, 0, "HTTP/1.1 204 No Content\r\n");
+	http_conns_flush(c);
+	assert_int_equal(ndone, 3);
+	assert_true(!strcmp(done[0].path, "/upload") && done[0].status == 200);
+	assert_true(!strcmp(done[1].path, "/p") && done[1].status == 201);
+	assert_true(!strcmp(done[2].path, "/next") && done[2].status == 204);
+	http_conns_free(c);
+}
+
+static void test_pipelined_arrival(void **state)
+{
+	struct http_conns *c = http_conns_new(collect, NULL);
+
+	ndone = 0;
+	/* New connection: the first request waited from the handshake, the second from its bytes. */
+	io(c, HTTP_IO_READ, 6, 0x10, 50, 40, 30,
+	   "GET /1 HTTP/1.1\r\n\r\nGET /2 HTTP/1.1\r\n\r\n");
+	io(c, HTTP_IO_WRITE, 6, 0x10, 60, 0, 0, "HTTP/1.1 200 OK\r\n");
+	io(c, HTTP_IO_WRITE, 6, 0x10, 70, 0, 0, "HTTP/1.1 200 OK\r\n");
+	http_conns_flush(c);
+	assert_int_equal(ndone, 2);
+	assert_true(done[0].arrival_ns == 30 && done[1].arrival_ns == 40);
+	http_conns_free(c);
+}
+
 static void test_gc_overlap(void **state)
 {
 	struct gc_log log = {};
@@ -212,6 +251,8 @@ int main(void)
 		cmocka_unit_test(test_status_line),
 		cmocka_unit_test(test_keepalive_and_pipelining),
 		cmocka_unit_test(test_fd_reuse_garbage_and_fallback),
+		cmocka_unit_test(test_bodies_are_not_requests),
+		cmocka_unit_test(test_pipelined_arrival),
 		cmocka_unit_test(test_gc_overlap),
 		cmocka_unit_test(test_stats_split_and_tail),
 	};
