@@ -26,6 +26,30 @@ int gc_log_add(struct gc_log *log, uint64_t start_ns, uint64_t end_ns, int gen)
 	return 0;
 }
 
+static uint64_t entry_ns(const struct gc_log_entry *e)
+{
+	return e->end_ns - e->start_ns;
+}
+
+static void list_longest(struct gc_overlap *o, const struct gc_log_entry *e)
+{
+	int i;
+
+	if (o->nlisted < GC_OVERLAP_LISTED) {
+		i = o->nlisted++;
+	} else {
+		i = GC_OVERLAP_LISTED - 1;
+		if (entry_ns(&o->listed[i]) >= entry_ns(e))
+			return;
+	}
+	/* Insertion into a short array sorted longest first. */
+	while (i > 0 && entry_ns(&o->listed[i - 1]) < entry_ns(e)) {
+		o->listed[i] = o->listed[i - 1];
+		i--;
+	}
+	o->listed[i] = *e;
+}
+
 void gc_log_overlap(const struct gc_log *log, uint64_t from, uint64_t to, struct gc_overlap *o)
 {
 	size_t lo = 0, hi = log->n, i;
@@ -53,6 +77,7 @@ void gc_log_overlap(const struct gc_log *log, uint64_t from, uint64_t to, struct
 		o->ns += t - s;
 		o->count++;
 		o->ns_by_gen[gen] += t - s;
+		list_longest(o, e);
 	}
 }
 

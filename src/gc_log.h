@@ -18,10 +18,15 @@ struct gc_log {
 	size_t n, cap;
 };
 
+/* Pauses listed with a request (the longest first), for the slowest requests' report. */
+#define GC_OVERLAP_LISTED	4
+
 struct gc_overlap {
 	uint64_t ns;			/* pause time inside the window */
 	uint32_t count;			/* collections overlapping it */
 	uint64_t ns_by_gen[GC_LOG_GENS];
+	int nlisted;
+	struct gc_log_entry listed[GC_OVERLAP_LISTED];	/* whole pauses, not clipped */
 };
 
 /* Records a collection; returns -ENOMEM when it cannot. */

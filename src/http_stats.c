@@ -30,11 +30,15 @@ static struct http_route *route_for(struct http_stats *s, const struct http_requ
 static void keep_if_slowest(struct http_stats *s, const struct http_sample *sample)
 {
 	uint64_t lat = http_latency(&sample->req);
-	int i = s->nslowest < HTTP_SLOWEST ? s->nslowest++ : HTTP_SLOWEST - 1;
+	int i;
 
-	if (i == HTTP_SLOWEST - 1 && s->nslowest == HTTP_SLOWEST &&
-	    http_latency(&s->slowest[i].req) >= lat)
-		return;
+	if (s->nslowest < HTTP_SLOWEST) {
+		i = s->nslowest++;
+	} else {
+		i = HTTP_SLOWEST - 1;
+		if (http_latency(&s->slowest[i].req) >= lat)
+			return;
+	}
 	/* Insertion into a short array sorted slowest first. */
 	while (i > 0 && http_latency(&s->slowest[i - 1].req) < lat) {
 		s->slowest[i] = s->slowest[i - 1];
@@ -84,6 +88,43 @@ int http_stats_add(struct http_stats *s, const struct http_sample *sample)
 	route = route_for(s, r);
 	hist_add(&route->latency, lat);
 	route->gc_hit += sample->gc.count > 0;
+	return 0;
+}
+
+int http_stats_merge(struct http_stats *dst, const struct http_stats *src)
+{
+	size_t need = dst->npool + src->npool;
+	struct http_route *route;
+	struct http_request key;
+	int i;
+
+	if (need > dst->pool_cap) {
+		void *grown = realloc(dst->tail_pool, need * sizeof(*dst->tail_pool));
+
+		if (!grown)
+			return -ENOMEM;
+		dst->tail_pool = grown;
+		dst->pool_cap = need;
+	}
+	memcpy(dst->tail_pool + dst->npool, src->tail_pool, src->npool * sizeof(*src->tail_pool));
+	dst->npool = need;
+	hist_merge(&dst->latency, &src->latency);
+	hist_merge(&dst->gc_hit, &src->gc_hit);
+	hist_merge(&dst->clean, &src->clean);
+	hist_merge(&dst->queue, &src->queue);
+	for (i = 0; i < GC_LOG_GENS; i++)
+		dst->gc_ns_by_gen[i] += src->gc_ns_by_gen[i];
+	dst->arrival_from_read += src->arrival_from_read;
+	for (i = 0; i < src->nslowest; i++)
+		keep_if_slowest(dst, &src->slowest[i]);
+	for (i = 0; i < src->nroutes; i++) {
+		memset(&key, 0, sizeof(key));
+		strcpy(key.method, src->routes[i].method);
+		strcpy(key.path, src->routes[i].path);
+		route = route_for(dst, &key);
+		hist_merge(&route->latency, &src->routes[i].latency);
+		route->gc_hit += src->routes[i].gc_hit;
+	}
 	return 0;
 }
 

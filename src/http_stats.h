@@ -48,6 +48,8 @@ struct http_tail {
 int http_stats_init(struct http_stats *s);
 int http_stats_add(struct http_stats *s, const struct http_sample *sample);
 /* Requests at or above the pct-th percentile of latency. */
+/* Adds src's requests into dst (the figures of several processes together). */
+int http_stats_merge(struct http_stats *dst, const struct http_stats *src);
 void http_stats_tail(const struct http_stats *s, double pct, struct http_tail *t);
 void http_stats_free(struct http_stats *s);
 

@@ -17,3 +17,15 @@ uint64_t report_lost_events(const uint64_t counters[GC_CNT_MAX])
 	return counters[GC_CNT_DROPPED] + counters[GC_CNT_TOO_DEEP] +
 	       counters[GC_CNT_NO_THREAD_SLOT];
 }
+
+int report_http_all(const struct report_summary *s, struct http_stats *all)
+{
+	int i, ret = http_stats_init(all);
+
+	for (i = 0; !ret && i < s->nprocs; i++)
+		if (s->procs[i]->http)
+			ret = http_stats_merge(all, s->procs[i]->http);
+	if (ret)
+		http_stats_free(all);
+	return ret;
+}

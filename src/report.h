@@ -27,6 +27,9 @@ struct report_percentile {
 extern const struct report_percentile report_percentiles[];
 extern const int report_npercentiles;
 
+/* The requests of every process of the summary together; free with http_stats_free(). */
+int report_http_all(const struct report_summary *s, struct http_stats *all);
+
 /* Events lost for good (the ring buffer was full, or nesting or thread limits were hit). */
 uint64_t report_lost_events(const uint64_t counters[GC_CNT_MAX]);
 

@@ -74,7 +74,8 @@ static void add_gc_overlap(struct json_object *obj, const struct gc_overlap *gc)
 	json_object_object_add(obj, "gc_ns_by_gen", by_gen);
 }
 
-static struct json_object *request_json(const struct http_sample *sample)
+/* pauses: list the longest collections inside it too (for the slowest requests). */
+static struct json_object *request_json(const struct http_sample *sample, bool pauses)
 {
 	const struct http_request *r = &sample->req;
 	struct json_object *obj = new_typed("request");
@@ -94,12 +95,27 @@ static struct json_object *request_json(const struct http_sample *sample)
 	add_u64(obj, "latency_ns", http_latency(r));
 	add_str(obj, "arrival_source", r->arrival_from_tcp ? "tcp" : "read");
 	add_gc_overlap(obj, &sample->gc);
+	if (pauses) {
+		struct json_object *arr = json_object_new_array(), *pause;
+		int i;
+
+		for (i = 0; i < sample->gc.nlisted; i++) {
+			const struct gc_log_entry *e = &sample->gc.listed[i];
+
+			pause = json_object_new_object();
+			add_i64(pause, "gen", e->gen);
+			add_u64(pause, "start_ns", e->start_ns);
+			add_u64(pause, "duration_ns", e->end_ns - e->start_ns);
+			json_object_array_add(arr, pause);
+		}
+		json_object_object_add(obj, "pauses", arr);
+	}
 	return obj;
 }
 
 void report_json_request(FILE *out, const struct http_sample *sample)
 {
-	emit(out, request_json(sample));
+	emit(out, request_json(sample, false));
 }
 
 static struct json_object *latency_json(const struct hist *h)
@@ -153,7 +169,7 @@ static struct json_object *http_json(const struct http_stats *s)
 	json_object_object_add(obj, "gc_ns_by_gen", by_gen);
 	arr = json_object_new_array();
 	for (i = 0; i < s->nslowest; i++)
-		json_object_array_add(arr, request_json(&s->slowest[i]));
+		json_object_array_add(arr, request_json(&s->slowest[i], true));
 	json_object_object_add(obj, "slowest", arr);
 	arr = json_object_new_array();
 	for (i = 0; i < s->nroutes; i++) {
@@ -319,5 +335,13 @@ void report_json_summary(FILE *out, const struct report_summary *s)
 	for (i = 0; i < s->nprocs; i++)
 		json_object_array_add(procs, process_json(s, s->procs[i]));
 	json_object_object_add(obj, "processes", procs);
+	if (s->http) {
+		struct http_stats all;
+
+		if (!report_http_all(s, &all)) {
+			json_object_object_add(obj, "http_all", http_json(&all));
+			http_stats_free(&all);
+		}
+	}
 	emit(out, obj);
 }

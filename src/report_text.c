@@ -121,7 +121,7 @@ static void print_tail(FILE *out, const struct http_stats *s, double pct)
 static void print_http(FILE *out, const struct http_stats *s)
 {
 	char a[FMT_DURATION_LEN], b[FMT_DURATION_LEN], c[FMT_DURATION_LEN];
-	int i;
+	int i, j;
 
 	fprintf(out, "\n  HTTP requests (latency from arrival in the kernel to the response's "
 		"last byte)\n    %-8s %8s %*s %*s %*s %*s\n", "", "count", VALUE_WIDTH, "p50",
@@ -147,9 +147,14 @@ static void print_http(FILE *out, const struct http_stats *s)
 
 		fprintf(out, "    ");
 		print_duration(out, http_latency(&x->req), VALUE_WIDTH);
-		fprintf(out, "  %s %s %d  GC %s in %u collection%s\n", x->req.method,
+		fprintf(out, "  %s %s %d  GC %s in %u collection%s", x->req.method,
 			x->req.path, x->req.status, fmt_duration(a, sizeof(a), x->gc.ns),
 			x->gc.count, x->gc.count == 1 ? "" : "s");
+		for (j = 0; j < x->gc.nlisted; j++)
+			fprintf(out, "%s gen%d %s", j ? "," : ":", x->gc.listed[j].gen,
+				fmt_duration(b, sizeof(b), x->gc.listed[j].end_ns -
+					     x->gc.listed[j].start_ns));
+		fputc('\n', out);
 	}
 	fprintf(out, "  routes:\n");
 	for (i = 0; i < s->nroutes; i++) {
@@ -212,6 +217,15 @@ void report_text_summary(FILE *out, const struct report_summary *s)
 		s->nprocs == 1 ? "" : "es");
 	for (i = 0; i < s->nprocs; i++)
 		print_process(out, s, s->procs[i]);
+	if (s->http && s->nprocs > 1) {
+		struct http_stats all;
+
+		if (!report_http_all(s, &all)) {
+			fprintf(out, "\nall %d processes", s->nprocs);
+			print_http(out, &all);
+			http_stats_free(&all);
+		}
+	}
 	if (lost)
 		fprintf(out, "\nWARNING: %" PRIu64 " collections lost (ring buffer full: %" PRIu64
 			", nested too deep: %" PRIu64 ", thread table full: %" PRIu64

@@ -390,8 +390,28 @@ def check_http_summary(summary, pid, lines):
 
 
 def check_http_totals(summary, non_http=None):
-    """The summary's top-level --http counters."""
+    """The summary's top-level --http counters, and all processes' requests together."""
     assert summary["http_dropped_events"] == 0, summary["http_dropped_events"]
+    procs = [p["http"] for p in summary["processes"]]
+    together = summary["http_all"]
+    for key in ("requests", "arrival_from_read"):
+        assert together[key] == sum(h[key] for h in procs), (key, together[key])
+    for block in ("latency", "gc_hit", "clean", "queue"):
+        assert together[block]["count"] == sum(h[block]["count"] for h in procs), block
+        if together[block]["count"]:
+            assert together[block]["max_ns"] == max(h[block]["max_ns"] or 0 for h in procs)
+    assert together["gc_ns_by_gen"] == [sum(h["gc_ns_by_gen"][g] for h in procs)
+                                        for g in range(3)]
+    slowest = sorted((r["latency_ns"] for h in procs for r in h["slowest"]), reverse=True)
+    assert [r["latency_ns"] for r in together["slowest"]] == slowest[:len(together["slowest"])]
+    for r in together["slowest"]:
+        # The listed pauses are whole collections overlapping the request, longest first.
+        durations = [p["duration_ns"] for p in r["pauses"]]
+        assert durations == sorted(durations, reverse=True), r
+        assert len(r["pauses"]) == min(r["gc_count"], 4), r
+        for p in r["pauses"]:
+            assert p["start_ns"] < r["end_ns"] and p["start_ns"] + p["duration_ns"] > \
+                r["arrival_ns"], (p, r)
     if non_http is not None:
         assert summary["non_http_connections"] == non_http, \
             f"non_http_connections {summary['non_http_connections']} != {non_http}"

@@ -199,6 +199,10 @@ static void test_gc_overlap(void **state)
 	assert_int_equal(o.count, 3);
 	assert_true(o.ns == 50 + 50 + 100);
 	assert_true(o.ns_by_gen[0] == 50 && o.ns_by_gen[1] == 50 && o.ns_by_gen[2] == 100);
+	/* The whole pauses are listed, longest first. */
+	assert_int_equal(o.nlisted, 3);
+	assert_true(o.listed[0].start_ns == 500 && o.listed[0].end_ns == 900);
+	assert_true(o.listed[1].end_ns - o.listed[1].start_ns == 100);
 	gc_log_overlap(&log, 201, 299, &o);
 	assert_int_equal(o.count, 0);
 	gc_log_prune(&log, 360);
@@ -241,6 +245,23 @@ static void test_stats_split_and_tail(void **state)
 	assert_int_equal(s.nroutes, HTTP_MAX_ROUTES);
 	assert_string_equal(s.routes[HTTP_MAX_ROUTES - 1].path, "(other routes)");
 	assert_true(s.routes[HTTP_MAX_ROUTES - 1].latency.count == 100 - (HTTP_MAX_ROUTES - 1));
+	/* Two processes' figures together. */
+	{
+		struct http_stats both;
+
+		assert_int_equal(http_stats_init(&both), 0);
+		assert_int_equal(http_stats_merge(&both, &s), 0);
+		assert_int_equal(http_stats_merge(&both, &s), 0);
+		assert_true(both.latency.count == 200 && both.gc_hit.count == 10);
+		assert_true(both.gc_ns_by_gen[2] == 500000000);
+		http_stats_tail(&both, 99, &t);
+		assert_true(t.requests == 10 && t.gc_hit == 10);
+		assert_int_equal(both.nslowest, HTTP_SLOWEST);
+		assert_true(http_latency(&both.slowest[HTTP_SLOWEST - 1].req) == 60000000);
+		assert_int_equal(both.nroutes, HTTP_MAX_ROUTES);
+		assert_true(both.routes[0].latency.count == 2);
+		http_stats_free(&both);
+	}
 	http_stats_free(&s);
 }
 
