@@ -621,3 +621,29 @@ def test_load_gc_hit_requests_are_slower(procs, server_factory, http_gcpause, ki
     for pid in srv.workers:
         check_http_summary(total, pid, [r for r in lines if r["pid"] == pid])
     check_http_totals(total)
+
+
+# --------------------------------------------------------------------------
+# The text report
+# --------------------------------------------------------------------------
+
+def test_text_report(procs, server_factory, http_gcpause):
+    """Without --json: per worker and for all of them, request counts that add up."""
+    srv = server_factory("gunicorn-sync")
+    gp = Gcpause(procs, ["--http"] + [a for p in srv.workers for a in ("-p", p)],
+                 json_mode=False)
+    gp.err.wait_for(lambda l: "Ctrl-C to stop" in l, 30, "the tracing line")
+    c = http_client.Client("127.0.0.1", srv.port)
+    sent = c.new_connections([f"/work/text{i:03d}" for i in range(40)])
+    assert all(r.ok for r in sent), [r for r in sent if not r.ok]
+    time.sleep(0.3)
+    assert gp.stop() == 0, gp.err.snapshot()
+    lines = gp.out.snapshot()
+    # "    all   <count> <p50> <p95> <p99> <max>" rows, one per worker and one for all of them.
+    counts = [int(l.split()[1]) for l in lines if l.startswith("    all ") and
+              len(l.split()) == 6]
+    assert len(counts) == len(srv.workers) + 1, lines
+    assert sum(counts[:-1]) == counts[-1] == len(sent), (counts, len(sent))
+    assert any(l.startswith(f"all {len(srv.workers)} processes") for l in lines), lines
+    routes = [l for l in lines if "/work/text" in l and l.split()[0] == "GET"]
+    assert len(routes) >= len(sent), routes
