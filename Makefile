@@ -19,7 +19,7 @@ CFLAGS		+= -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wmissing-prototypes \
 		   -D_GNU_SOURCE -MMD -MP
 CPPFLAGS	+= -I$(OUTPUT) -Isrc -Ibpf $(shell pkg-config --cflags libbpf json-c 2>/dev/null)
 LDLIBS		+= $(shell pkg-config --libs libbpf json-c 2>/dev/null || echo -lbpf -ljson-c) \
-		   -ldw -ldebuginfod -lelf -llzma -lcapstone -lz
+		   -ldw -ldebuginfod -lelf -llzma -lcapstone -lncursesw -lz
 # The BPF target has no system include dirs of its own; borrow the host's (asm/ lives in the
 # multiarch one) the way libbpf-bootstrap does.
 CLANG_BPF_SYS_INCLUDES = $(shell $(CLANG) -v -E - </dev/null 2>&1 \

@@ -15,6 +15,8 @@ packages=(
 	binutils			# strip/objcopy for the stripped-build tests
 	debootstrap			# rootfs with newer Debian Pythons for the tests
 	libjson-c-dev			# --json output
+	libncurses-dev			# gcpause top
+	tmux				# gcpause top tests: a real terminal to drive and read
 	libcmocka-dev			# unit tests
 	systemtap-sdt-dev		# <sys/sdt.h> for the marker test fixture
 	python3.11 libpython3.11 libpython3.11-dev	# traced targets, embedded-host fixture

@@ -101,6 +101,8 @@ void http_session_publish(struct http_session *s)
 		sample.req = s->done[i];
 		gc_log_overlap(&p->gc_log, sample.req.arrival_ns, sample.req.end_ns, &sample.gc);
 		http_stats_add(p->http, &sample);
+		if (p->http_interval)
+			http_stats_add(p->http_interval, &sample);
 		if (s->json)
 			report_json_request(s->out, &sample);
 		gc_log_prune(&p->gc_log, sample.req.end_ns > GC_LOG_KEEP_NS ?

@@ -27,31 +27,17 @@
 #include "privileges.h"
 #include "report.h"
 #include "stats.h"
+#include "top.h"
 #include "target.h"
 #include "tracer.h"
 
 #define ERR_LEN		1024
 
-enum source { SRC_EVENTS = 1, SRC_HTTP, SRC_SIGNAL, SRC_INTERVAL, SRC_DEADLINE, SRC_PROCESS };
+#include "app.h"
 
-struct traced {
-	struct proc_stats *stats;
-	int pidfd;		/* -1 once the process is gone */
-	bool exit_reported_in_interval;
-};
-
-struct app {
-	struct options opts;
-	struct tracer *tracer;
-	struct http_session *http;	/* --http, else NULL */
-	struct traced *procs;
-	int nprocs, nalive;
-	uint64_t start_ns, interval_start_ns;
-	int epfd, sigfd, interval_fd, deadline_fd;
-	struct launch child;
-	bool launched;
-	bool stop_requested;
-	FILE *out;
+/* What woke the event loop up: the high half of an epoll event's data. */
+enum source {
+	SRC_EVENTS = 1, SRC_HTTP, SRC_SIGNAL, SRC_INTERVAL, SRC_DEADLINE, SRC_PROCESS, SRC_KEYS
 };
 
 static bool verbose;
@@ -60,51 +46,6 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 {
 	/* Without -v, errors are reported by gcpause in one line of its own. */
 	return verbose ? vfprintf(stderr, fmt, args) : 0;
-}
-
-static struct traced *find_proc(struct app *app, pid_t pid)
-{
-	int i;
-
-	for (i = 0; i < app->nprocs; i++)
-		if (app->procs[i].stats->target.pid == pid)
-			return &app->procs[i];
-	return NULL;
-}
-
-static struct proc_stats *find_stats(pid_t pid, void *ctx)
-{
-	struct traced *p = find_proc(ctx, pid);
-
-	return p ? p->stats : NULL;
-}
-
-/* Both event streams, GC first: requests are attributed only the collections already read. */
-static int consume_all(struct app *app)
-{
-	int ret = tracer_consume(app->tracer);
-
-	if (app->http) {
-		if (ret >= 0)
-			ret = http_session_consume(app->http);
-		tracer_consume(app->tracer);
-		http_session_publish(app->http);
-	}
-	return ret;
-}
-
-static void on_event(const struct gc_event *e, void *ctx)
-{
-	struct app *app = ctx;
-	struct traced *p = find_proc(app, e->pid);
-
-	/* An event can trail its process's removal from the filter by a moment: still its own. */
-	if (!p)
-		return;
-	if (stats_add(p->stats, e))
-		msg_error("out of memory recording a collection of pid %u", e->pid);
-	if (app->opts.json)
-		report_json_gc(app->out, e);
 }
 
 static int epoll_add(struct app *app, int fd, enum source src, uint32_t index)
@@ -173,11 +114,11 @@ static int begin_tracing(struct app *app, const struct target *t, int pidfd, cha
 	app->nalive++;
 	if (app->opts.json)
 		report_json_attach(app->out, p->stats);
-	msg_status(app->opts.json, "tracing pid %d (%s, Python %s, %s%s, %s: %s)", t->pid,
+	msg_status(app->quiet, "tracing pid %d (%s, Python %s, %s%s, %s: %s)", t->pid,
 		   t->comm, t->version[0] ? t->version : "?", t->root, t->binary, t->probe,
 		   t->plan.source);
 	if (t->plan.caveat[0])
-		msg_status(app->opts.json, "pid %d: note: %s", t->pid, t->plan.caveat);
+		msg_status(app->quiet, "pid %d: note: %s", t->pid, t->plan.caveat);
 	return 0;
 }
 
@@ -223,69 +164,6 @@ static int launch_command(struct app *app, struct target *t, char *err, size_t e
 	return launch_release(&app->child, err, err_len);
 }
 
-static void summary_window(struct app *app, struct report_summary *s, enum stats_scope scope,
-			   uint64_t end)
-{
-	memset(s, 0, sizeof(*s));
-	s->scope = scope;
-	s->start_ns = scope == STATS_TOTAL ? app->start_ns : app->interval_start_ns;
-	s->end_ns = end;
-	tracer_read_counters(app->tracer, s->counters);
-	s->procs = calloc(app->nprocs ? app->nprocs : 1, sizeof(*s->procs));
-	s->http = app->http;
-	if (app->http)
-		http_session_losses(app->http, &s->http_dropped, &s->http_non_http);
-}
-
-static void print_summary(struct app *app, struct report_summary *s)
-{
-	if (app->opts.json)
-		report_json_summary(app->out, s);
-	else
-		report_text_summary(app->out, s);
-}
-
-static void report_interval(struct app *app)
-{
-	uint64_t end = clock_now_ns();
-	struct report_summary s;
-	int i;
-
-	consume_all(app);
-	summary_window(app, &s, STATS_INTERVAL, end);
-	if (!s.procs)
-		return;
-	/* A process that exited in an earlier interval has nothing more to say. */
-	for (i = 0; i < app->nprocs; i++) {
-		struct traced *p = &app->procs[i];
-
-		if (p->stats->exited && p->exit_reported_in_interval)
-			continue;
-		s.procs[s.nprocs++] = p->stats;
-		if (p->stats->exited)
-			p->exit_reported_in_interval = true;
-	}
-	print_summary(app, &s);
-	free(s.procs);
-	for (i = 0; i < app->nprocs; i++)
-		stats_reset_interval(app->procs[i].stats, end);
-	app->interval_start_ns = end;
-}
-
-static void report_total(struct app *app)
-{
-	struct report_summary s;
-	int i;
-
-	summary_window(app, &s, STATS_TOTAL, clock_now_ns());
-	if (!s.procs)
-		return;
-	for (i = 0; i < app->nprocs; i++)
-		s.procs[s.nprocs++] = app->procs[i].stats;
-	print_summary(app, &s);
-	free(s.procs);
-}
-
 static void process_gone(struct app *app, struct traced *p)
 {
 	struct proc_stats *ps = p->stats;
@@ -305,13 +183,13 @@ static void process_gone(struct app *app, struct traced *p)
 	if (app->launched && ps->target.pid == app->child.pid &&
 	    waitpid(ps->target.pid, &status, WNOHANG) == ps->target.pid) {
 		if (WIFEXITED(status))
-			msg_status(app->opts.json, "pid %d (%s) exited with status %d",
+			msg_status(app->quiet, "pid %d (%s) exited with status %d",
 				   ps->target.pid, ps->target.comm, WEXITSTATUS(status));
 		else if (WIFSIGNALED(status))
-			msg_status(app->opts.json, "pid %d (%s) killed by signal %d",
+			msg_status(app->quiet, "pid %d (%s) killed by signal %d",
 				   ps->target.pid, ps->target.comm, WTERMSIG(status));
 	} else {
-		msg_status(app->opts.json, "pid %d (%s) exited", ps->target.pid, ps->target.comm);
+		msg_status(app->quiet, "pid %d (%s) exited", ps->target.pid, ps->target.comm);
 	}
 	if (app->opts.json)
 		report_json_exit(app->out, ps);
@@ -323,6 +201,13 @@ static void on_signal(struct app *app)
 
 	if (read(app->sigfd, &si, sizeof(si)) != sizeof(si))
 		return;
+	if (si.ssi_signo == SIGWINCH) {
+		if (app->top) {
+			top_resize(app->top);
+			refresh_top(app);
+		}
+		return;
+	}
 	/*
 	 * A command we started gets the signal first and we keep tracing until it exits, so its
 	 * shutdown collections are counted; a second signal stops at once.
@@ -330,7 +215,7 @@ static void on_signal(struct app *app)
 	if (app->launched && app->nalive && !app->stop_requested) {
 		app->stop_requested = true;
 		kill(app->child.pid, si.ssi_signo);
-		msg_status(app->opts.json, "waiting for pid %d to exit (signal again to stop now)",
+		msg_status(app->quiet, "waiting for pid %d to exit (signal again to stop now)",
 			   app->child.pid);
 		return;
 	}
@@ -370,11 +255,27 @@ static int run_loop(struct app *app)
 				on_signal(app);
 				break;
 			case SRC_INTERVAL:
-				if (read(app->interval_fd, &ticks, sizeof(ticks)) > 0)
+				if (read(app->interval_fd, &ticks, sizeof(ticks)) <= 0)
+					break;
+				if (app->top)
+					refresh_top(app);
+				else
 					report_interval(app);
 				break;
+			case SRC_KEYS:
+				switch (top_keys(app->top)) {
+				case TOP_QUIT:
+					app->nalive = 0;
+					break;
+				case TOP_REDRAW:
+					refresh_top(app);
+					break;
+				case TOP_NONE:
+					break;
+				}
+				break;
 			case SRC_DEADLINE:
-				msg_status(app->opts.json, "duration elapsed");
+				msg_status(app->quiet, "duration elapsed");
 				app->nalive = 0;
 				break;
 			case SRC_PROCESS:
@@ -401,6 +302,8 @@ static int setup_loop(struct app *app, char *err, size_t err_len)
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGHUP);
+	if (app->opts.top)
+		sigaddset(&mask, SIGWINCH);
 	if (sigprocmask(SIG_BLOCK, &mask, NULL)) {
 		snprintf(err, err_len, "sigprocmask: %s", strerror(errno));
 		return -errno;
@@ -415,6 +318,8 @@ static int setup_loop(struct app *app, char *err, size_t err_len)
 		ret = epoll_add(app, tracer_epoll_fd(app->tracer), SRC_EVENTS, 0);
 	if (!ret && app->http)
 		ret = epoll_add(app, http_session_epoll_fd(app->http), SRC_HTTP, 0);
+	if (!ret && app->opts.top)
+		ret = epoll_add(app, STDIN_FILENO, SRC_KEYS, 0);
 	if (ret) {
 		snprintf(err, err_len, "epoll_ctl: %s", strerror(-ret));
 		return ret;
@@ -484,6 +389,12 @@ int main(int argc, char **argv)
 		break;
 	}
 	verbose = app.opts.verbose;
+	app.quiet = app.opts.json || app.opts.top;
+	if (app.opts.top && (!isatty(STDOUT_FILENO) || !isatty(STDIN_FILENO))) {
+		msg_error("top needs a terminal on stdin and stdout; for a report use gcpause "
+			  "-p PID (text) or --json");
+		return 1;
+	}
 	libbpf_set_print(libbpf_print);
 	app.out = stdout;
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -523,7 +434,12 @@ int main(int argc, char **argv)
 		goto cleanup;
 	if (start_timers(&app, err, sizeof(err)))
 		goto cleanup;
-	msg_status(app.opts.json, "%d process%s, %d binar%s probed; Ctrl-C to stop", app.nprocs,
+	if (app.opts.top) {
+		if (top_open(&app.top, app.opts.http, app.opts.interval_ns, err, sizeof(err)))
+			goto cleanup;
+		refresh_top(&app);
+	}
+	msg_status(app.quiet, "%d process%s, %d binar%s probed; Ctrl-C to stop", app.nprocs,
 		   app.nprocs == 1 ? "" : "es", tracer_binary_count(app.tracer),
 		   tracer_binary_count(app.tracer) == 1 ? "y" : "ies");
 
@@ -532,13 +448,17 @@ int main(int argc, char **argv)
 	consume_all(&app);
 	if (app.http)
 		http_session_finish(app.http);
-	if (app.opts.interval_ns)
+	/* The terminal is the user's again before the summary is printed on it. */
+	top_close(app.top);
+	app.top = NULL;
+	if (app.opts.interval_ns && !app.opts.top)
 		report_interval(&app);
 	report_total(&app);
 	err[0] = '\0';
 	exit_code = 0;
 
 cleanup:
+	top_close(app.top);
 	if (err[0])
 		msg_error("%s", err);
 	if (app.launched && app.child.gate_fd >= 0) {

@@ -17,11 +17,12 @@ static const char usage[] =
 "Usage: gcpause [OPTIONS] -p PID [-p PID ...]\n"
 "       gcpause [OPTIONS] -- COMMAND [ARG ...]\n"
 "       gcpause list [-p PID ...] [--probe MODE] [--json]\n"
+"       gcpause top [OPTIONS] -p PID [-p PID ...] | -- COMMAND [ARG ...]\n"
 "Measure CPython garbage-collection pauses from outside the process, through the interpreter's\n"
 "python:gc__start/gc__done markers or, in builds without them, its collection function.\n"
 "Prints per-process, per-generation pause statistics and histograms when it stops (Ctrl-C,\n"
 "-d elapsed, or every traced process gone). \"list\" shows the Python processes and how each\n"
-"would be probed.\n"
+"would be probed; \"top\" shows pauses (and requests) live, refreshed every -i seconds (1).\n"
 "\n"
 "  -p, --pid PID          trace this process (repeat for more)\n"
 "  -- COMMAND [ARG ...]   start COMMAND and trace it from its first collection\n"
@@ -122,8 +123,9 @@ enum options_result options_parse(int argc, char **argv, struct options *o, char
 	o->ringbuf_bytes = GC_RINGBUF_BYTES;
 	optind = 1;
 	opterr = 0;
-	if (argc > 1 && !strcmp(argv[1], "list")) {
-		o->list = true;
+	if (argc > 1 && (!strcmp(argv[1], "list") || !strcmp(argv[1], "top"))) {
+		o->list = argv[1][0] == 'l';
+		o->top = !o->list;
 		/* The subcommand is argv[0] of its own options. */
 		argc--;
 		argv++;
@@ -207,6 +209,12 @@ enum options_result options_parse(int argc, char **argv, struct options *o, char
 		}
 		o->command = &argv[optind];
 	}
+	if (o->top && o->json) {
+		snprintf(err, err_len, "top is a terminal view: for JSON use gcpause --json");
+		return OPTIONS_USAGE_ERROR;
+	}
+	if (o->top && !o->interval_ns)
+		o->interval_ns = 1000000000ull;
 	if (!o->npids && !o->command) {
 		snprintf(err, err_len, "nothing to trace: give -p PID or -- COMMAND (see gcpause "
 			 "--help)");

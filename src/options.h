@@ -20,6 +20,7 @@ struct options {
 	uint32_t ringbuf_bytes;
 	enum probe_mode probe_mode;	/* --probe: a tier forced, or auto */
 	bool list;			/* "gcpause list": report, trace nothing */
+	bool top;			/* "gcpause top": the live terminal view */
 	bool http;			/* also track HTTP requests */
 	bool json;
 	bool verbose;

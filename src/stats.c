@@ -41,19 +41,30 @@ struct proc_stats *stats_new(const struct target *t, uint64_t trace_start_ns)
 	return p;
 }
 
+static struct http_stats *http_stats_new(void)
+{
+	struct http_stats *h = malloc(sizeof(*h));
+
+	if (h && http_stats_init(h)) {
+		free(h);
+		h = NULL;
+	}
+	return h;
+}
+
+static void http_stats_delete(struct http_stats *h)
+{
+	if (h) {
+		http_stats_free(h);
+		free(h);
+	}
+}
+
 int stats_enable_http(struct proc_stats *p)
 {
-	int ret;
-
-	p->http = malloc(sizeof(*p->http));
-	if (!p->http)
-		return -ENOMEM;
-	ret = http_stats_init(p->http);
-	if (ret) {
-		free(p->http);
-		p->http = NULL;
-	}
-	return ret;
+	p->http = http_stats_new();
+	p->http_interval = http_stats_new();
+	return p->http && p->http_interval ? 0 : -ENOMEM;
 }
 
 void stats_free(struct proc_stats *p)
@@ -62,10 +73,8 @@ void stats_free(struct proc_stats *p)
 
 	if (!p)
 		return;
-	if (p->http) {
-		http_stats_free(p->http);
-		free(p->http);
-	}
+	http_stats_delete(p->http);
+	http_stats_delete(p->http_interval);
 	gc_log_free(&p->gc_log);
 	for (i = 0; i < p->ngens; i++)
 		free(p->gens[i]);
@@ -144,4 +153,11 @@ void stats_reset_interval(struct proc_stats *p, uint64_t now_ns)
 	p->interval_start_ns = now_ns;
 	for (i = 0; i < p->ngens; i++)
 		pause_stats_init(&p->gens[i]->interval);
+	if (p->http_interval) {
+		http_stats_free(p->http_interval);
+		if (http_stats_init(p->http_interval)) {
+			free(p->http_interval);
+			p->http_interval = NULL;
+		}
+	}
 }

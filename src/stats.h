@@ -35,6 +35,7 @@ struct proc_stats {
 	int ngens;
 	struct gen_stats *gens[STATS_MAX_GENS];
 	struct http_stats *http;	/* --http: its requests, else NULL */
+	struct http_stats *http_interval;	/* --http: the same, for the current interval */
 	struct gc_log gc_log;		/* --http: recent collections, to overlap requests */
 };
 

@@ -176,7 +176,7 @@ static void test_pipelined_arrival(void **state)
 	struct http_conns *c = http_conns_new(collect, NULL);
 
 	ndone = 0;
-	/* New connection: the first request waited from the handshake, the second from its bytes. */
+	/* New connection: the first request waited from the handshake, the next from its bytes. */
 	io(c, HTTP_IO_READ, 6, 0x10, 50, 40, 30,
 	   "GET /1 HTTP/1.1\r\n\r\nGET /2 HTTP/1.1\r\n\r\n");
 	io(c, HTTP_IO_WRITE, 6, 0x10, 60, 0, 0, "HTTP/1.1 200 OK\r\n");

@@ -1,0 +1,94 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* The summaries of a run, from the same aggregates whatever the output: text, JSON or top. */
+#include <stdlib.h>
+#include <string.h>
+#include "app.h"
+#include "clock.h"
+#include "http_session.h"
+#include "report.h"
+#include "top.h"
+#include "tracer.h"
+
+static void summary_window(struct app *app, struct report_summary *s, enum stats_scope scope,
+			   uint64_t end)
+{
+	memset(s, 0, sizeof(*s));
+	s->scope = scope;
+	s->start_ns = scope == STATS_TOTAL ? app->start_ns : app->interval_start_ns;
+	s->end_ns = end;
+	tracer_read_counters(app->tracer, s->counters);
+	s->procs = calloc(app->nprocs ? app->nprocs : 1, sizeof(*s->procs));
+	s->http = app->http;
+	if (app->http)
+		http_session_losses(app->http, &s->http_dropped, &s->http_non_http);
+}
+
+static void print_summary(struct app *app, struct report_summary *s)
+{
+	if (app->opts.json)
+		report_json_summary(app->out, s);
+	else
+		report_text_summary(app->out, s);
+}
+
+/* top: a fresh frame; the "last interval" window starts again. */
+void refresh_top(struct app *app)
+{
+	struct report_summary s;
+	uint64_t end = clock_now_ns();
+	int i;
+
+	consume_all(app);
+	summary_window(app, &s, STATS_INTERVAL, end);
+	if (!s.procs)
+		return;
+	for (i = 0; i < app->nprocs; i++)
+		s.procs[s.nprocs++] = app->procs[i].stats;
+	top_draw(app->top, s.procs, s.nprocs, report_lost_events(s.counters), end);
+	free(s.procs);
+	for (i = 0; i < app->nprocs; i++)
+		stats_reset_interval(app->procs[i].stats, end);
+	app->interval_start_ns = end;
+}
+
+void report_interval(struct app *app)
+{
+	uint64_t end = clock_now_ns();
+	struct report_summary s;
+	int i;
+
+	consume_all(app);
+	summary_window(app, &s, STATS_INTERVAL, end);
+	if (!s.procs)
+		return;
+	/* A process that exited in an earlier interval has nothing more to say. */
+	for (i = 0; i < app->nprocs; i++) {
+		struct traced *p = &app->procs[i];
+
+		if (p->stats->exited && p->exit_reported_in_interval)
+			continue;
+		s.procs[s.nprocs++] = p->stats;
+		if (p->stats->exited)
+			p->exit_reported_in_interval = true;
+	}
+	print_summary(app, &s);
+	free(s.procs);
+	for (i = 0; i < app->nprocs; i++)
+		stats_reset_interval(app->procs[i].stats, end);
+	app->interval_start_ns = end;
+}
+
+void report_total(struct app *app)
+{
+	struct report_summary s;
+	int i;
+
+	summary_window(app, &s, STATS_TOTAL, clock_now_ns());
+	if (!s.procs)
+		return;
+	for (i = 0; i < app->nprocs; i++)
+		s.procs[s.nprocs++] = app->procs[i].stats;
+	print_summary(app, &s);
+	free(s.procs);
+}
+
