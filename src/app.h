@@ -27,6 +27,7 @@ struct app {
 	uint64_t start_ns, interval_start_ns;
 	int epfd, sigfd, interval_fd, deadline_fd;
 	struct launch child;
+	char command_output[64];	/* top -- COMMAND: where the command's output goes */
 	bool launched;
 	bool stop_requested;
 	FILE *out;

@@ -209,7 +209,22 @@ int launch_resolve(char *const argv[], enum probe_mode mode, struct target *t, c
 	return 0;
 }
 
-int launch_fork(char *const argv[], struct launch *l, char *err, size_t err_len)
+/* In the child: stdin from /dev/null, stdout and stderr to output. */
+static int redirect(const char *output)
+{
+	int in = open("/dev/null", O_RDONLY);
+	int out = open(output, O_WRONLY | O_CREAT | O_APPEND, 0600);
+
+	if (in < 0 || out < 0 || dup2(in, STDIN_FILENO) < 0 || dup2(out, STDOUT_FILENO) < 0 ||
+	    dup2(out, STDERR_FILENO) < 0)
+		return -1;
+	close(in);
+	close(out);
+	return 0;
+}
+
+int launch_fork(char *const argv[], const char *output, struct launch *l, char *err,
+		size_t err_len)
 {
 	int gate[2], exec_err[2];
 	sigset_t none;
@@ -233,6 +248,8 @@ int launch_fork(char *const argv[], struct launch *l, char *err, size_t err_len)
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		/* EOF instead of a byte: gcpause died before tracing began, so do not run. */
 		if (read(gate[0], &go, 1) != 1)
+			_exit(127);
+		if (output && redirect(output))
 			_exit(127);
 		execvp(argv[0], argv);
 		e = errno;

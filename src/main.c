@@ -146,7 +146,11 @@ static int launch_command(struct app *app, struct target *t, char *err, size_t e
 {
 	int ret, fd;
 
-	ret = launch_fork(app->opts.command, &app->child, err, err_len);
+	if (app->opts.top)
+		snprintf(app->command_output, sizeof(app->command_output),
+			 "/tmp/gcpause-top-%d.log", (int)getpid());
+	ret = launch_fork(app->opts.command, app->opts.top ? app->command_output : NULL,
+			  &app->child, err, err_len);
 	if (ret)
 		return ret;
 	app->launched = true;
@@ -454,6 +458,8 @@ int main(int argc, char **argv)
 	if (app.opts.interval_ns && !app.opts.top)
 		report_interval(&app);
 	report_total(&app);
+	if (app.command_output[0])
+		msg_error("note: the command's output is in %s", app.command_output);
 	err[0] = '\0';
 	exit_code = 0;
 
