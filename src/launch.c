@@ -209,22 +209,19 @@ int launch_resolve(char *const argv[], enum probe_mode mode, struct target *t, c
 	return 0;
 }
 
-/* In the child: stdin from /dev/null, stdout and stderr to output. */
-static int redirect(const char *output)
+/* In the child: stdin from /dev/null, stdout and stderr to out. */
+static int redirect(int out)
 {
 	int in = open("/dev/null", O_RDONLY);
-	int out = open(output, O_WRONLY | O_CREAT | O_APPEND, 0600);
 
-	if (in < 0 || out < 0 || dup2(in, STDIN_FILENO) < 0 || dup2(out, STDOUT_FILENO) < 0 ||
+	if (in < 0 || dup2(in, STDIN_FILENO) < 0 || dup2(out, STDOUT_FILENO) < 0 ||
 	    dup2(out, STDERR_FILENO) < 0)
 		return -1;
 	close(in);
-	close(out);
 	return 0;
 }
 
-int launch_fork(char *const argv[], const char *output, struct launch *l, char *err,
-		size_t err_len)
+int launch_fork(char *const argv[], int output_fd, struct launch *l, char *err, size_t err_len)
 {
 	int gate[2], exec_err[2];
 	sigset_t none;
@@ -249,7 +246,7 @@ int launch_fork(char *const argv[], const char *output, struct launch *l, char *
 		/* EOF instead of a byte: gcpause died before tracing began, so do not run. */
 		if (read(gate[0], &go, 1) != 1)
 			_exit(127);
-		if (output && redirect(output))
+		if (output_fd >= 0 && redirect(output_fd))
 			_exit(127);
 		execvp(argv[0], argv);
 		e = errno;

@@ -22,12 +22,11 @@ int launch_resolve(char *const argv[], enum probe_mode mode, struct target *t, c
 		   size_t err_len);
 
 /*
- * Forks a child that waits for launch_release() before it execs argv. With output, the child's
- * stdin is /dev/null and its stdout and stderr go to that file (appended): the terminal is
- * someone else's (gcpause top).
+ * Forks a child that waits for launch_release() before it execs argv. With output_fd >= 0, the
+ * child's stdin is /dev/null and its stdout and stderr go to output_fd: the terminal is someone
+ * else's (gcpause top).
  */
-int launch_fork(char *const argv[], const char *output, struct launch *l, char *err,
-		size_t err_len);
+int launch_fork(char *const argv[], int output_fd, struct launch *l, char *err, size_t err_len);
 
 /* Lets the child exec; returns 0 once it runs, or -errno of the failed exec. */
 int launch_release(struct launch *l, char *err, size_t err_len);

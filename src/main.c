@@ -144,13 +144,23 @@ static int attach_pids(struct app *app, const struct target *targets, char *err,
 
 static int launch_command(struct app *app, struct target *t, char *err, size_t err_len)
 {
-	int ret, fd;
+	int ret, fd, out = -1;
 
-	if (app->opts.top)
+	if (app->opts.top) {
+		/* mkstemps: a name nobody could have planted a link at, opened exclusively. */
 		snprintf(app->command_output, sizeof(app->command_output),
-			 "/tmp/gcpause-top-%d.log", (int)getpid());
-	ret = launch_fork(app->opts.command, app->opts.top ? app->command_output : NULL,
-			  &app->child, err, err_len);
+			 "/tmp/gcpause-top-XXXXXX.log");
+		out = mkstemps(app->command_output, 4);
+		if (out < 0) {
+			snprintf(err, err_len, "cannot create a file for the command's output: %s",
+				 strerror(errno));
+			app->command_output[0] = '\0';
+			return -errno;
+		}
+	}
+	ret = launch_fork(app->opts.command, out, &app->child, err, err_len);
+	if (out >= 0)
+		close(out);
 	if (ret)
 		return ret;
 	app->launched = true;

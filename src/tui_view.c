@@ -301,13 +301,15 @@ static void add_header(struct tui_state *st, struct proc_stats **procs, int n, u
 		alive += !procs[i]->exited;
 	}
 	/* Rates over the processes' mean traced time: collections/s of the whole set. */
-	add_line(scr, "gcpause top  %d process%s  %.1f collections/s  GC %s of wall  dropped %llu"
-		 "  window: %s%s%s", alive, alive == 1 ? "" : "es",
+	/* The window and the pause first: on an 80-column terminal the rest may be cut. */
+	add_line(scr, "gcpause top  window: %s%s%s  %d process%s%s  %.1f collections/s  GC %s of "
+		 "wall  dropped %llu", st->interval ? "last " : "since start",
+		 st->interval ? fmt_duration(win, sizeof(win), st->interval_ns) : "",
+		 st->paused ? "  PAUSED" : "", alive, alive == 1 ? "" : "es",
+		 n > alive ? " (more exited)" : "",
 		 n && wall ? count * 1e9 / ((double)wall / n) : 0,
 		 fmt_percent(share, sizeof(share), wall ? (double)pause / wall : 0),
-		 (unsigned long long)dropped, st->interval ? "last " : "since start",
-		 st->interval ? fmt_duration(win, sizeof(win), st->interval_ns) : "",
-		 st->paused ? "  PAUSED" : "");
+		 (unsigned long long)dropped);
 	if (!st->http)
 		return;
 	merged = !http_stats_init(&all_http);

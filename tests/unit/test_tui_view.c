@@ -77,7 +77,7 @@ static void test_wide_screen(void **state)
 
 	assert_int_equal(scr->nlines, 40);
 	check_widths(scr);
-	assert_non_null(strstr(scr->lines[0], "gcpause top  2 processes"));
+	assert_non_null(strstr(scr->lines[0], "gcpause top  window: since start  2 processes"));
 	assert_non_null(strstr(scr->lines[0], "dropped 7"));
 	assert_non_null(strstr(scr->lines[0], "window: since start"));
 	header = find_line(scr, "COMMAND");
@@ -139,7 +139,8 @@ static void test_narrow_and_tiny(void **state)
 	assert_true(find_line(scr, "4242") > header);
 	free(scr);
 	scr = render(&st, procs, 1, 200, 12);
-	assert_non_null(strstr(scr->lines[0], "window: last 500ms  PAUSED"));
+	assert_non_null(strstr(scr->lines[0],
+			       "gcpause top  window: last 500ms  PAUSED  1 process"));
 	free(scr);
 	scr = render(&st, procs, 1, 30, 6);
 	assert_non_null(strstr(scr->lines[0], "too small"));
