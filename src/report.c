@@ -18,13 +18,21 @@ uint64_t report_lost_events(const uint64_t counters[GC_CNT_MAX])
 	       counters[GC_CNT_NO_THREAD_SLOT];
 }
 
+const struct http_stats *report_http_of(const struct report_summary *s,
+					const struct proc_stats *p)
+{
+	if (!s->http)
+		return NULL;
+	return s->scope == STATS_TOTAL ? p->http : p->http_interval;
+}
+
 int report_http_all(const struct report_summary *s, struct http_stats *all)
 {
 	int i, ret = http_stats_init(all);
 
 	for (i = 0; !ret && i < s->nprocs; i++)
-		if (s->procs[i]->http)
-			ret = http_stats_merge(all, s->procs[i]->http);
+		if (report_http_of(s, s->procs[i]))
+			ret = http_stats_merge(all, report_http_of(s, s->procs[i]));
 	if (ret)
 		http_stats_free(all);
 	return ret;

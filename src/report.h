@@ -27,6 +27,10 @@ struct report_percentile {
 extern const struct report_percentile report_percentiles[];
 extern const int report_npercentiles;
 
+/* A process's requests in the summary's scope (since start, or this interval), or NULL. */
+const struct http_stats *report_http_of(const struct report_summary *s,
+					const struct proc_stats *p);
+
 /* The requests of every process of the summary together; free with http_stats_free(). */
 int report_http_all(const struct report_summary *s, struct http_stats *all);
 

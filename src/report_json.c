@@ -304,9 +304,8 @@ static struct json_object *process_json(const struct report_summary *s, const st
 	json_object_object_add(obj, "generations", gens);
 	stats_merge_all(p, s->scope, &all);
 	json_object_object_add(obj, "all", pause_json(&all, wall, NULL));
-	/* Request figures are since the start, in every summary. */
-	if (s->http && p->http)
-		json_object_object_add(obj, "http", http_json(p->http));
+	if (report_http_of(s, p))
+		json_object_object_add(obj, "http", http_json(report_http_of(s, p)));
 	return obj;
 }
 

@@ -201,8 +201,8 @@ static void print_process(FILE *out, const struct report_summary *s, const struc
 		snprintf(title, sizeof(title), "gen %d pauses", p->gens[i]->gen);
 		print_histogram(out, title, &g->pauses);
 	}
-	if (s->http && p->http)
-		print_http(out, p->http);
+	if (report_http_of(s, p))
+		print_http(out, report_http_of(s, p));
 }
 
 void report_text_summary(FILE *out, const struct report_summary *s)

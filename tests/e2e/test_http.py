@@ -647,3 +647,30 @@ def test_text_report(procs, server_factory, http_gcpause):
     assert any(l.startswith(f"all {len(srv.workers)} processes") for l in lines), lines
     routes = [l for l in lines if "/work/text" in l and l.split()[0] == "GET"]
     assert len(routes) >= len(sent), routes
+
+
+def test_interval_summaries_add_up(procs, server_factory, http_gcpause):
+    """With -i, each summary's http figures are its interval's: they add up to the total."""
+    srv = server_factory("gunicorn-sync")
+    gp = Gcpause(procs, ["--http", "-i", "0.3"] + [a for p in srv.workers for a in ("-p", p)])
+    for pid in srv.workers:
+        gp.wait_attach(pid)
+    c = http_client.Client("127.0.0.1", srv.port)
+    sent = []
+    for i in range(4):
+        sent += c.new_connections([f"/work/iv{i}{j:02d}" for j in range(10)])
+        time.sleep(0.35)
+    assert all(r.ok for r in sent), [r for r in sent if not r.ok]
+    time.sleep(0.4)
+    assert gp.stop() == 0, gp.err.snapshot()
+    intervals = gp.summaries("interval")
+    total = gp.total()
+    assert len(intervals) >= 3, len(intervals)
+    assert total["http_all"]["requests"] == len(sent) == len(request_lines(gp))
+    assert sum(s["http_all"]["requests"] for s in intervals) == len(sent), \
+        [s["http_all"]["requests"] for s in intervals]
+    # Requests came in several intervals, so no interval can hold them all.
+    assert max(s["http_all"]["requests"] for s in intervals) < len(sent)
+    for pid in srv.workers:
+        per_pid = [summary_process(s, pid)["http"]["requests"] for s in intervals]
+        assert sum(per_pid) == summary_process(total, pid)["http"]["requests"], per_pid
