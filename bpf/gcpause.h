@@ -91,6 +91,8 @@ struct gc_event {
 /* Sockets of traced processes whose unread data is being timestamped. */
 #define HTTP_MAX_SOCKS		65536
 #define HTTP_RINGBUF_BYTES	(4 << 20)
+/* How often userspace drains the HTTP ring buffer (it is never woken up by it). */
+#define HTTP_DRAIN_NS		10000000ull
 
 enum http_io_kind {
 	HTTP_IO_READ = 1,	/* data read from a TCP socket */

@@ -211,7 +211,8 @@ static __always_inline void emit(__u64 id, const struct pending_io *p, __u16 kin
 			len = 0;
 	}
 	e->len = len;
-	bpf_ringbuf_submit(e, 0);
+	/* Userspace drains on a short timer: a wake-up per socket syscall would cost more. */
+	bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
 }
 
 SEC("tp_btf/sys_exit")

@@ -26,6 +26,7 @@ struct app {
 	int nprocs, nalive;
 	uint64_t start_ns, interval_start_ns;
 	int epfd, sigfd, interval_fd, deadline_fd;
+	int http_drain_fd;		/* --http: the ring buffer is drained on this timer */
 	struct launch child;
 	char command_output[64];	/* top -- COMMAND: where the command's output goes */
 	bool launched;

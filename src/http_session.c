@@ -78,11 +78,6 @@ cleanup:
 	return ret;
 }
 
-int http_session_epoll_fd(struct http_session *s)
-{
-	return http_tracer_epoll_fd(s->tracer);
-}
-
 int http_session_consume(struct http_session *s)
 {
 	return http_tracer_consume(s->tracer);

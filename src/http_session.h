@@ -21,7 +21,6 @@ typedef struct proc_stats *(*http_find_proc_fn)(pid_t pid, void *ctx);
 int http_session_open(struct http_session **out, int traced_pids_fd, http_find_proc_fn find,
 		      void *ctx, bool json, FILE *json_out, char *err, size_t err_len, char *note,
 		      size_t note_len);
-int http_session_epoll_fd(struct http_session *s);
 /* Reads waiting I/O events; requests that completed wait for publish. */
 int http_session_consume(struct http_session *s);
 /*

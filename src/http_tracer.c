@@ -88,11 +88,6 @@ cleanup:
 	return ret;
 }
 
-int http_tracer_epoll_fd(struct http_tracer *ht)
-{
-	return ring_buffer__epoll_fd(ht->rb);
-}
-
 int http_tracer_consume(struct http_tracer *ht)
 {
 	return ring_buffer__consume(ht->rb);

@@ -19,7 +19,6 @@ typedef void (*http_io_fn)(const struct http_io *io, void *ctx);
  */
 int http_tracer_open(struct http_tracer **out, int traced_pids_fd, http_io_fn on_io, void *ctx,
 		     char *err, size_t err_len, char *arrival_note, size_t note_len);
-int http_tracer_epoll_fd(struct http_tracer *ht);
 int http_tracer_consume(struct http_tracer *ht);
 void http_tracer_read_counters(struct http_tracer *ht, uint64_t counters[HTTP_CNT_MAX]);
 void http_tracer_close(struct http_tracer *ht);

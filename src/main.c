@@ -257,8 +257,11 @@ static int run_loop(struct app *app)
 			uint32_t index = (uint32_t)evs[i].data.u64;
 
 			switch (src) {
-			case SRC_EVENTS:
 			case SRC_HTTP:
+				if (read(app->http_drain_fd, &ticks, sizeof(ticks)) <= 0)
+					break;
+				/* fall through */
+			case SRC_EVENTS:
 				ret = consume_all(app);
 				if (ret < 0 && ret != -EINTR) {
 					msg_error("reading events: %s", strerror(-ret));
@@ -330,8 +333,11 @@ static int setup_loop(struct app *app, char *err, size_t err_len)
 	ret = epoll_add(app, app->sigfd, SRC_SIGNAL, 0);
 	if (!ret)
 		ret = epoll_add(app, tracer_epoll_fd(app->tracer), SRC_EVENTS, 0);
-	if (!ret && app->http)
-		ret = epoll_add(app, http_session_epoll_fd(app->http), SRC_HTTP, 0);
+	if (!ret && app->http) {
+		app->http_drain_fd = clock_timerfd(HTTP_DRAIN_NS, true);
+		ret = app->http_drain_fd < 0 ? app->http_drain_fd :
+		      epoll_add(app, app->http_drain_fd, SRC_HTTP, 0);
+	}
 	if (!ret && app->opts.top)
 		ret = epoll_add(app, STDIN_FILENO, SRC_KEYS, 0);
 	if (ret) {
@@ -387,6 +393,7 @@ static int resolve_targets(struct app *app, struct target **out, char *err, size
 int main(int argc, char **argv)
 {
 	struct app app = { .epfd = -1, .sigfd = -1, .interval_fd = -1, .deadline_fd = -1,
+			   .http_drain_fd = -1,
 			   .child = { .gate_fd = -1, .exec_err_fd = -1 } };
 	struct tracer_opts topts = { .on_event = on_event, .ctx = &app };
 	struct target *targets = NULL;
@@ -495,6 +502,8 @@ cleanup:
 		close(app.interval_fd);
 	if (app.deadline_fd >= 0)
 		close(app.deadline_fd);
+	if (app.http_drain_fd >= 0)
+		close(app.http_drain_fd);
 	if (app.sigfd >= 0)
 		close(app.sigfd);
 	if (app.epfd >= 0)
