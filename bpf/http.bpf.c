@@ -223,6 +223,9 @@ int BPF_PROG(http_sys_exit, struct pt_regs *regs, long ret)
 	struct pending_io *pp, p;
 	__u32 tid = (__u32)id;
 
+	/* Every syscall of the host passes here: the number first, maps only for ours. */
+	if (!interesting(BPF_CORE_READ(regs, orig_ax)))
+		return 0;
 	pp = bpf_map_lookup_elem(&pending, &tid);
 	if (!pp)
 		return 0;
