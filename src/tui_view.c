@@ -284,13 +284,12 @@ static void add_table_line(struct tui_screen *scr, const bool shown[NCOLS], cons
 static void add_header(struct tui_state *st, struct proc_stats **procs, int n, uint64_t dropped,
 		       uint64_t now_ns, struct tui_screen *scr)
 {
-	uint64_t count = 0, pause = 0, wall = 0, reqs = 0;
+	uint64_t count = 0, pause = 0, wall = 0;
 	char share[FMT_PERCENT_LEN], win[FMT_DURATION_LEN], a[FMT_DURATION_LEN];
 	char b[FMT_DURATION_LEN], c[FMT_DURATION_LEN];
 	enum stats_scope scope = scope_of(st);
-	struct http_stats all_http;
+	struct hist lat, hit, clean;
 	struct pause_stats all;
-	bool merged;
 	int i, alive = 0;
 
 	for (i = 0; i < n; i++) {
@@ -312,24 +311,24 @@ static void add_header(struct tui_state *st, struct proc_stats **procs, int n, u
 		 (unsigned long long)dropped);
 	if (!st->http)
 		return;
-	merged = !http_stats_init(&all_http);
-	for (i = 0; merged && i < n; i++)
-		if (http_of(procs[i], scope))
-			merged = !http_stats_merge(&all_http, http_of(procs[i], scope));
-	if (!merged) {
-		add_line(scr, "requests: out of memory");
-		return;
+	/* Only the three latency histograms: no copy of every request's tail entry each refresh. */
+	hist_init(&lat);
+	hist_init(&hit);
+	hist_init(&clean);
+	for (i = 0; i < n; i++) {
+		const struct http_stats *h = http_of(procs[i], scope);
+
+		if (!h)
+			continue;
+		hist_merge(&lat, &h->latency);
+		hist_merge(&hit, &h->gc_hit);
+		hist_merge(&clean, &h->clean);
 	}
-	reqs = all_http.latency.count;
 	add_line(scr, "requests/s %.1f  p99 %s  (gc-hit p99 %s, clean p99 %s)",
-		 n && wall ? reqs * 1e9 / ((double)wall / n) : 0,
-		 all_http.latency.count ?
-		 fmt_duration(a, sizeof(a), hist_percentile(&all_http.latency, 99)) : "-",
-		 all_http.gc_hit.count ?
-		 fmt_duration(b, sizeof(b), hist_percentile(&all_http.gc_hit, 99)) : "-",
-		 all_http.clean.count ?
-		 fmt_duration(c, sizeof(c), hist_percentile(&all_http.clean, 99)) : "-");
-	http_stats_free(&all_http);
+		 n && wall ? lat.count * 1e9 / ((double)wall / n) : 0,
+		 lat.count ? fmt_duration(a, sizeof(a), hist_percentile(&lat, 99)) : "-",
+		 hit.count ? fmt_duration(b, sizeof(b), hist_percentile(&hit, 99)) : "-",
+		 clean.count ? fmt_duration(c, sizeof(c), hist_percentile(&clean, 99)) : "-");
 }
 
 static void add_histogram(struct tui_screen *scr, const char *title, const struct hist *h,
