@@ -17,8 +17,9 @@ VMLINUX		:= $(VMLINUX_DIR)/vmlinux.h
 CFLAGS		?= -g -O2
 CFLAGS		+= -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wmissing-prototypes \
 		   -D_GNU_SOURCE -MMD -MP
-CPPFLAGS	+= -I$(OUTPUT) -Isrc -Ibpf $(shell pkg-config --cflags libbpf json-c 2>/dev/null)
-LDLIBS		+= $(shell pkg-config --libs libbpf json-c 2>/dev/null || echo -lbpf -ljson-c) \
+CPPFLAGS	+= -I$(OUTPUT) -Isrc -Ibpf $(shell pkg-config --cflags libbpf json-c libmicrohttpd 2>/dev/null)
+LDLIBS		+= $(shell pkg-config --libs libbpf json-c libmicrohttpd 2>/dev/null || \
+		   echo -lbpf -ljson-c -lmicrohttpd) \
 		   -ldw -ldebuginfod -lelf -llzma -lcapstone -lncursesw -lz
 # The BPF target has no system include dirs of its own; borrow the host's (asm/ lives in the
 # multiarch one) the way libbpf-bootstrap does.

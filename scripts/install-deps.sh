@@ -16,6 +16,7 @@ packages=(
 	debootstrap			# rootfs with newer Debian Pythons for the tests
 	libjson-c-dev			# --json output
 	libncurses-dev			# gcpause top
+	libmicrohttpd-dev		# gcpause serve: the /metrics endpoint
 	tmux				# gcpause top tests: a real terminal to drive and read
 	libcmocka-dev			# unit tests
 	systemtap-sdt-dev		# <sys/sdt.h> for the marker test fixture
@@ -24,6 +25,7 @@ packages=(
 	gunicorn python3-flask python3-gevent	# --http tests: WSGI servers (sync, gevent workers)
 	uvicorn python3-uvloop		# --http tests: ASGI server, asyncio and libuv event loops
 	wrk				# --http tests: load generator
+	prometheus python3-yaml		# serve tests: a real scraper; deployment manifest checks
 	util-linux procps		# setpriv (unprivileged test), ps
 )
 
