@@ -7,6 +7,38 @@
 #include <linux/types.h>
 #endif
 
+/*
+ * Values of the traced_pids filter map. The GC programs trace any entry; the HTTP ones only
+ * confirmed Python processes. --all makes every new process a candidate at exec, so that its
+ * first collections are seen while userspace is still deciding whether it is Python at all.
+ */
+enum traced_state {
+	TRACED_CONFIRMED = 1,
+	TRACED_CANDIDATE = 2,
+};
+
+/* --all: process lifecycle events from the scheduler tracepoints. */
+enum discover_kind {
+	DISCOVER_EXEC = 1,	/* a process replaced its image */
+	DISCOVER_FORK,	/* a traced process made a new process */
+};
+
+enum discover_counter {
+	DISCOVER_CNT_DROPPED = 0,	/* ring buffer full: an exec or fork not reported */
+	DISCOVER_CNT_NO_SLOT,	/* filter map full: a candidate not added */
+	DISCOVER_CNT_MAX,
+};
+
+#define DISCOVER_RINGBUF_BYTES	(256 << 10)
+
+struct discover_event {
+	__u64 ts_ns;
+	__u32 kind;		/* enum discover_kind */
+	__u32 pid;		/* tgid */
+	__u32 ppid;		/* forks: the parent's tgid */
+	__u32 pad;
+};
+
 /* Deepest nesting of collections on one thread that is tracked; deeper ones are counted. */
 #define GC_MAX_DEPTH		4
 /* Processes that can be traced at once (BPF filter map size). */

@@ -95,8 +95,10 @@ static __always_inline void count(__u32 which)
 static __always_inline bool is_traced(__u64 pid_tgid)
 {
 	__u32 tgid = pid_tgid >> 32;
+	__u8 *state = bpf_map_lookup_elem(&traced_pids, &tgid);
 
-	return bpf_map_lookup_elem(&traced_pids, &tgid);
+	/* A --all candidate may not be Python at all: its I/O waits until it is confirmed. */
+	return state && *state == TRACED_CONFIRMED;
 }
 
 static __always_inline bool interesting(long nr)

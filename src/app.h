@@ -8,12 +8,19 @@
 #include <stdio.h>
 #include "launch.h"
 #include "options.h"
+#include "pidmap.h"
 #include "stats.h"
 
+struct fleet;
+struct series;
+struct series_table;
+struct metrics_server;
+
 struct traced {
-	struct proc_stats *stats;
+	struct proc_stats *stats;	/* NULL: a free slot */
 	int pidfd;		/* -1 once the process is gone */
 	bool exit_reported_in_interval;
+	struct series *series;	/* serve: the label set it counts in */
 };
 
 struct app {
@@ -21,19 +28,47 @@ struct app {
 	struct tracer *tracer;
 	struct http_session *http;	/* --http, else NULL */
 	struct top *top;		/* gcpause top, else NULL */
+	struct fleet *fleet;		/* --all, else NULL */
+	struct series_table *series;	/* serve, else NULL */
+	struct metrics_server *metrics;	/* serve, else NULL */
 	bool quiet;			/* no status lines: JSON, or the screen is top's */
+	/* Slots; their index is the pidfd's epoll data. Free slots are reused (--all). */
 	struct traced *procs;
-	int nprocs, nalive;
+	int nprocs;			/* slots in use or freed: the high-water mark */
+	int nalive;
+	struct pidmap by_pid;		/* pid -> slot of its latest process */
 	uint64_t start_ns, interval_start_ns;
 	int epfd, sigfd, interval_fd, deadline_fd;
 	int http_drain_fd;		/* --http: the ring buffer is drained on this timer */
+	int housekeeping_fd;		/* --all, serve: rescans, expiry, the server's timeouts */
 	struct launch child;
 	char command_output[64];	/* top -- COMMAND: where the command's output goes */
 	bool launched;
 	bool stop_requested;
+	double start_unix_seconds;	/* serve: for gcpause_start_time_seconds */
+	bool in_gc_callback;		/* the GC ring buffer is being read: do not read it again */
 	FILE *out;
 };
 
+/* The event loop's sources: the high half of an epoll event's data. */
+enum source {
+	SRC_EVENTS = 1, SRC_HTTP, SRC_SIGNAL, SRC_INTERVAL, SRC_DEADLINE, SRC_PROCESS, SRC_KEYS,
+	SRC_DISCOVERY, SRC_RETRY, SRC_HOUSEKEEPING, SRC_METRICS,
+};
+
+int app_epoll_add(struct app *app, int fd, enum source src, uint32_t index);
+/* Ends the run: --all would otherwise go on with no process left. */
+void app_stop(struct app *app);
+
+/* Opens a pidfd for t's process, checking that the PID still names it. */
+int app_pidfd_open(const struct target *t);
+/* Makes the probes live for t and starts its statistics; takes pidfd. */
+int app_begin_tracing(struct app *app, const struct target *t, int pidfd, char *err,
+		      size_t err_len);
+/* The process of p is gone (exited, or exec'd another program: why says which). */
+void app_process_gone(struct app *app, struct traced *p, const char *why);
+/* Frees an exited process's slot. */
+void app_forget(struct app *app, struct traced *p);
 struct traced *find_proc(struct app *app, pid_t pid);
 /* find_proc() for http_session, which knows only the statistics. */
 struct proc_stats *find_stats(pid_t pid, void *app);

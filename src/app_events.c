@@ -1,27 +1,12 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* Events of a run: collections and requests, to the statistics of their process. */
 #include "app.h"
+#include "fleet.h"
 #include "http_session.h"
 #include "messages.h"
 #include "report.h"
+#include "serve.h"
 #include "tracer.h"
-
-struct traced *find_proc(struct app *app, pid_t pid)
-{
-	int i;
-
-	for (i = 0; i < app->nprocs; i++)
-		if (app->procs[i].stats->target.pid == pid)
-			return &app->procs[i];
-	return NULL;
-}
-
-struct proc_stats *find_stats(pid_t pid, void *ctx)
-{
-	struct traced *p = find_proc(ctx, pid);
-
-	return p ? p->stats : NULL;
-}
 
 /* Both event streams, GC first: requests are attributed only the collections already read. */
 int consume_all(struct app *app)
@@ -42,11 +27,23 @@ void on_event(const struct gc_event *e, void *ctx)
 	struct app *app = ctx;
 	struct traced *p = find_proc(app, e->pid);
 
+	/*
+	 * --all: a candidate collecting before it was looked at (its exec event still queued), or
+	 * a new process under an exited one's PID. Decided now, so this collection counts.
+	 */
+	if (app->fleet && (!p || p->stats->exited)) {
+		app->in_gc_callback = true;
+		fleet_on_unknown_pid(app, e->pid);
+		app->in_gc_callback = false;
+		p = find_proc(app, e->pid);
+	}
 	/* An event can trail its process's removal from the filter by a moment: still its own. */
 	if (!p)
 		return;
 	if (stats_add(p->stats, e))
 		msg_error("out of memory recording a collection of pid %u", e->pid);
+	if (app->series)
+		serve_record_gc(app, p, e);
 	if (app->opts.json)
 		report_json_gc(app->out, e);
 }

@@ -30,3 +30,19 @@ int clock_timerfd(uint64_t ns, bool periodic)
 	}
 	return fd;
 }
+
+int clock_timerfd_oneshot(void)
+{
+	int fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+
+	return fd < 0 ? -errno : fd;
+}
+
+int clock_timerfd_arm(int fd, uint64_t ns)
+{
+	struct itimerspec its = {
+		.it_value = { .tv_sec = ns / 1000000000ull, .tv_nsec = ns % 1000000000ull },
+	};
+
+	return timerfd_settime(fd, 0, &its, NULL) ? -errno : 0;
+}

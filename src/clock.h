@@ -9,5 +9,9 @@
 uint64_t clock_now_ns(void);
 /* A non-blocking timerfd firing after ns, and every ns if periodic; or a negative errno. */
 int clock_timerfd(uint64_t ns, bool periodic);
+/* A non-blocking timerfd, disarmed; or a negative errno. */
+int clock_timerfd_oneshot(void);
+/* Fires once after ns; 0 disarms. */
+int clock_timerfd_arm(int fd, uint64_t ns);
 
 #endif /* GCPAUSE_CLOCK_H */

@@ -19,7 +19,13 @@ struct http_session {
 	FILE *out;
 	struct http_request *done;	/* completed, not yet published */
 	size_t ndone, done_cap;
+	http_sink_fn sink;		/* also given every published request, if set */
 };
+
+void http_session_set_sink(struct http_session *s, http_sink_fn sink)
+{
+	s->sink = sink;
+}
 
 static void on_io(const struct http_io *io, void *ctx)
 {
@@ -91,13 +97,16 @@ void http_session_publish(struct http_session *s)
 
 	for (i = 0; i < s->ndone; i++) {
 		p = s->find(s->done[i].pid, s->ctx);
-		if (!p || !p->http)
+		if (!p || (!p->http && !s->sink))
 			continue;
 		sample.req = s->done[i];
 		gc_log_overlap(&p->gc_log, sample.req.arrival_ns, sample.req.end_ns, &sample.gc);
-		http_stats_add(p->http, &sample);
+		if (p->http)
+			http_stats_add(p->http, &sample);
 		if (p->http_interval)
 			http_stats_add(p->http_interval, &sample);
+		if (s->sink)
+			s->sink(p, &sample, s->ctx);
 		if (s->json)
 			report_json_request(s->out, &sample);
 		gc_log_prune(&p->gc_log, sample.req.end_ns > GC_LOG_KEEP_NS ?

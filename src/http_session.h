@@ -21,6 +21,9 @@ typedef struct proc_stats *(*http_find_proc_fn)(pid_t pid, void *ctx);
 int http_session_open(struct http_session **out, int traced_pids_fd, http_find_proc_fn find,
 		      void *ctx, bool json, FILE *json_out, char *err, size_t err_len, char *note,
 		      size_t note_len);
+/* Called with each published request and the context given at open (serve's series). */
+typedef void (*http_sink_fn)(struct proc_stats *p, const struct http_sample *sample, void *ctx);
+void http_session_set_sink(struct http_session *s, http_sink_fn sink);
 /* Reads waiting I/O events; requests that completed wait for publish. */
 int http_session_consume(struct http_session *s);
 /*

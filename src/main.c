@@ -19,6 +19,8 @@
 #include <unistd.h>
 #include <bpf/libbpf.h>
 #include "clock.h"
+#include "container.h"
+#include "fleet.h"
 #include "http_session.h"
 #include "launch.h"
 #include "list.h"
@@ -26,19 +28,17 @@
 #include "options.h"
 #include "privileges.h"
 #include "report.h"
+#include "serve.h"
 #include "stats.h"
 #include "top.h"
 #include "target.h"
 #include "tracer.h"
 
 #define ERR_LEN		1024
+/* --all and serve: rescans and expiry are checked, and stalled clients dropped, this often. */
+#define HOUSEKEEPING_NS	1000000000ull
 
 #include "app.h"
-
-/* What woke the event loop up: the high half of an epoll event's data. */
-enum source {
-	SRC_EVENTS = 1, SRC_HTTP, SRC_SIGNAL, SRC_INTERVAL, SRC_DEADLINE, SRC_PROCESS, SRC_KEYS
-};
 
 static bool verbose;
 
@@ -48,92 +48,18 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 	return verbose ? vfprintf(stderr, fmt, args) : 0;
 }
 
-static int epoll_add(struct app *app, int fd, enum source src, uint32_t index)
-{
-	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = (uint64_t)src << 32 | index };
-
-	return epoll_ctl(app->epfd, EPOLL_CTL_ADD, fd, &ev) ? -errno : 0;
-}
-
-static int pidfd_open_checked(const struct target *t)
-{
-	char comm[PROC_COMM_LEN];
-	uint64_t start;
-	int fd;
-
-	fd = syscall(SYS_pidfd_open, t->pid, 0);
-	if (fd < 0)
-		return -errno;
-	/* The PID was resolved a moment ago; make sure it still names the same process. */
-	if (proc_read_identity(t->pid, comm, sizeof(comm), &start) || start != t->start_ticks) {
-		close(fd);
-		return -ESRCH;
-	}
-	return fd;
-}
-
-/* Makes the probes live for t and starts its statistics. */
-static int begin_tracing(struct app *app, const struct target *t, int pidfd, char *err,
-			 size_t err_len)
-{
-	struct traced *procs, *p;
-	int ret;
-
-	ret = tracer_attach_binary(app->tracer, t->host_path, &t->plan, err, err_len);
-	if (ret)
-		return ret;
-	procs = realloc(app->procs, (app->nprocs + 1) * sizeof(*procs));
-	if (!procs) {
-		snprintf(err, err_len, "out of memory");
-		return -ENOMEM;
-	}
-	app->procs = procs;
-	p = &procs[app->nprocs];
-	memset(p, 0, sizeof(*p));
-	p->pidfd = pidfd;
-	ret = tracer_add_pid(app->tracer, t->pid);
-	if (ret) {
-		snprintf(err, err_len, "pid %d: cannot add to the BPF filter: %s", t->pid,
-			 strerror(-ret));
-		return ret;
-	}
-	/* Taken after the filter update: every collection that starts from here is seen. */
-	p->stats = stats_new(t, clock_now_ns());
-	if (!p->stats || (app->http && stats_enable_http(p->stats))) {
-		stats_free(p->stats);
-		snprintf(err, err_len, "out of memory");
-		return -ENOMEM;
-	}
-	ret = epoll_add(app, pidfd, SRC_PROCESS, app->nprocs);
-	if (ret) {
-		snprintf(err, err_len, "epoll: %s", strerror(-ret));
-		stats_free(p->stats);
-		return ret;
-	}
-	app->nprocs++;
-	app->nalive++;
-	if (app->opts.json)
-		report_json_attach(app->out, p->stats);
-	msg_status(app->quiet, "tracing pid %d (%s, Python %s, %s%s, %s: %s)", t->pid,
-		   t->comm, t->version[0] ? t->version : "?", t->root, t->binary, t->probe,
-		   t->plan.source);
-	if (t->plan.caveat[0])
-		msg_status(app->quiet, "pid %d: note: %s", t->pid, t->plan.caveat);
-	return 0;
-}
-
 static int attach_pids(struct app *app, const struct target *targets, char *err, size_t err_len)
 {
 	int i, ret, fd;
 
 	for (i = 0; i < app->opts.npids; i++) {
-		fd = pidfd_open_checked(&targets[i]);
+		fd = app_pidfd_open(&targets[i]);
 		if (fd < 0) {
 			snprintf(err, err_len, "pid %d: %s", targets[i].pid,
 				 fd == -ESRCH ? "exited before tracing began" : strerror(-fd));
 			return fd;
 		}
-		ret = begin_tracing(app, &targets[i], fd, err, err_len);
+		ret = app_begin_tracing(app, &targets[i], fd, err, err_len);
 		if (ret) {
 			close(fd);
 			return ret;
@@ -170,43 +96,12 @@ static int launch_command(struct app *app, struct target *t, char *err, size_t e
 		snprintf(err, err_len, "pidfd_open: %s", strerror(errno));
 		return -errno;
 	}
-	ret = begin_tracing(app, t, fd, err, err_len);
+	ret = app_begin_tracing(app, t, fd, err, err_len);
 	if (ret) {
 		close(fd);
 		return ret;
 	}
 	return launch_release(&app->child, err, err_len);
-}
-
-static void process_gone(struct app *app, struct traced *p)
-{
-	struct proc_stats *ps = p->stats;
-	int status;
-
-	/* Its last collections (the shutdown ones among them) are already in the ring buffer. */
-	tracer_consume(app->tracer);
-	if (app->http)
-		http_session_process_gone(app->http, ps->target.pid);
-	ps->exited = true;
-	ps->end_ns = clock_now_ns();
-	tracer_remove_pid(app->tracer, ps->target.pid);
-	epoll_ctl(app->epfd, EPOLL_CTL_DEL, p->pidfd, NULL);
-	close(p->pidfd);
-	p->pidfd = -1;
-	app->nalive--;
-	if (app->launched && ps->target.pid == app->child.pid &&
-	    waitpid(ps->target.pid, &status, WNOHANG) == ps->target.pid) {
-		if (WIFEXITED(status))
-			msg_status(app->quiet, "pid %d (%s) exited with status %d",
-				   ps->target.pid, ps->target.comm, WEXITSTATUS(status));
-		else if (WIFSIGNALED(status))
-			msg_status(app->quiet, "pid %d (%s) killed by signal %d",
-				   ps->target.pid, ps->target.comm, WTERMSIG(status));
-	} else {
-		msg_status(app->quiet, "pid %d (%s) exited", ps->target.pid, ps->target.comm);
-	}
-	if (app->opts.json)
-		report_json_exit(app->out, ps);
 }
 
 static void on_signal(struct app *app)
@@ -233,8 +128,18 @@ static void on_signal(struct app *app)
 			   app->child.pid);
 		return;
 	}
-	app->stop_requested = true;
-	app->nalive = 0;
+	app_stop(app);
+}
+
+/* Once a second in --all and serve: what no event tells. */
+static void housekeeping(struct app *app)
+{
+	uint64_t now = clock_now_ns();
+
+	if (app->fleet)
+		fleet_housekeeping(app, now);
+	if (app->series)
+		serve_housekeeping(app, now);
 }
 
 static int run_loop(struct app *app)
@@ -243,7 +148,8 @@ static int run_loop(struct app *app)
 	uint64_t ticks;
 	int n, i, ret;
 
-	while (app->nalive > 0) {
+	/* --all goes on with no process left, until stopped: others may come. */
+	while (app->nalive > 0 || (app->fleet && !app->stop_requested)) {
 		n = epoll_wait(app->epfd, evs, 16, -1);
 		if (n < 0) {
 			if (errno == EINTR)
@@ -282,7 +188,7 @@ static int run_loop(struct app *app)
 			case SRC_KEYS:
 				switch (top_keys(app->top)) {
 				case TOP_QUIT:
-					app->nalive = 0;
+					app_stop(app);
 					break;
 				case TOP_REDRAW:
 					refresh_top(app);
@@ -293,11 +199,24 @@ static int run_loop(struct app *app)
 				break;
 			case SRC_DEADLINE:
 				msg_status(app->quiet, "duration elapsed");
-				app->nalive = 0;
+				app_stop(app);
 				break;
 			case SRC_PROCESS:
 				if (index < (uint32_t)app->nprocs && app->procs[index].pidfd >= 0)
-					process_gone(app, &app->procs[index]);
+					app_process_gone(app, &app->procs[index], NULL);
+				break;
+			case SRC_DISCOVERY:
+				fleet_on_discovery(app);
+				break;
+			case SRC_RETRY:
+				fleet_on_retry(app);
+				break;
+			case SRC_HOUSEKEEPING:
+				if (read(app->housekeeping_fd, &ticks, sizeof(ticks)) > 0)
+					housekeeping(app);
+				break;
+			case SRC_METRICS:
+				serve_on_request(app);
 				break;
 			}
 		}
@@ -330,16 +249,21 @@ static int setup_loop(struct app *app, char *err, size_t err_len)
 		snprintf(err, err_len, "signalfd: %s", strerror(errno));
 		return -errno;
 	}
-	ret = epoll_add(app, app->sigfd, SRC_SIGNAL, 0);
+	ret = app_epoll_add(app, app->sigfd, SRC_SIGNAL, 0);
 	if (!ret)
-		ret = epoll_add(app, tracer_epoll_fd(app->tracer), SRC_EVENTS, 0);
+		ret = app_epoll_add(app, tracer_epoll_fd(app->tracer), SRC_EVENTS, 0);
 	if (!ret && app->http) {
 		app->http_drain_fd = clock_timerfd(HTTP_DRAIN_NS, true);
 		ret = app->http_drain_fd < 0 ? app->http_drain_fd :
-		      epoll_add(app, app->http_drain_fd, SRC_HTTP, 0);
+		      app_epoll_add(app, app->http_drain_fd, SRC_HTTP, 0);
 	}
 	if (!ret && app->opts.top)
-		ret = epoll_add(app, STDIN_FILENO, SRC_KEYS, 0);
+		ret = app_epoll_add(app, STDIN_FILENO, SRC_KEYS, 0);
+	if (!ret && (app->opts.all || app->opts.serve)) {
+		app->housekeeping_fd = clock_timerfd(HOUSEKEEPING_NS, true);
+		ret = app->housekeeping_fd < 0 ? app->housekeeping_fd :
+		      app_epoll_add(app, app->housekeeping_fd, SRC_HOUSEKEEPING, 0);
+	}
 	if (ret) {
 		snprintf(err, err_len, "epoll_ctl: %s", strerror(-ret));
 		return ret;
@@ -354,12 +278,12 @@ static int start_timers(struct app *app, char *err, size_t err_len)
 	if (app->opts.interval_ns) {
 		app->interval_fd = clock_timerfd(app->opts.interval_ns, true);
 		ret = app->interval_fd < 0 ? app->interval_fd :
-		      epoll_add(app, app->interval_fd, SRC_INTERVAL, 0);
+		      app_epoll_add(app, app->interval_fd, SRC_INTERVAL, 0);
 	}
 	if (!ret && app->opts.duration_ns) {
 		app->deadline_fd = clock_timerfd(app->opts.duration_ns, false);
 		ret = app->deadline_fd < 0 ? app->deadline_fd :
-		      epoll_add(app, app->deadline_fd, SRC_DEADLINE, 0);
+		      app_epoll_add(app, app->deadline_fd, SRC_DEADLINE, 0);
 	}
 	if (ret)
 		snprintf(err, err_len, "timer: %s", strerror(-ret));
@@ -372,6 +296,8 @@ static int resolve_targets(struct app *app, struct target **out, char *err, size
 	struct target *targets;
 	int i, ret;
 
+	if (app->opts.all)
+		return 0;
 	targets = calloc(app->opts.command ? 1 : app->opts.npids, sizeof(*targets));
 	if (!targets) {
 		snprintf(err, err_len, "out of memory");
@@ -386,6 +312,7 @@ static int resolve_targets(struct app *app, struct target **out, char *err, size
 				     err_len);
 		if (ret)
 			return ret;
+		container_read(targets[i].pid, &targets[i].container);
 	}
 	return 0;
 }
@@ -393,7 +320,7 @@ static int resolve_targets(struct app *app, struct target **out, char *err, size
 int main(int argc, char **argv)
 {
 	struct app app = { .epfd = -1, .sigfd = -1, .interval_fd = -1, .deadline_fd = -1,
-			   .http_drain_fd = -1,
+			   .http_drain_fd = -1, .housekeeping_fd = -1,
 			   .child = { .gate_fd = -1, .exec_err_fd = -1 } };
 	struct tracer_opts topts = { .on_event = on_event, .ctx = &app };
 	struct target *targets = NULL;
@@ -447,8 +374,12 @@ int main(int argc, char **argv)
 
 	app.start_ns = clock_now_ns();
 	app.interval_start_ns = app.start_ns;
+	if (app.opts.serve && serve_start(&app, err, sizeof(err)))
+		goto cleanup;
 	if (app.opts.command)
 		ret = launch_command(&app, targets, err, sizeof(err));
+	else if (app.opts.all)
+		ret = fleet_start(&app, err, sizeof(err));
 	else
 		ret = attach_pids(&app, targets, err, sizeof(err));
 	if (ret)
@@ -472,9 +403,11 @@ int main(int argc, char **argv)
 	/* The terminal is the user's again before the summary is printed on it. */
 	top_close(app.top);
 	app.top = NULL;
-	if (app.opts.interval_ns && !app.opts.top)
+	/* serve's figures were in its series, scraped: an agent's log wants no report. */
+	if (app.opts.interval_ns && !app.opts.top && !app.opts.serve)
 		report_interval(&app);
-	report_total(&app);
+	if (!app.opts.serve)
+		report_total(&app);
 	if (app.command_output[0])
 		msg_error("note: the command's output is in %s", app.command_output);
 	err[0] = '\0';
@@ -495,6 +428,11 @@ cleanup:
 		stats_free(app.procs[i].stats);
 	}
 	free(app.procs);
+	pidmap_free(&app.by_pid);
+	fleet_close(app.fleet);
+	serve_close(&app);
+	if (app.housekeeping_fd >= 0)
+		close(app.housekeeping_fd);
 	free(targets);
 	http_session_close(app.http);
 	tracer_close(app.tracer);

@@ -8,24 +8,48 @@
 #include "gcpause.h"
 #include "options.h"
 
-#define GCPAUSE_VERSION		"0.1.0"
 #define MAX_SECONDS		(365.0 * 24 * 3600)
 
-enum { OPT_RINGBUF_KB = 0x100, OPT_PROBE, OPT_HTTP };
+enum {
+	OPT_RINGBUF_KB = 0x100, OPT_PROBE, OPT_HTTP, OPT_ALL, OPT_COMM, OPT_CONTAINER, OPT_EXCLUDE,
+	OPT_LISTEN, OPT_PER_PID, OPT_EXPIRE, OPT_RESCAN, OPT_MAX_PROCESSES, OPT_MAX_SERIES,
+};
+
+/* Defaults of the fleet options; docs/fleet.md says why. */
+#define DEFAULT_EXPIRE_NS	(300 * 1000000000ull)
+#define DEFAULT_RESCAN_NS	(10 * 1000000000ull)
+#define DEFAULT_MAX_PROCESSES	1024
+#define DEFAULT_MAX_SERIES	1000
 
 static const char usage[] =
-"Usage: gcpause [OPTIONS] -p PID [-p PID ...]\n"
-"       gcpause [OPTIONS] -- COMMAND [ARG ...]\n"
+"Usage: gcpause [OPTIONS] -p PID [-p PID ...] | --all | -- COMMAND [ARG ...]\n"
 "       gcpause list [-p PID ...] [--probe MODE] [--json]\n"
-"       gcpause top [OPTIONS] -p PID [-p PID ...] | -- COMMAND [ARG ...]\n"
+"       gcpause top [OPTIONS] -p PID [-p PID ...] | --all | -- COMMAND [ARG ...]\n"
+"       gcpause serve [OPTIONS] [--all | -p PID ...] [--listen ADDR:PORT] [--per-pid]\n"
 "Measure CPython garbage-collection pauses from outside the process, through the interpreter's\n"
 "python:gc__start/gc__done markers or, in builds without them, its collection function.\n"
 "Prints per-process, per-generation pause statistics and histograms when it stops (Ctrl-C,\n"
 "-d elapsed, or every traced process gone). \"list\" shows the Python processes and how each\n"
-"would be probed; \"top\" shows pauses (and requests) live, refreshed every -i seconds (1).\n"
+"would be probed; \"top\" shows pauses (and requests) live, refreshed every -i seconds (1);\n"
+"\"serve\" exports them to Prometheus until stopped (every Python process without -p).\n"
 "\n"
 "  -p, --pid PID          trace this process (repeat for more)\n"
 "  -- COMMAND [ARG ...]   start COMMAND and trace it from its first collection\n"
+"      --all              every Python process of the host, in any container, and every new\n"
+"                         one from its exec (docs/fleet.md)\n"
+"      --comm PATTERN     --all: only processes whose command matches (repeatable)\n"
+"      --container PATTERN  --all: only processes whose container ID, pod or NAMESPACE/POD\n"
+"                         matches (repeatable; \"-\" matches processes outside containers)\n"
+"      --exclude PATTERN  --all: not processes whose command, container or pod matches\n"
+"      --max-processes N  --all: trace at most N at once (default 1024)\n"
+"      --expire SEC       --all: forget exited processes, and serve their idle series,\n"
+"                         after SEC seconds (default 300)\n"
+"      --rescan SEC       --all: look through /proc again every SEC seconds (default 10)\n"
+"      --listen ADDR:PORT serve: where /metrics and /healthz answer (default\n"
+"                         " OPTIONS_DEFAULT_LISTEN ")\n"
+"      --per-pid          serve: one series per process (pid label); PIDs churn, mind the\n"
+"                         cardinality\n"
+"      --max-series N     serve: export at most N label sets (default 1000)\n"
 "      --probe MODE       auto (default), usdt, symbol (function found through symbols) or\n"
 "                         stripped (function found without symbols)\n"
 "  -i, --interval SEC     also report every SEC seconds (fractions allowed)\n"
@@ -48,6 +72,16 @@ static const struct option long_options[] = {
 	{ "ringbuf-kb", required_argument, NULL, OPT_RINGBUF_KB },
 	{ "probe", required_argument, NULL, OPT_PROBE },
 	{ "http", no_argument, NULL, OPT_HTTP },
+	{ "all", no_argument, NULL, OPT_ALL },
+	{ "comm", required_argument, NULL, OPT_COMM },
+	{ "container", required_argument, NULL, OPT_CONTAINER },
+	{ "exclude", required_argument, NULL, OPT_EXCLUDE },
+	{ "listen", required_argument, NULL, OPT_LISTEN },
+	{ "per-pid", no_argument, NULL, OPT_PER_PID },
+	{ "expire", required_argument, NULL, OPT_EXPIRE },
+	{ "rescan", required_argument, NULL, OPT_RESCAN },
+	{ "max-processes", required_argument, NULL, OPT_MAX_PROCESSES },
+	{ "max-series", required_argument, NULL, OPT_MAX_SERIES },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -98,6 +132,30 @@ static int add_pid(struct options *o, pid_t pid)
 	return 0;
 }
 
+static int add_pattern(char ***patterns, int *n, char *pattern)
+{
+	char **more = realloc(*patterns, (*n + 1) * sizeof(*more));
+
+	if (!more)
+		return -ENOMEM;
+	*patterns = more;
+	more[(*n)++] = pattern;
+	return 0;
+}
+
+static int parse_count(const char *s, unsigned int max, unsigned int *out)
+{
+	unsigned long v;
+	char *end;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || !v || v > max || s[0] == '-')
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
 /* Names the offending option whether getopt saw it as short or long. */
 static void describe_bad_option(char **argv, int c, char *err, size_t err_len)
 {
@@ -111,6 +169,38 @@ static void describe_bad_option(char **argv, int c, char *err, size_t err_len)
 		snprintf(err, err_len, "unknown option '%s' (see gcpause --help)", arg);
 }
 
+static enum options_result check_combinations(struct options *o, char *err, size_t err_len)
+{
+	bool filters = o->ncomm_patterns || o->ncontainer_patterns || o->nexclude_patterns;
+
+	if (o->serve && o->json) {
+		snprintf(err, err_len, "serve exports to Prometheus: for JSON use gcpause --json");
+		return OPTIONS_USAGE_ERROR;
+	}
+	if (o->serve && o->command) {
+		snprintf(err, err_len, "serve traces running processes: give --all or -p PID");
+		return OPTIONS_USAGE_ERROR;
+	}
+	/* An agent is started to watch the whole node: that is what serve does by default. */
+	if (o->serve && !o->npids)
+		o->all = true;
+	if (!o->npids && !o->command && !o->all) {
+		snprintf(err, err_len, "nothing to trace: give -p PID, --all or -- COMMAND (see "
+			 "gcpause --help)");
+		return OPTIONS_USAGE_ERROR;
+	}
+	if (!!o->npids + !!o->command + o->all > 1) {
+		snprintf(err, err_len, "give one of -p PID, --all or -- COMMAND");
+		return OPTIONS_USAGE_ERROR;
+	}
+	if (filters && !o->all) {
+		snprintf(err, err_len, "--comm, --container and --exclude select among --all's "
+			 "processes");
+		return OPTIONS_USAGE_ERROR;
+	}
+	return OPTIONS_RUN;
+}
+
 enum options_result options_parse(int argc, char **argv, struct options *o, char *err,
 				  size_t err_len)
 {
@@ -121,11 +211,18 @@ enum options_result options_parse(int argc, char **argv, struct options *o, char
 
 	memset(o, 0, sizeof(*o));
 	o->ringbuf_bytes = GC_RINGBUF_BYTES;
+	o->listen = OPTIONS_DEFAULT_LISTEN;
+	o->expire_ns = DEFAULT_EXPIRE_NS;
+	o->rescan_ns = DEFAULT_RESCAN_NS;
+	o->max_processes = DEFAULT_MAX_PROCESSES;
+	o->max_series = DEFAULT_MAX_SERIES;
 	optind = 1;
 	opterr = 0;
-	if (argc > 1 && (!strcmp(argv[1], "list") || !strcmp(argv[1], "top"))) {
+	if (argc > 1 && (!strcmp(argv[1], "list") || !strcmp(argv[1], "top") ||
+			 !strcmp(argv[1], "serve"))) {
 		o->list = argv[1][0] == 'l';
-		o->top = !o->list;
+		o->top = argv[1][0] == 't';
+		o->serve = argv[1][0] == 's';
 		/* The subcommand is argv[0] of its own options. */
 		argc--;
 		argv++;
@@ -160,6 +257,51 @@ enum options_result options_parse(int argc, char **argv, struct options *o, char
 			break;
 		case OPT_HTTP:
 			o->http = true;
+			break;
+		case OPT_ALL:
+			o->all = true;
+			break;
+		case OPT_COMM:
+		case OPT_CONTAINER:
+		case OPT_EXCLUDE:
+			if (add_pattern(c == OPT_COMM ? &o->comm_patterns :
+					c == OPT_CONTAINER ? &o->container_patterns :
+					&o->exclude_patterns,
+					c == OPT_COMM ? &o->ncomm_patterns :
+					c == OPT_CONTAINER ? &o->ncontainer_patterns :
+					&o->nexclude_patterns, optarg)) {
+				snprintf(err, err_len, "out of memory");
+				return OPTIONS_USAGE_ERROR;
+			}
+			break;
+		case OPT_LISTEN:
+			o->listen = optarg;
+			break;
+		case OPT_PER_PID:
+			o->per_pid = true;
+			break;
+		case OPT_EXPIRE:
+		case OPT_RESCAN:
+			if (options_parse_seconds(optarg, c == OPT_EXPIRE ? &o->expire_ns :
+								   &o->rescan_ns)) {
+				snprintf(err, err_len, "invalid %s '%s': expected seconds > 0",
+					 c == OPT_EXPIRE ? "--expire" : "--rescan", optarg);
+				return OPTIONS_USAGE_ERROR;
+			}
+			break;
+		case OPT_MAX_PROCESSES:
+			if (parse_count(optarg, GC_MAX_PIDS, &o->max_processes)) {
+				snprintf(err, err_len, "invalid --max-processes '%s': from 1 to %d",
+					 optarg, GC_MAX_PIDS);
+				return OPTIONS_USAGE_ERROR;
+			}
+			break;
+		case OPT_MAX_SERIES:
+			if (parse_count(optarg, 1000000, &o->max_series)) {
+				snprintf(err, err_len, "invalid --max-series '%s': from 1 to 1000000",
+					 optarg);
+				return OPTIONS_USAGE_ERROR;
+			}
 			break;
 		case OPT_PROBE:
 			if (probe_mode_parse(optarg, &o->probe_mode)) {
@@ -215,20 +357,15 @@ enum options_result options_parse(int argc, char **argv, struct options *o, char
 	}
 	if (o->top && !o->interval_ns)
 		o->interval_ns = 1000000000ull;
-	if (!o->npids && !o->command) {
-		snprintf(err, err_len, "nothing to trace: give -p PID or -- COMMAND (see gcpause "
-			 "--help)");
-		return OPTIONS_USAGE_ERROR;
-	}
-	if (o->npids && o->command) {
-		snprintf(err, err_len, "give either -p PID or -- COMMAND, not both");
-		return OPTIONS_USAGE_ERROR;
-	}
-	return OPTIONS_RUN;
+	return check_combinations(o, err, err_len);
 }
 
 void options_free(struct options *o)
 {
+	free(o->comm_patterns);
+	free(o->container_patterns);
+	free(o->exclude_patterns);
+	o->comm_patterns = o->container_patterns = o->exclude_patterns = NULL;
 	free(o->pids);
 	o->pids = NULL;
 	o->npids = 0;

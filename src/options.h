@@ -9,7 +9,9 @@
 #include <sys/types.h>
 #include "probe.h"
 
+#define GCPAUSE_VERSION		"0.1.0"
 #define OPTIONS_ERR_LEN		256
+#define OPTIONS_DEFAULT_LISTEN	"127.0.0.1:9547"
 
 struct options {
 	pid_t *pids;
@@ -21,6 +23,17 @@ struct options {
 	enum probe_mode probe_mode;	/* --probe: a tier forced, or auto */
 	bool list;			/* "gcpause list": report, trace nothing */
 	bool top;			/* "gcpause top": the live terminal view */
+	bool serve;			/* "gcpause serve": the Prometheus exporter */
+	bool all;			/* --all: every Python process, now and later */
+	/* --all filters: shell patterns, any of which may match */
+	char **comm_patterns, **container_patterns, **exclude_patterns;
+	int ncomm_patterns, ncontainer_patterns, nexclude_patterns;
+	const char *listen;		/* serve: ADDR:PORT */
+	bool per_pid;			/* serve: a pid label, one series per process */
+	uint64_t expire_ns;		/* --all: exited processes and idle series kept this long */
+	uint64_t rescan_ns;		/* --all: /proc scanned again this often */
+	unsigned int max_processes;	/* --all: traced at once */
+	unsigned int max_series;	/* serve: label sets exported */
 	bool http;			/* also track HTTP requests */
 	bool json;
 	bool verbose;

@@ -41,6 +41,19 @@ struct proc_stats *stats_new(const struct target *t, uint64_t trace_start_ns)
 	return p;
 }
 
+struct proc_stats *stats_new_lean(const struct target *t, uint64_t trace_start_ns)
+{
+	struct proc_stats *p = calloc(1, sizeof(*p));
+
+	if (!p)
+		return NULL;
+	p->target = *t;
+	p->trace_start_ns = trace_start_ns;
+	p->interval_start_ns = trace_start_ns;
+	p->lean = true;
+	return p;
+}
+
 static struct http_stats *http_stats_new(void)
 {
 	struct http_stats *h = malloc(sizeof(*h));
@@ -64,7 +77,14 @@ int stats_enable_http(struct proc_stats *p)
 {
 	p->http = http_stats_new();
 	p->http_interval = http_stats_new();
+	p->log_gcs = true;
 	return p->http && p->http_interval ? 0 : -ENOMEM;
+}
+
+int stats_enable_gc_log(struct proc_stats *p)
+{
+	p->log_gcs = true;
+	return 0;
 }
 
 void stats_free(struct proc_stats *p)
@@ -112,11 +132,15 @@ static void pause_stats_add(struct pause_stats *s, const struct gc_event *e)
 
 int stats_add(struct proc_stats *p, const struct gc_event *e)
 {
-	struct gen_stats *g = stats_gen(p, e->gen);
+	struct gen_stats *g;
 
-	if (!g)
+	if (p->log_gcs &&
+	    gc_log_add(&p->gc_log, e->start_ns, e->start_ns + e->duration_ns, e->gen))
 		return -ENOMEM;
-	if (p->http && gc_log_add(&p->gc_log, e->start_ns, e->start_ns + e->duration_ns, e->gen))
+	if (p->lean)
+		return 0;
+	g = stats_gen(p, e->gen);
+	if (!g)
 		return -ENOMEM;
 	pause_stats_add(&g->total, e);
 	pause_stats_add(&g->interval, e);

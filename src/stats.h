@@ -32,6 +32,9 @@ struct proc_stats {
 	uint64_t interval_start_ns;
 	uint64_t end_ns;		/* exit time, 0 while it runs */
 	bool exited;
+	const char *exit_reason;	/* NULL: it exited; else what ended its tracing */
+	bool lean;			/* no per-generation figures: serve keeps them elsewhere */
+	bool log_gcs;			/* keep gc_log: its requests need their collections */
 	int ngens;
 	struct gen_stats *gens[STATS_MAX_GENS];
 	struct http_stats *http;	/* --http: its requests, else NULL */
@@ -42,8 +45,12 @@ struct proc_stats {
 enum stats_scope { STATS_TOTAL, STATS_INTERVAL };
 
 struct proc_stats *stats_new(const struct target *t, uint64_t trace_start_ns);
-/* Starts keeping requests for p (--http). */
+/* Statistics that only log collections for overlaps, when enabled (serve). */
+struct proc_stats *stats_new_lean(const struct target *t, uint64_t trace_start_ns);
+/* Starts keeping requests for p (--http), and the collections they overlap. */
 int stats_enable_http(struct proc_stats *p);
+/* Only the collections, for requests counted elsewhere. */
+int stats_enable_gc_log(struct proc_stats *p);
 void stats_free(struct proc_stats *p);
 
 /* Records one collection. Returns -ENOMEM when a new generation slot cannot be made. */

@@ -43,11 +43,13 @@ void refresh_top(struct app *app)
 	if (!s.procs)
 		return;
 	for (i = 0; i < app->nprocs; i++)
-		s.procs[s.nprocs++] = app->procs[i].stats;
+		if (app->procs[i].stats)
+			s.procs[s.nprocs++] = app->procs[i].stats;
 	top_draw(app->top, s.procs, s.nprocs, report_lost_events(s.counters), end);
 	free(s.procs);
 	for (i = 0; i < app->nprocs; i++)
-		stats_reset_interval(app->procs[i].stats, end);
+		if (app->procs[i].stats)
+			stats_reset_interval(app->procs[i].stats, end);
 	app->interval_start_ns = end;
 }
 
@@ -65,7 +67,7 @@ void report_interval(struct app *app)
 	for (i = 0; i < app->nprocs; i++) {
 		struct traced *p = &app->procs[i];
 
-		if (p->stats->exited && p->exit_reported_in_interval)
+		if (!p->stats || (p->stats->exited && p->exit_reported_in_interval))
 			continue;
 		s.procs[s.nprocs++] = p->stats;
 		if (p->stats->exited)
@@ -74,7 +76,8 @@ void report_interval(struct app *app)
 	print_summary(app, &s);
 	free(s.procs);
 	for (i = 0; i < app->nprocs; i++)
-		stats_reset_interval(app->procs[i].stats, end);
+		if (app->procs[i].stats)
+			stats_reset_interval(app->procs[i].stats, end);
 	app->interval_start_ns = end;
 }
 
@@ -87,7 +90,8 @@ void report_total(struct app *app)
 	if (!s.procs)
 		return;
 	for (i = 0; i < app->nprocs; i++)
-		s.procs[s.nprocs++] = app->procs[i].stats;
+		if (app->procs[i].stats)
+			s.procs[s.nprocs++] = app->procs[i].stats;
 	print_summary(app, &s);
 	free(s.procs);
 }

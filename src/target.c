@@ -1,8 +1,32 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include "target.h"
+
+/* Binaries remembered; a node runs a few Python builds, and many other programs. */
+#define TARGET_CACHE_SIZE	256
+
+struct cached_binary {
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime;
+	int inspect_err;
+	struct pyelf_info info;
+	bool planned;			/* the fields below are valid */
+	enum probe_mode mode;
+	int plan_ret;
+	struct target plan;		/* version, build flags, plan; not the process's fields */
+	char plan_err[TARGET_ERR_LEN];
+};
+
+struct target_cache {
+	struct cached_binary entries[TARGET_CACHE_SIZE];
+	unsigned int used, next_victim;
+};
 
 struct interpreter_search {
 	pid_t pid;
@@ -12,7 +36,72 @@ struct interpreter_search {
 	char host_path[PROC_PATH_MAX];
 	struct pyelf_info info;
 	int first_error;
+	struct target_cache *cache;
+	struct cached_binary *hit;	/* the found binary's cache entry, if any */
 };
+
+struct target_cache *target_cache_new(void)
+{
+	return calloc(1, sizeof(struct target_cache));
+}
+
+void target_cache_free(struct target_cache *c)
+{
+	free(c);
+}
+
+static struct cached_binary *cache_lookup(struct target_cache *c, const struct stat *st)
+{
+	unsigned int i;
+
+	for (i = 0; i < c->used; i++) {
+		struct cached_binary *e = &c->entries[i];
+
+		if (e->dev == st->st_dev && e->ino == st->st_ino && e->size == st->st_size &&
+		    e->mtime.tv_sec == st->st_mtim.tv_sec &&
+		    e->mtime.tv_nsec == st->st_mtim.tv_nsec)
+			return e;
+	}
+	return NULL;
+}
+
+/* A new entry for st: a free one, else the oldest in insertion order. */
+static struct cached_binary *cache_insert(struct target_cache *c, const struct stat *st)
+{
+	struct cached_binary *e;
+
+	if (c->used < TARGET_CACHE_SIZE) {
+		e = &c->entries[c->used++];
+	} else {
+		e = &c->entries[c->next_victim];
+		c->next_victim = (c->next_victim + 1) % TARGET_CACHE_SIZE;
+	}
+	memset(e, 0, sizeof(*e));
+	e->dev = st->st_dev;
+	e->ino = st->st_ino;
+	e->size = st->st_size;
+	e->mtime = st->st_mtim;
+	return e;
+}
+
+/* pyelf_inspect() through the cache; sets s->hit to the entry it used. */
+static int inspect(struct interpreter_search *s, const char *host_path)
+{
+	struct cached_binary *e;
+	struct stat st;
+
+	s->hit = NULL;
+	if (!s->cache || stat(host_path, &st))
+		return pyelf_inspect(host_path, &s->info);
+	e = cache_lookup(s->cache, &st);
+	if (!e) {
+		e = cache_insert(s->cache, &st);
+		e->inspect_err = pyelf_inspect(host_path, &e->info);
+	}
+	s->info = e->info;
+	s->hit = e;
+	return e->inspect_err;
+}
 
 static bool is_libpython(const char *path)
 {
@@ -38,7 +127,7 @@ static bool free_threaded_name(const char *path)
 /* Returns 1 (search done) when the candidate holds the interpreter. */
 static int check_candidate(struct interpreter_search *s, const char *binary, const char *host_path)
 {
-	int err = pyelf_inspect(host_path, &s->info);
+	int err = inspect(s, host_path);
 
 	if (err) {
 		if (!s->first_error)
@@ -90,9 +179,54 @@ int target_plan(struct target *t, const char *binary, const char *host_path,
 	return 0;
 }
 
+static bool still_running(const struct target *t)
+{
+	char comm[PROC_COMM_LEN];
+	uint64_t start;
+
+	return !proc_read_identity(t->pid, comm, sizeof(comm), &start) && start == t->start_ticks;
+}
+
+/* target_plan() through the cache entry e (NULL: none), which then remembers the result. */
+static int plan_cached(struct target *t, struct cached_binary *e, const char *binary,
+		       const char *host_path, const struct pyelf_info *info, enum probe_mode mode,
+		       char *err, size_t err_len)
+{
+	int ret;
+
+	if (e && e->planned && e->mode == mode) {
+		snprintf(t->binary, sizeof(t->binary), "%s", binary);
+		snprintf(t->host_path, sizeof(t->host_path), "%s", host_path);
+		memcpy(t->version, e->plan.version, sizeof(t->version));
+		t->shared_lib = e->plan.shared_lib;
+		t->stripped = e->plan.stripped;
+		t->free_threaded = e->plan.free_threaded;
+		t->probe = e->plan.probe;
+		t->plan = e->plan.plan;
+		snprintf(err, err_len, "%s", e->plan_err);
+		return e->plan_ret;
+	}
+	ret = target_plan(t, binary, host_path, info, mode, err, err_len);
+	/* A failure because the process exited while its files were read says nothing. */
+	if (e && (!ret || still_running(t))) {
+		e->plan = *t;
+		e->mode = mode;
+		e->plan_ret = ret;
+		snprintf(e->plan_err, sizeof(e->plan_err), "%s", ret ? err : "");
+		e->planned = true;
+	}
+	return ret;
+}
+
 int target_resolve(pid_t pid, enum probe_mode mode, struct target *t, char *err, size_t err_len)
 {
-	struct interpreter_search s = { .pid = pid, .root = t->root };
+	return target_resolve_cached(pid, mode, NULL, t, err, err_len);
+}
+
+int target_resolve_cached(pid_t pid, enum probe_mode mode, struct target_cache *cache,
+			  struct target *t, char *err, size_t err_len)
+{
+	struct interpreter_search s = { .pid = pid, .root = t->root, .cache = cache };
 	char exe[PROC_PATH_MAX], exe_host[64], why[TARGET_ERR_LEN];
 	int ret;
 
@@ -135,7 +269,7 @@ int target_resolve(pid_t pid, enum probe_mode mode, struct target *t, char *err,
 			 "or libpython mapped)", pid, t->comm);
 		return -ENOEXEC;
 	}
-	ret = target_plan(t, s.binary, s.host_path, &s.info, mode, why, sizeof(why));
+	ret = plan_cached(t, s.hit, s.binary, s.host_path, &s.info, mode, why, sizeof(why));
 	if (ret) {
 		snprintf(err, err_len, "pid %d (%s): Python %s: %s", pid, t->comm,
 			 t->version[0] ? t->version : "(unknown version)", why);

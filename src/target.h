@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include "container.h"
 #include "probe.h"
 #include "proc.h"
 #include "pyelf.h"
@@ -24,6 +25,7 @@ struct target {
 	bool stripped;			/* no .symtab in the interpreter binary */
 	bool free_threaded;
 	const char *probe;		/* the plan's tier name: "usdt", "symbol", "stripped" */
+	struct container_info container;	/* --all: where it runs; empty otherwise */
 	struct probe_plan plan;
 };
 
@@ -33,6 +35,20 @@ struct target {
  * probed (err says what was found and why it is not enough).
  */
 int target_resolve(pid_t pid, enum probe_mode mode, struct target *t, char *err, size_t err_len);
+
+/*
+ * What was learnt of each binary (by device, inode, size and modification time): whether it is
+ * a Python interpreter and how to probe it. --all resolves every new process on a node, most of
+ * them running the same few binaries; reading their symbols, DWARF or code again each time
+ * would cost milliseconds to seconds per process.
+ */
+struct target_cache;
+
+struct target_cache *target_cache_new(void);
+void target_cache_free(struct target_cache *c);
+/* target_resolve() with the cache (NULL: none). */
+int target_resolve_cached(pid_t pid, enum probe_mode mode, struct target_cache *cache,
+			  struct target *t, char *err, size_t err_len);
 
 /*
  * Completes t for an interpreter binary already chosen (binary as the process sees it,

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -188,6 +189,17 @@ static int attach_function(struct tracer *tr, struct attached_binary *bin, const
 	return attach_window_marks(tr, bin, path, site, config, err, err_len);
 }
 
+/* Replaces the first "what" in buf by "with", within len. */
+static void replace_in(char *buf, size_t len, const char *what, const char *with)
+{
+	char *at = strstr(buf, what), tail[1024];
+
+	if (!at)
+		return;
+	snprintf(tail, sizeof(tail), "%s", at + strlen(what));
+	snprintf(at, len - (at - buf), "%s%s", with, tail);
+}
+
 static void detach_binary(struct attached_binary *bin)
 {
 	int i;
@@ -201,20 +213,32 @@ int tracer_attach_binary(struct tracer *tr, const char *host_path, const struct 
 			 char *err, size_t err_len)
 {
 	struct attached_binary *bin, *bins;
+	char fd_path[32];
 	struct stat st;
-	int i, ret;
+	int i, ret, fd;
 
-	if (stat(host_path, &st)) {
+	/*
+	 * Through an fd from here on: a path under /proc/PID/root vanishes when that process exits,
+	 * which a short-lived process may do while its probes are being attached.
+	 */
+	fd = open(host_path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st)) {
 		ret = -errno;
-		snprintf(err, err_len, "cannot stat %s: %s", host_path, strerror(errno));
+		snprintf(err, err_len, "cannot open %s: %s", host_path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
 		return ret;
 	}
-	for (i = 0; i < tr->nbins; i++)
-		if (tr->bins[i].dev == st.st_dev && tr->bins[i].ino == st.st_ino)
+	snprintf(fd_path, sizeof(fd_path), "/proc/self/fd/%d", fd);
+	for (i = 0; i < tr->nbins; i++) {
+		if (tr->bins[i].dev == st.st_dev && tr->bins[i].ino == st.st_ino) {
+			close(fd);
 			return 0;
-
+		}
+	}
 	bins = realloc(tr->bins, (tr->nbins + 1) * sizeof(*bins));
 	if (!bins) {
+		close(fd);
 		snprintf(err, err_len, "out of memory");
 		return -ENOMEM;
 	}
@@ -225,16 +249,19 @@ int tracer_attach_binary(struct tracer *tr, const char *host_path, const struct 
 	bin->ino = st.st_ino;
 	if (plan->tier == PROBE_USDT) {
 		/* The end first: a start seen without its end would sit in the thread map. */
-		ret = attach_marker(bin, tr->skel->progs.gc_done, host_path, "gc__done", err,
+		ret = attach_marker(bin, tr->skel->progs.gc_done, fd_path, "gc__done", err,
 				    err_len);
 		if (!ret)
-			ret = attach_marker(bin, tr->skel->progs.gc_start, host_path, "gc__start",
+			ret = attach_marker(bin, tr->skel->progs.gc_start, fd_path, "gc__start",
 					    err, err_len);
 	} else {
 		for (ret = 0, i = 0; !ret && i < plan->nsites; i++)
-			ret = attach_function(tr, bin, host_path, &plan->sites[i], err, err_len);
+			ret = attach_function(tr, bin, fd_path, &plan->sites[i], err, err_len);
 	}
+	close(fd);
 	if (ret) {
+		/* Messages name the file as the user knows it. */
+		replace_in(err, err_len, fd_path, host_path);
 		detach_binary(bin);
 		return ret;
 	}
@@ -258,6 +285,22 @@ int tracer_remove_pid(struct tracer *tr, pid_t pid)
 	if (bpf_map_delete_elem(bpf_map__fd(tr->skel->maps.traced_pids), &key) && errno != ENOENT)
 		return -errno;
 	return 0;
+}
+
+int tracer_filtered_pids(struct tracer *tr, pid_t **out)
+{
+	int fd = bpf_map__fd(tr->skel->maps.traced_pids);
+	pid_t *pids = calloc(GC_MAX_PIDS, sizeof(*pids));
+	__u32 key, next;
+	int n = 0;
+
+	*out = pids;
+	if (!pids)
+		return -ENOMEM;
+	/* Entries may go meanwhile: then the walk restarts from the first, bounded by the size. */
+	for (; n < GC_MAX_PIDS && !bpf_map_get_next_key(fd, n ? &key : NULL, &next); key = next)
+		pids[n++] = next;
+	return n;
 }
 
 int tracer_epoll_fd(struct tracer *tr)

@@ -40,6 +40,8 @@ int tracer_consume(struct tracer *tr);
 void tracer_read_counters(struct tracer *tr, uint64_t counters[GC_CNT_MAX]);
 
 int tracer_binary_count(const struct tracer *tr);
+/* The PIDs in the BPF filter, in a new array (free it): their count, or a negative errno. */
+int tracer_filtered_pids(struct tracer *tr, pid_t **out);
 /* The BPF map of traced processes, for other BPF objects to share. */
 int tracer_filter_fd(const struct tracer *tr);
 void tracer_close(struct tracer *tr);

@@ -88,7 +88,7 @@ static void test_usage_errors(void **state)
 	expect_usage_error(5, nan_duration, "invalid duration");
 	expect_usage_error(5, bad_ringbuf, "power of two");
 	expect_usage_error(2, nothing, "nothing to trace");
-	expect_usage_error(5, both, "not both");
+	expect_usage_error(5, both, "give one of");
 	expect_usage_error(4, stray, "unexpected argument");
 }
 
@@ -148,6 +148,62 @@ static void test_seconds(void **state)
 	assert_int_equal(options_parse_seconds("1e300", &ns), -EINVAL);
 }
 
+static void test_fleet_and_serve(void **state)
+{
+	char *all[] = { "gcpause", "--all", "--comm", "gunicorn*", "--comm", "celery",
+			"--container", "shop/*", "--exclude", "pytest", "--expire", "60",
+			"--max-processes", "200", NULL };
+	char *serve[] = { "gcpause", "serve", "--listen", ":9000", "--per-pid", "--http",
+			  "--max-series", "50", NULL };
+	char *serve_pids[] = { "gcpause", "serve", "-p", "7", NULL };
+	char err[OPTIONS_ERR_LEN];
+	struct options o;
+
+	assert_int_equal(parse(14, all, &o, err), OPTIONS_RUN);
+	assert_true(o.all);
+	assert_false(o.serve);
+	assert_int_equal(o.ncomm_patterns, 2);
+	assert_string_equal(o.comm_patterns[1], "celery");
+	assert_int_equal(o.ncontainer_patterns, 1);
+	assert_string_equal(o.container_patterns[0], "shop/*");
+	assert_int_equal(o.nexclude_patterns, 1);
+	assert_true(o.expire_ns == 60000000000ull);
+	assert_int_equal(o.max_processes, 200);
+	assert_string_equal(o.listen, OPTIONS_DEFAULT_LISTEN);
+	options_free(&o);
+
+	/* serve watches the whole node unless given PIDs. */
+	assert_int_equal(parse(8, serve, &o, err), OPTIONS_RUN);
+	assert_true(o.serve && o.all && o.per_pid && o.http);
+	assert_string_equal(o.listen, ":9000");
+	assert_int_equal(o.max_series, 50);
+	options_free(&o);
+	assert_int_equal(parse(4, serve_pids, &o, err), OPTIONS_RUN);
+	assert_true(o.serve);
+	assert_false(o.all);
+	assert_int_equal(o.npids, 1);
+	options_free(&o);
+}
+
+static void test_fleet_errors(void **state)
+{
+	char *filter_without_all[] = { "gcpause", "-p", "1", "--comm", "x", NULL };
+	char *all_and_pid[] = { "gcpause", "--all", "-p", "1", NULL };
+	char *serve_json[] = { "gcpause", "serve", "--json", NULL };
+	char *serve_command[] = { "gcpause", "serve", "--", "python3", NULL };
+	char *zero_procs[] = { "gcpause", "--all", "--max-processes", "0", NULL };
+	char *too_many[] = { "gcpause", "--all", "--max-processes", "100000", NULL };
+	char *bad_expire[] = { "gcpause", "--all", "--expire", "-1", NULL };
+
+	expect_usage_error(5, filter_without_all, "select among --all");
+	expect_usage_error(4, all_and_pid, "give one of");
+	expect_usage_error(3, serve_json, "Prometheus");
+	expect_usage_error(4, serve_command, "--all or -p");
+	expect_usage_error(4, zero_procs, "--max-processes");
+	expect_usage_error(4, too_many, "--max-processes");
+	expect_usage_error(4, bad_expire, "--expire");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -157,6 +213,8 @@ int main(void)
 		cmocka_unit_test(test_ringbuf_size),
 		cmocka_unit_test(test_probe_and_list),
 		cmocka_unit_test(test_seconds),
+		cmocka_unit_test(test_fleet_and_serve),
+		cmocka_unit_test(test_fleet_errors),
 	};
 
 	/* The parser prints --help to stdout; nothing here asks for it. */

@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* --all: new processes from the scheduler's exec and fork tracepoints, and /proc scans. */
+#ifndef GCPAUSE_DISCOVERY_H
+#define GCPAUSE_DISCOVERY_H
+
+#include <stdint.h>
+#include <sys/types.h>
+#include "gcpause.h"
+
+struct discovery;
+
+typedef void (*discovery_event_fn)(const struct discover_event *e, void *ctx);
+
+/*
+ * Loads and attaches the exec and fork probes, sharing the GC tracer's process filter (every
+ * exec becomes a candidate there). Returns 0, or a negative errno with one line in err.
+ */
+int discovery_open(struct discovery **out, int traced_pids_fd, discovery_event_fn on_event,
+		   void *ctx, char *err, size_t err_len);
+/* Readable when events wait. */
+int discovery_epoll_fd(struct discovery *d);
+int discovery_consume(struct discovery *d);
+void discovery_read_counters(struct discovery *d, uint64_t counters[DISCOVER_CNT_MAX]);
+void discovery_close(struct discovery *d);
+
+/* Calls fn for every process in /proc (by its tgid), in no particular order. */
+int discovery_scan_proc(void (*fn)(pid_t pid, void *ctx), void *ctx);
+
+#endif /* GCPAUSE_DISCOVERY_H */

@@ -1,0 +1,430 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <errno.h>
+#include <fnmatch.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "app.h"
+#include "clock.h"
+#include "discovery.h"
+#include "fleet.h"
+#include "messages.h"
+#include "pidmap.h"
+#include "target.h"
+#include "tracer.h"
+
+/*
+ * A new process's libpython is mapped by the dynamic loader a moment after exec: look again
+ * every RETRY_STEP_NS for RETRY_WINDOW_NS.
+ */
+#define RETRY_STEP_NS		(5 * 1000000ull)
+#define RETRY_WINDOW_NS		(1000 * 1000000ull)
+#define MAX_RETRIES		256
+/* Executables remembered as linked against a libpython, or not. */
+#define NEEDS_CACHE_SIZE	64
+
+/* Where a candidate came from. */
+enum origin { FROM_SCAN, FROM_EXEC, FROM_FORK, FROM_COLLECTION, FROM_RETRY };
+
+struct retry {
+	pid_t pid;
+	uint64_t start_ticks;
+	uint64_t exec_ns;
+};
+
+struct exe_needs {
+	dev_t dev;
+	ino_t ino;
+	bool libpython;
+};
+
+struct fleet {
+	struct discovery *discovery;
+	struct target_cache *cache;
+	/* pid -> start time of an incarnation that was looked at and not traced */
+	struct pidmap rejected, rejected_next;
+	bool scanning;			/* a rescan builds rejected_next */
+	struct retry retries[MAX_RETRIES];
+	int nretries;
+	int retry_fd;
+	uint64_t last_scan_ns;
+	struct exe_needs needs[NEEDS_CACHE_SIZE];
+	unsigned int nneeds, needs_victim;
+	bool limit_reported;
+	struct fleet_counts counts;
+};
+
+static void consider(struct app *app, pid_t pid, enum origin origin, uint64_t exec_ns);
+
+static void on_discover_event(const struct discover_event *e, void *ctx)
+{
+	struct app *app = ctx;
+
+	consider(app, e->pid, e->kind == DISCOVER_EXEC ? FROM_EXEC : FROM_FORK, e->ts_ns);
+}
+
+static void scan_one(pid_t pid, void *ctx)
+{
+	consider(ctx, pid, FROM_SCAN, 0);
+}
+
+static bool untraced(struct app *app, pid_t pid)
+{
+	return !find_proc(app, pid) || find_proc(app, pid)->stats->exited;
+}
+
+/*
+ * Entries of the BPF filter nobody traces: candidates whose exec event was lost, or that
+ * exited before they were looked at. Each is looked at now.
+ */
+static void sweep_filter(struct app *app)
+{
+	pid_t *pids = NULL;
+	int n, i;
+
+	n = tracer_filtered_pids(app->tracer, &pids);
+	for (i = 0; i < n; i++) {
+		if (!untraced(app, pids[i]))
+			continue;
+		if (kill(pids[i], 0) && errno == ESRCH)
+			tracer_remove_pid(app->tracer, pids[i]);
+		else
+			consider(app, pids[i], FROM_SCAN, 0);
+	}
+	free(pids);
+}
+
+static void rescan(struct app *app, uint64_t now_ns)
+{
+	struct fleet *f = app->fleet;
+
+	/* The rejected set is rebuilt from the processes that still exist. */
+	f->scanning = true;
+	discovery_scan_proc(scan_one, app);
+	f->scanning = false;
+	pidmap_free(&f->rejected);
+	f->rejected = f->rejected_next;
+	memset(&f->rejected_next, 0, sizeof(f->rejected_next));
+	sweep_filter(app);
+	f->last_scan_ns = now_ns;
+}
+
+int fleet_start(struct app *app, char *err, size_t err_len)
+{
+	struct fleet *f = calloc(1, sizeof(*f));
+	int ret;
+
+	if (!f) {
+		snprintf(err, err_len, "out of memory");
+		return -ENOMEM;
+	}
+	app->fleet = f;
+	f->retry_fd = -1;
+	f->cache = target_cache_new();
+	if (!f->cache) {
+		snprintf(err, err_len, "out of memory");
+		return -ENOMEM;
+	}
+	ret = discovery_open(&f->discovery, tracer_filter_fd(app->tracer), on_discover_event, app,
+			     err, err_len);
+	if (ret)
+		return ret;
+	f->retry_fd = clock_timerfd_oneshot();
+	if (f->retry_fd < 0) {
+		snprintf(err, err_len, "timerfd: %s", strerror(-f->retry_fd));
+		return f->retry_fd;
+	}
+	ret = app_epoll_add(app, discovery_epoll_fd(f->discovery), SRC_DISCOVERY, 0);
+	if (!ret)
+		ret = app_epoll_add(app, f->retry_fd, SRC_RETRY, 0);
+	if (ret) {
+		snprintf(err, err_len, "epoll_ctl: %s", strerror(-ret));
+		return ret;
+	}
+	/* Probes first, then the scan: a process started in between is seen by one or the other. */
+	rescan(app, clock_now_ns());
+	return 0;
+}
+
+void fleet_on_discovery(struct app *app)
+{
+	discovery_consume(app->fleet->discovery);
+}
+
+void fleet_on_unknown_pid(struct app *app, pid_t pid)
+{
+	consider(app, pid, FROM_COLLECTION, 0);
+}
+
+static void arm_retry_timer(struct fleet *f)
+{
+	clock_timerfd_arm(f->retry_fd, f->nretries ? RETRY_STEP_NS : 0);
+}
+
+void fleet_on_retry(struct app *app)
+{
+	struct fleet *f = app->fleet;
+	struct retry due[MAX_RETRIES];
+	uint64_t ticks;
+	int n, i;
+
+	if (read(f->retry_fd, &ticks, sizeof(ticks)) <= 0)
+		return;
+	/* consider() may queue some again. */
+	n = f->nretries;
+	memcpy(due, f->retries, n * sizeof(*due));
+	f->nretries = 0;
+	for (i = 0; i < n; i++)
+		consider(app, due[i].pid, FROM_RETRY, due[i].exec_ns);
+	arm_retry_timer(f);
+}
+
+static void queue_retry(struct fleet *f, pid_t pid, uint64_t start_ticks, uint64_t exec_ns)
+{
+	if (f->nretries == MAX_RETRIES)
+		return;
+	f->retries[f->nretries++] = (struct retry){ pid, start_ticks, exec_ns };
+	if (f->nretries == 1)
+		arm_retry_timer(f);
+}
+
+/* Whether the process's executable is linked against a libpython (pyenv, uwsgi, embedders). */
+static bool exe_needs_libpython(struct fleet *f, pid_t pid)
+{
+	char exe[64], soname[256], runpath[16];
+	struct exe_needs *e;
+	struct stat st;
+	unsigned int i;
+
+	snprintf(exe, sizeof(exe), "/proc/%d/exe", pid);
+	if (stat(exe, &st))
+		return false;
+	for (i = 0; i < f->nneeds; i++)
+		if (f->needs[i].dev == st.st_dev && f->needs[i].ino == st.st_ino)
+			return f->needs[i].libpython;
+	if (f->nneeds < NEEDS_CACHE_SIZE) {
+		e = &f->needs[f->nneeds++];
+	} else {
+		e = &f->needs[f->needs_victim];
+		f->needs_victim = (f->needs_victim + 1) % NEEDS_CACHE_SIZE;
+	}
+	e->dev = st.st_dev;
+	e->ino = st.st_ino;
+	e->libpython = !pyelf_find_needed(exe, "libpython", soname, sizeof(soname), runpath,
+					  sizeof(runpath)) && soname[0];
+	return e->libpython;
+}
+
+static bool any_match(char **patterns, int n, const char *value)
+{
+	int i;
+
+	for (i = 0; value[0] && i < n; i++)
+		if (!fnmatch(patterns[i], value, 0))
+			return true;
+	return false;
+}
+
+/* A pattern matches a container by its ID (or the start of it), its pod or NAMESPACE/POD. */
+static bool container_matches(char **patterns, int n, const struct container_info *c)
+{
+	char ns_pod[CONTAINER_NS_LEN + CONTAINER_POD_LEN + 1];
+	int i;
+
+	snprintf(ns_pod, sizeof(ns_pod), "%s/%s", c->ns, c->pod);
+	for (i = 0; i < n; i++) {
+		size_t len = strlen(patterns[i]);
+
+		if (!strcmp(patterns[i], "-") && !c->id[0])
+			return true;
+		if (c->id[0] && len >= 4 && !strncmp(c->id, patterns[i], len))
+			return true;
+	}
+	return any_match(patterns, n, c->id) || any_match(patterns, n, c->pod) ||
+	       (c->pod[0] && any_match(patterns, n, ns_pod));
+}
+
+static bool selected(const struct options *o, const struct target *t)
+{
+	if (o->ncomm_patterns && !any_match(o->comm_patterns, o->ncomm_patterns, t->comm))
+		return false;
+	if (o->ncontainer_patterns &&
+	    !container_matches(o->container_patterns, o->ncontainer_patterns, &t->container))
+		return false;
+	return !any_match(o->exclude_patterns, o->nexclude_patterns, t->comm) &&
+	       !container_matches(o->exclude_patterns, o->nexclude_patterns, &t->container);
+}
+
+/* Not traced: out of the BPF filter, and not looked at again in this incarnation. */
+static void reject(struct app *app, pid_t pid, uint64_t start_ticks)
+{
+	struct fleet *f = app->fleet;
+
+	tracer_remove_pid(app->tracer, pid);
+	pidmap_set(&f->rejected, pid, start_ticks);
+	if (f->scanning)
+		pidmap_set(&f->rejected_next, pid, start_ticks);
+}
+
+static bool already_decided(struct app *app, pid_t pid, uint64_t start_ticks, enum origin origin)
+{
+	struct fleet *f = app->fleet;
+	struct traced *p = find_proc(app, pid);
+	uint64_t rejected_ticks;
+
+	if (p && !p->stats->exited) {
+		if (p->stats->target.start_ticks != start_ticks) {
+			/* Its pidfd has not been read yet: the PID names a new process. */
+			app_process_gone(app, p, "exited");
+		} else if (origin == FROM_EXEC) {
+			app_process_gone(app, p, "replaced its program (exec)");
+		} else {
+			return true;
+		}
+	}
+	if (pidmap_get(&f->rejected, pid, &rejected_ticks) && rejected_ticks == start_ticks) {
+		/* A new program in the same process deserves a new look. */
+		if (origin == FROM_EXEC) {
+			pidmap_del(&f->rejected, pid);
+			return false;
+		}
+		if (f->scanning)
+			pidmap_set(&f->rejected_next, pid, start_ticks);
+		return true;
+	}
+	return false;
+}
+
+static bool still_running(pid_t pid, const struct target *t)
+{
+	char comm[PROC_COMM_LEN];
+	uint64_t start;
+
+	return !proc_read_identity(pid, comm, sizeof(comm), &start) && start == t->start_ticks;
+}
+
+static void consider(struct app *app, pid_t pid, enum origin origin, uint64_t exec_ns)
+{
+	struct fleet *f = app->fleet;
+	char comm[PROC_COMM_LEN], err[TARGET_ERR_LEN];
+	uint64_t start_ticks;
+	struct target t;
+	int ret, fd;
+
+	if (pid == getpid())
+		return;
+	if (proc_read_identity(pid, comm, sizeof(comm), &start_ticks)) {
+		/* Gone already; a traced one is seen through its pidfd. */
+		if (!find_proc(app, pid))
+			tracer_remove_pid(app->tracer, pid);
+		return;
+	}
+	if (already_decided(app, pid, start_ticks, origin))
+		return;
+	ret = target_resolve_cached(pid, app->opts.probe_mode, f->cache, &t, err, sizeof(err));
+	if (ret == -ESRCH || t.start_ticks != start_ticks || (ret && !still_running(pid, &t))) {
+		tracer_remove_pid(app->tracer, pid);
+		return;
+	}
+	if (ret == -ENOEXEC) {
+		if (origin == FROM_EXEC && !exec_ns)
+			exec_ns = clock_now_ns();
+		if ((origin == FROM_EXEC || origin == FROM_RETRY) &&
+		    clock_now_ns() - exec_ns < RETRY_WINDOW_NS && exe_needs_libpython(f, pid)) {
+			queue_retry(f, pid, start_ticks, exec_ns);
+			return;
+		}
+		reject(app, pid, start_ticks);
+		return;
+	}
+	if (ret == -EACCES || ret == -EPERM) {
+		/* Not known to be Python: no line for every such process of a node, unless -v. */
+		f->counts.skipped_unreadable++;
+		if (app->opts.verbose)
+			msg_error("%s", err);
+		reject(app, pid, start_ticks);
+		return;
+	}
+	if (ret) {
+		f->counts.skipped_unsupported++;
+		msg_error("%s", err);
+		reject(app, pid, start_ticks);
+		return;
+	}
+	container_read(pid, &t.container);
+	if (!selected(&app->opts, &t)) {
+		f->counts.skipped_filtered++;
+		reject(app, pid, start_ticks);
+		return;
+	}
+	if ((unsigned int)app->nalive >= app->opts.max_processes) {
+		f->counts.skipped_limit++;
+		if (!f->limit_reported)
+			msg_error("--max-processes %u reached: pid %d (%s) and later ones are not "
+				  "traced (counted in gcpause_processes_skipped_total)",
+				  app->opts.max_processes, pid, t.comm);
+		f->limit_reported = true;
+		/* Not rejected: a later rescan may find room for it. */
+		tracer_remove_pid(app->tracer, pid);
+		return;
+	}
+	fd = app_pidfd_open(&t);
+	if (fd < 0) {
+		tracer_remove_pid(app->tracer, pid);
+		return;
+	}
+	ret = app_begin_tracing(app, &t, fd, err, sizeof(err));
+	if (ret) {
+		close(fd);
+		if (!still_running(pid, &t)) {
+			tracer_remove_pid(app->tracer, pid);
+			return;
+		}
+		f->counts.skipped_unsupported++;
+		msg_error("%s", err);
+		reject(app, pid, start_ticks);
+		return;
+	}
+	f->counts.discovered++;
+}
+
+void fleet_housekeeping(struct app *app, uint64_t now_ns)
+{
+	struct fleet *f = app->fleet;
+	int i;
+
+	if (now_ns - f->last_scan_ns >= app->opts.rescan_ns)
+		rescan(app, now_ns);
+	for (i = 0; i < app->nprocs; i++) {
+		struct traced *p = &app->procs[i];
+
+		if (p->stats && p->stats->exited &&
+		    now_ns - p->stats->end_ns >= app->opts.expire_ns)
+			app_forget(app, p);
+	}
+}
+
+void fleet_counts(struct app *app, struct fleet_counts *out)
+{
+	uint64_t counters[DISCOVER_CNT_MAX];
+
+	*out = app->fleet->counts;
+	discovery_read_counters(app->fleet->discovery, counters);
+	out->discovery_dropped = counters[DISCOVER_CNT_DROPPED] + counters[DISCOVER_CNT_NO_SLOT];
+}
+
+void fleet_close(struct fleet *f)
+{
+	if (!f)
+		return;
+	discovery_close(f->discovery);
+	target_cache_free(f->cache);
+	pidmap_free(&f->rejected);
+	pidmap_free(&f->rejected_next);
+	if (f->retry_fd >= 0)
+		close(f->retry_fd);
+	free(f);
+}

@@ -1,0 +1,109 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include "fleet.h"
+#include "http_session.h"
+#include "messages.h"
+#include "metrics_server.h"
+#include "prom_text.h"
+#include "serve.h"
+#include "series.h"
+#include "tracer.h"
+
+static void record_request(struct proc_stats *ps, const struct http_sample *sample, void *ctx)
+{
+	struct traced *p = find_proc(ctx, ps->target.pid);
+
+	if (p && p->series)
+		series_add_request(p->series, sample->req.end_ns - sample->req.arrival_ns,
+				   sample->gc.ns);
+}
+
+/* A scrape: everything the ring buffers hold is counted first, so it is never a step behind. */
+static int render(void *ctx, struct prom_buf *out)
+{
+	struct app *app = ctx;
+	uint64_t counters[GC_CNT_MAX], http_dropped = 0, non_http;
+	struct agent_metrics m = {
+		.version = GCPAUSE_VERSION,
+		.http = app->http,
+		.start_time_seconds = app->start_unix_seconds,
+	};
+	struct fleet_counts fc = { 0 };
+
+	consume_all(app);
+	tracer_read_counters(app->tracer, counters);
+	if (app->http)
+		http_session_losses(app->http, &http_dropped, &non_http);
+	if (app->fleet)
+		fleet_counts(app, &fc);
+	m.gc_events_dropped = counters[GC_CNT_DROPPED] + counters[GC_CNT_NO_THREAD_SLOT] +
+			      counters[GC_CNT_TOO_DEEP];
+	m.http_events_dropped = http_dropped;
+	m.discovery = app->fleet;
+	m.discovery_events_dropped = fc.discovery_dropped;
+	m.processes_skipped_unreadable = fc.skipped_unreadable;
+	m.processes_traced = app->nalive;
+	m.processes_discovered = fc.discovered;
+	m.processes_skipped_limit = fc.skipped_limit;
+	m.processes_skipped_unsupported = fc.skipped_unsupported;
+	m.processes_skipped_filtered = fc.skipped_filtered;
+	m.binaries_probed = tracer_binary_count(app->tracer);
+	m.series_dropped = series_table_dropped(app->series);
+	m.series_expired = series_table_expired(app->series);
+	return prom_render(app->series, &m, out);
+}
+
+int serve_start(struct app *app, char *err, size_t err_len)
+{
+	struct timespec now;
+	int ret;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	app->start_unix_seconds = now.tv_sec + now.tv_nsec / 1e9;
+	app->series = series_table_new(app->opts.max_series, app->opts.http);
+	if (!app->series) {
+		snprintf(err, err_len, "out of memory");
+		return -ENOMEM;
+	}
+	if (app->http)
+		http_session_set_sink(app->http, record_request);
+	ret = metrics_server_open(&app->metrics, app->opts.listen, render, app, err, err_len);
+	if (ret)
+		return ret;
+	ret = app_epoll_add(app, metrics_server_fd(app->metrics), SRC_METRICS, 0);
+	if (ret) {
+		snprintf(err, err_len, "epoll_ctl: %s", strerror(-ret));
+		return ret;
+	}
+	msg_status(false, "serving /metrics and /healthz on %s (port %u)", app->opts.listen,
+		   metrics_server_port(app->metrics));
+	return 0;
+}
+
+void serve_record_gc(struct app *app, struct traced *p, const struct gc_event *e)
+{
+	if (p->series)
+		series_add_gc(p->series, e->gen, e->duration_ns, e->collected);
+}
+
+void serve_on_request(struct app *app)
+{
+	metrics_server_run(app->metrics);
+}
+
+void serve_housekeeping(struct app *app, uint64_t now_ns)
+{
+	series_expire(app->series, now_ns, app->opts.expire_ns);
+	metrics_server_run(app->metrics);
+}
+
+void serve_close(struct app *app)
+{
+	metrics_server_close(app->metrics);
+	app->metrics = NULL;
+	series_table_free(app->series);
+	app->series = NULL;
+}
