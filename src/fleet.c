@@ -22,6 +22,13 @@
  */
 #define RETRY_STEP_NS		(5 * 1000000ull)
 #define RETRY_WINDOW_NS		(1000 * 1000000ull)
+/*
+ * A forked child is traced by the BPF filter from its first instruction, but looked at only
+ * this much later: most children of a Python process (subprocess) exec another program at
+ * once, and would otherwise be reported as a traced process that vanished. A collection of the
+ * child before then has it looked at immediately.
+ */
+#define FORK_LOOK_DELAY_NS	(50 * 1000000ull)
 #define MAX_RETRIES		256
 /* Executables remembered as linked against a libpython, or not. */
 #define NEEDS_CACHE_SIZE	64
@@ -31,8 +38,8 @@ enum origin { FROM_SCAN, FROM_EXEC, FROM_FORK, FROM_COLLECTION, FROM_RETRY };
 
 struct retry {
 	pid_t pid;
-	uint64_t start_ticks;
-	uint64_t exec_ns;
+	uint64_t exec_ns;	/* 0: a fork's child */
+	uint64_t due_ns;
 };
 
 struct exe_needs {
@@ -58,12 +65,16 @@ struct fleet {
 };
 
 static void consider(struct app *app, pid_t pid, enum origin origin, uint64_t exec_ns);
+static void queue_retry(struct fleet *f, pid_t pid, uint64_t exec_ns, uint64_t due_ns);
 
 static void on_discover_event(const struct discover_event *e, void *ctx)
 {
 	struct app *app = ctx;
 
-	consider(app, e->pid, e->kind == DISCOVER_EXEC ? FROM_EXEC : FROM_FORK, e->ts_ns);
+	if (e->kind == DISCOVER_FORK)
+		queue_retry(app->fleet, e->pid, 0, clock_now_ns() + FORK_LOOK_DELAY_NS);
+	else
+		consider(app, e->pid, FROM_EXEC, e->ts_ns);
 }
 
 static void scan_one(pid_t pid, void *ctx)
@@ -161,34 +172,46 @@ void fleet_on_unknown_pid(struct app *app, pid_t pid)
 
 static void arm_retry_timer(struct fleet *f)
 {
-	clock_timerfd_arm(f->retry_fd, f->nretries ? RETRY_STEP_NS : 0);
+	uint64_t now = clock_now_ns(), first = UINT64_MAX;
+	int i;
+
+	for (i = 0; i < f->nretries; i++)
+		if (f->retries[i].due_ns < first)
+			first = f->retries[i].due_ns;
+	/* 0 would disarm: a due one fires at once. */
+	clock_timerfd_arm(f->retry_fd, !f->nretries ? 0 : first > now ? first - now : 1);
 }
 
 void fleet_on_retry(struct app *app)
 {
 	struct fleet *f = app->fleet;
 	struct retry due[MAX_RETRIES];
-	uint64_t ticks;
-	int n, i;
+	uint64_t ticks, now = clock_now_ns();
+	int n = 0, i, kept = 0;
 
 	if (read(f->retry_fd, &ticks, sizeof(ticks)) <= 0)
 		return;
-	/* consider() may queue some again. */
-	n = f->nretries;
-	memcpy(due, f->retries, n * sizeof(*due));
-	f->nretries = 0;
+	/* The due ones leave the queue first: consider() may queue some again. */
+	for (i = 0; i < f->nretries; i++) {
+		if (f->retries[i].due_ns <= now)
+			due[n++] = f->retries[i];
+		else
+			f->retries[kept++] = f->retries[i];
+	}
+	f->nretries = kept;
 	for (i = 0; i < n; i++)
-		consider(app, due[i].pid, FROM_RETRY, due[i].exec_ns);
+		consider(app, due[i].pid, due[i].exec_ns ? FROM_RETRY : FROM_FORK,
+			 due[i].exec_ns);
 	arm_retry_timer(f);
 }
 
-static void queue_retry(struct fleet *f, pid_t pid, uint64_t start_ticks, uint64_t exec_ns)
+static void queue_retry(struct fleet *f, pid_t pid, uint64_t exec_ns, uint64_t due_ns)
 {
+	/* Full: a fork's child or a slow loader is then left to the next rescan. */
 	if (f->nretries == MAX_RETRIES)
 		return;
-	f->retries[f->nretries++] = (struct retry){ pid, start_ticks, exec_ns };
-	if (f->nretries == 1)
-		arm_retry_timer(f);
+	f->retries[f->nretries++] = (struct retry){ pid, exec_ns, due_ns };
+	arm_retry_timer(f);
 }
 
 /* Whether the process's executable is linked against a libpython (pyenv, uwsgi, embedders). */
@@ -278,7 +301,7 @@ static bool already_decided(struct app *app, pid_t pid, uint64_t start_ticks, en
 	if (p && !p->stats->exited) {
 		if (p->stats->target.start_ticks != start_ticks) {
 			/* Its pidfd has not been read yet: the PID names a new process. */
-			app_process_gone(app, p, "exited");
+			app_process_gone(app, p, NULL);
 		} else if (origin == FROM_EXEC) {
 			app_process_gone(app, p, "replaced its program (exec)");
 		} else {
@@ -334,7 +357,7 @@ static void consider(struct app *app, pid_t pid, enum origin origin, uint64_t ex
 			exec_ns = clock_now_ns();
 		if ((origin == FROM_EXEC || origin == FROM_RETRY) &&
 		    clock_now_ns() - exec_ns < RETRY_WINDOW_NS && exe_needs_libpython(f, pid)) {
-			queue_retry(f, pid, start_ticks, exec_ns);
+			queue_retry(f, pid, exec_ns, clock_now_ns() + RETRY_STEP_NS);
 			return;
 		}
 		reject(app, pid, start_ticks);

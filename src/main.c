@@ -391,7 +391,9 @@ int main(int argc, char **argv)
 			goto cleanup;
 		refresh_top(&app);
 	}
-	msg_status(app.quiet, "%d process%s, %d binar%s probed; Ctrl-C to stop", app.nprocs,
+	if (app.opts.json && app.opts.all)
+		report_json_ready(app.out, app.nalive, tracer_binary_count(app.tracer));
+	msg_status(app.quiet, "%d process%s, %d binar%s probed; Ctrl-C to stop", app.nalive,
 		   app.nprocs == 1 ? "" : "es", tracer_binary_count(app.tracer),
 		   tracer_binary_count(app.tracer) == 1 ? "y" : "ies");
 

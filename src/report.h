@@ -39,6 +39,8 @@ uint64_t report_lost_events(const uint64_t counters[GC_CNT_MAX]);
 
 void report_text_summary(FILE *out, const struct report_summary *s);
 
+/* --all: the processes there were at start are traced; later ones come as they start. */
+void report_json_ready(FILE *out, int processes, int binaries);
 void report_json_attach(FILE *out, const struct proc_stats *p);
 void report_json_gc(FILE *out, const struct gc_event *e);
 void report_json_exit(FILE *out, const struct proc_stats *p);

@@ -46,9 +46,28 @@ static void add_pid_comm_version(struct json_object *obj, const struct target *t
 		json_object_object_add(obj, "version", NULL);
 }
 
+/* "container": {"id", "runtime", "pod", "pod_uid", "namespace"}, only for a containerised one. */
+static void add_container(struct json_object *obj, const struct container_info *c)
+{
+	struct json_object *co;
+
+	if (!c->id[0] && !c->pod_uid[0])
+		return;
+	co = json_object_new_object();
+	if (!co)
+		return;
+	add_str(co, "id", c->id);
+	add_str(co, "runtime", c->runtime);
+	add_str(co, "pod", c->pod);
+	add_str(co, "pod_uid", c->pod_uid);
+	add_str(co, "namespace", c->ns);
+	json_object_object_add(obj, "container", co);
+}
+
 static void add_process_identity(struct json_object *obj, const struct target *t)
 {
 	add_pid_comm_version(obj, t);
+	add_container(obj, &t->container);
 	add_str(obj, "binary", t->binary);
 	add_str(obj, "root", t->root[0] ? t->root : "/");
 	add_str(obj, "probe", t->probe);
@@ -219,6 +238,15 @@ void report_json_attach(FILE *out, const struct proc_stats *p)
 	emit(out, obj);
 }
 
+void report_json_ready(FILE *out, int processes, int binaries)
+{
+	struct json_object *obj = new_typed("ready");
+
+	add_i64(obj, "processes", processes);
+	add_i64(obj, "binaries", binaries);
+	emit(out, obj);
+}
+
 void report_json_gc(FILE *out, const struct gc_event *e)
 {
 	struct json_object *obj = new_typed("gc");
@@ -239,6 +267,8 @@ void report_json_exit(FILE *out, const struct proc_stats *p)
 
 	add_i64(obj, "pid", p->target.pid);
 	add_u64(obj, "time_ns", p->end_ns);
+	if (p->exit_reason)
+		add_str(obj, "reason", p->exit_reason);
 	emit(out, obj);
 }
 

@@ -180,6 +180,10 @@ static void print_process(FILE *out, const struct report_summary *s, const struc
 	fprintf(out, "\npid %d %s  Python %s  %s%s%s  probe %s  traced %s%s\n", t->pid, t->comm,
 		t->version[0] ? t->version : "?", t->root, t->root[0] ? ":" : "", t->binary,
 		t->probe, fmt_duration(walls, sizeof(walls), wall), p->exited ? " (exited)" : "");
+	if (t->container.id[0] || t->container.pod_uid[0])
+		fprintf(out, "  container %.12s%s%s%s%s\n", t->container.id[0] ? t->container.id : "?",
+			t->container.pod[0] ? "  pod " : "", t->container.ns,
+			t->container.ns[0] && t->container.pod[0] ? "/" : "", t->container.pod);
 	if (t->plan.caveat[0])
 		fprintf(out, "  note: %s\n", t->plan.caveat);
 	if (t->plan.incremental)
