@@ -237,18 +237,20 @@ static int read_cgroup(const char *proc_dir, pid_t pid, char *buf, size_t len)
 /*
  * A small regular file under the container's root. root is the process's root directory, and
  * path is resolved as if it were "/": the container owns every symlink on the way, and an
- * absolute one or a ".." must not lead us, root on the host, to the host's files. O_NONBLOCK
- * keeps a FIFO planted there from blocking the open; fstat then turns it (or a device) away.
+ * absolute one or a ".." must not lead us, root on the host, to the host's files. Only a
+ * regular file is then opened for reading, so a FIFO or a device planted there is never opened.
  * Returns the length read, or -errno.
  */
 static ssize_t read_in_root(int root, const char *path, char *buf, size_t len)
 {
+	/* O_PATH: a device node planted there is not opened (its driver not run) to be checked. */
 	struct open_how how = {
-		.flags = O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY,
+		.flags = O_PATH | O_CLOEXEC,
 		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
 	};
+	char fd_path[32];
 	struct stat st;
-	int fd;
+	int fd, file;
 
 	/*
 	 * Before Linux 5.6 there is no openat2 (ENOSYS), and nothing else confines symlinks to a
@@ -262,7 +264,13 @@ static ssize_t read_in_root(int root, const char *path, char *buf, size_t len)
 		close(fd);
 		return -EINVAL;
 	}
-	return read_close(fd, buf, len);
+	/* The very file checked, opened for reading through its descriptor. */
+	snprintf(fd_path, sizeof(fd_path), "/proc/self/fd/%d", fd);
+	file = open(fd_path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	close(fd);
+	if (file < 0)
+		return -errno;
+	return read_close(file, buf, len);
 }
 
 static bool is_alnum(char c)

@@ -30,8 +30,13 @@
  */
 #define FORK_LOOK_DELAY_NS	(50 * 1000000ull)
 #define MAX_RETRIES		256
-/* Executables remembered as linked against a libpython, or not. */
-#define NEEDS_CACHE_SIZE	64
+/* Executables remembered: Python, linked against a libpython, or neither. */
+#define EXE_CACHE_SIZE		256
+/*
+ * A rejected incarnation that was judged by its executable alone, at exec: the next rescan
+ * looks at its mappings once, for a libpython loaded later with dlopen (uwsgi's plugin).
+ */
+#define REJECTED_PROVISIONAL	(1ull << 63)
 
 /* Where a candidate came from. */
 enum origin { FROM_SCAN, FROM_EXEC, FROM_FORK, FROM_COLLECTION, FROM_RETRY };
@@ -42,10 +47,13 @@ struct retry {
 	uint64_t due_ns;
 };
 
-struct exe_needs {
+enum exe_kind { EXE_OTHER, EXE_PYTHON, EXE_NEEDS_LIBPYTHON };
+
+struct exe_verdict {
 	dev_t dev;
 	ino_t ino;
-	bool libpython;
+	struct timespec mtime;
+	enum exe_kind kind;
 };
 
 struct fleet {
@@ -58,8 +66,8 @@ struct fleet {
 	int nretries;
 	int retry_fd;
 	uint64_t last_scan_ns;
-	struct exe_needs needs[NEEDS_CACHE_SIZE];
-	unsigned int nneeds, needs_victim;
+	struct exe_verdict exes[EXE_CACHE_SIZE];
+	unsigned int nexes, exes_victim;
 	bool limit_reported;
 	struct fleet_counts counts;
 };
@@ -214,31 +222,46 @@ static void queue_retry(struct fleet *f, pid_t pid, uint64_t exec_ns, uint64_t d
 	arm_retry_timer(f);
 }
 
-/* Whether the process's executable is linked against a libpython (pyenv, uwsgi, embedders). */
-static bool exe_needs_libpython(struct fleet *f, pid_t pid)
+/*
+ * What the process's executable is, remembered by inode: most execs on a node run a few
+ * programs over and over, and reading their ELF headers each time would cost more than the
+ * exec itself.
+ */
+static enum exe_kind exe_kind(struct fleet *f, pid_t pid)
 {
 	char exe[64], soname[256], runpath[16];
-	struct exe_needs *e;
+	struct pyelf_info info;
+	struct exe_verdict *e;
 	struct stat st;
 	unsigned int i;
 
 	snprintf(exe, sizeof(exe), "/proc/%d/exe", pid);
 	if (stat(exe, &st))
-		return false;
-	for (i = 0; i < f->nneeds; i++)
-		if (f->needs[i].dev == st.st_dev && f->needs[i].ino == st.st_ino)
-			return f->needs[i].libpython;
-	if (f->nneeds < NEEDS_CACHE_SIZE) {
-		e = &f->needs[f->nneeds++];
+		return EXE_OTHER;
+	for (i = 0; i < f->nexes; i++) {
+		e = &f->exes[i];
+		if (e->dev == st.st_dev && e->ino == st.st_ino &&
+		    e->mtime.tv_sec == st.st_mtim.tv_sec && e->mtime.tv_nsec == st.st_mtim.tv_nsec)
+			return e->kind;
+	}
+	if (f->nexes < EXE_CACHE_SIZE) {
+		e = &f->exes[f->nexes++];
 	} else {
-		e = &f->needs[f->needs_victim];
-		f->needs_victim = (f->needs_victim + 1) % NEEDS_CACHE_SIZE;
+		e = &f->exes[f->exes_victim];
+		f->exes_victim = (f->exes_victim + 1) % EXE_CACHE_SIZE;
 	}
 	e->dev = st.st_dev;
 	e->ino = st.st_ino;
-	e->libpython = !pyelf_find_needed(exe, "libpython", soname, sizeof(soname), runpath,
-					  sizeof(runpath)) && soname[0];
-	return e->libpython;
+	e->mtime = st.st_mtim;
+	if (!pyelf_inspect(exe, &info) && info.is_elf &&
+	    (info.exports_python || (info.has_gc_start && info.has_gc_done)))
+		e->kind = EXE_PYTHON;
+	else if (!pyelf_find_needed(exe, "libpython", soname, sizeof(soname), runpath,
+				    sizeof(runpath)) && soname[0])
+		e->kind = EXE_NEEDS_LIBPYTHON;
+	else
+		e->kind = EXE_OTHER;
+	return e->kind;
 }
 
 static bool any_match(char **patterns, int n, const char *value)
@@ -281,15 +304,23 @@ static bool selected(const struct options *o, const struct target *t)
 	       !container_matches(o->exclude_patterns, o->nexclude_patterns, &t->container);
 }
 
-/* Not traced: out of the BPF filter, and not looked at again in this incarnation. */
-static void reject(struct app *app, pid_t pid, uint64_t start_ticks)
+/*
+ * Not traced: out of the BPF filter, and not looked at again in this incarnation (but once
+ * more at the next rescan when it is REJECTED_PROVISIONAL).
+ */
+static void reject_as(struct app *app, pid_t pid, uint64_t verdict)
 {
 	struct fleet *f = app->fleet;
 
 	tracer_remove_pid(app->tracer, pid);
-	pidmap_set(&f->rejected, pid, start_ticks);
+	pidmap_set(&f->rejected, pid, verdict);
 	if (f->scanning)
-		pidmap_set(&f->rejected_next, pid, start_ticks);
+		pidmap_set(&f->rejected_next, pid, verdict);
+}
+
+static void reject(struct app *app, pid_t pid, uint64_t start_ticks)
+{
+	reject_as(app, pid, start_ticks);
 }
 
 static bool already_decided(struct app *app, pid_t pid, uint64_t start_ticks, enum origin origin)
@@ -308,14 +339,17 @@ static bool already_decided(struct app *app, pid_t pid, uint64_t start_ticks, en
 			return true;
 		}
 	}
-	if (pidmap_get(&f->rejected, pid, &rejected_ticks) && rejected_ticks == start_ticks) {
-		/* A new program in the same process deserves a new look. */
-		if (origin == FROM_EXEC) {
+	if (pidmap_get(&f->rejected, pid, &rejected_ticks) &&
+	    (rejected_ticks & ~REJECTED_PROVISIONAL) == start_ticks) {
+		/* A new program in the same process deserves a new look, as does a provisional
+		 * verdict at a rescan. */
+		if (origin == FROM_EXEC ||
+		    (origin == FROM_SCAN && (rejected_ticks & REJECTED_PROVISIONAL))) {
 			pidmap_del(&f->rejected, pid);
 			return false;
 		}
 		if (f->scanning)
-			pidmap_set(&f->rejected_next, pid, start_ticks);
+			pidmap_set(&f->rejected_next, pid, rejected_ticks);
 		return true;
 	}
 	return false;
@@ -347,6 +381,11 @@ static void consider(struct app *app, pid_t pid, enum origin origin, uint64_t ex
 	}
 	if (already_decided(app, pid, start_ticks, origin))
 		return;
+	/* The common exec on a node: a program that is not Python, known by its inode. */
+	if (origin == FROM_EXEC && exe_kind(f, pid) == EXE_OTHER) {
+		reject_as(app, pid, start_ticks | REJECTED_PROVISIONAL);
+		return;
+	}
 	ret = target_resolve_cached(pid, app->opts.probe_mode, f->cache, &t, err, sizeof(err));
 	if (ret == -ESRCH || t.start_ticks != start_ticks || (ret && !still_running(pid, &t))) {
 		tracer_remove_pid(app->tracer, pid);
@@ -356,7 +395,8 @@ static void consider(struct app *app, pid_t pid, enum origin origin, uint64_t ex
 		if (origin == FROM_EXEC && !exec_ns)
 			exec_ns = clock_now_ns();
 		if ((origin == FROM_EXEC || origin == FROM_RETRY) &&
-		    clock_now_ns() - exec_ns < RETRY_WINDOW_NS && exe_needs_libpython(f, pid)) {
+		    clock_now_ns() - exec_ns < RETRY_WINDOW_NS &&
+		    exe_kind(f, pid) == EXE_NEEDS_LIBPYTHON) {
 			queue_retry(f, pid, exec_ns, clock_now_ns() + RETRY_STEP_NS);
 			return;
 		}

@@ -17,9 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import (PYTHON, REPO, WORKLOAD, Gcpause, LineReader, Workload, gen_counts,
-                      match_callbacks, popen)
+from conftest import (FIXTURES, LIBPYTHON, PYTHON, REPO, WORKLOAD, Gcpause, LineReader,
+                      Workload, gen_counts, match_callbacks, popen, stats_deltas)
 
+DLOPEN_HOST = FIXTURES / "dlopen_host"
 FORK_WORKLOAD = REPO / "tests" / "workloads" / "fork_workload.py"
 PYENV = Path("/root/.pyenv/versions")
 # The issue's bound: a process is traced within this long of its exec.
@@ -197,3 +198,26 @@ def test_started_through_a_shell(procs, tmp_path):
     gt = json.loads(out.read_text())
     events = [r for r in recs if r["type"] == "gc" and r["pid"] == sh.pid]
     assert gen_counts(events) == absolute_counts(gt)
+
+
+def test_libpython_loaded_later_found_at_rescan(procs, tmp_path):
+    """uwsgi-style: not Python at its exec, dlopen()s libpython later: the next rescan finds it."""
+    g = start_all(procs, "--rescan", "1")
+    w = Workload(procs, tmp_path, "--rounds", "20", "--explicit",
+                 prefix=(DLOPEN_HOST, f"/usr/lib/x86_64-linux-gnu/{LIBPYTHON}"))
+    time.sleep(0.3)  # its exec is looked at (and it is not Python yet)
+    w.proc.stdin.write("load\n")
+    w.proc.stdin.flush()
+    w.wait_ready()
+    attach = g.wait_attach(w.pid, timeout=5)
+    assert attach["binary"].endswith(LIBPYTHON), attach
+    w.go()
+    w.wait_done()
+    assert w.finish() == 0
+    g.wait_exit_line(w.pid)
+    recs = stop_and_records(g)
+    gt = w.result()
+    events = [r for r in recs if r["type"] == "gc" and r["pid"] == w.pid
+              and gt["window_start_ns"] <= r["start_ns"] <= gt["window_end_ns"]]
+    assert gen_counts(events) == stats_deltas(gt)
+    match_callbacks(events, gt, gt["window_start_ns"], gt["window_end_ns"])
