@@ -145,9 +145,21 @@ static void dur_cell(char *out, size_t len, const struct hist *h, double pct)
 	    8);
 }
 
+/* "shop/web-7d9f", else the container ID's first 12 digits, else "-" (the host). */
+static void container_cell(char *out, size_t len, const struct container_info *c)
+{
+	char buf[CONTAINER_NS_LEN + CONTAINER_POD_LEN + 1];
+
+	if (c->pod[0])
+		snprintf(buf, sizeof(buf), "%s%s%s", c->ns, c->ns[0] ? "/" : "", c->pod);
+	else
+		snprintf(buf, sizeof(buf), "%.12s", c->id[0] ? c->id : "-");
+	snprintf(out, len, "%-26.26s", buf);
+}
+
 /* Table columns, in display order; the least important go first when the terminal is narrow. */
 enum column {
-	COL_PID, COL_COMM, COL_PY, COL_PROBE, COL_GCS, COL_RATE, COL_G0_P50, COL_G0_P99,
+	COL_PID, COL_COMM, COL_POD, COL_PY, COL_PROBE, COL_GCS, COL_RATE, COL_G0_P50, COL_G0_P99,
 	COL_G0_MAX, COL_G1_P50, COL_G1_P99, COL_G1_MAX, COL_G2_P50, COL_G2_P99, COL_G2_MAX,
 	COL_SHARE, COL_REQS, COL_REQ_P99, COL_HIT_P99, COL_CLEAN_P99, NCOLS
 };
@@ -159,6 +171,8 @@ static const struct {
 } columns[NCOLS] = {
 	[COL_PID] = { "PID", 7, 0, false },
 	[COL_COMM] = { "COMMAND", 15, 0, false },
+	/* Only when some process runs in a container (--all on a node). */
+	[COL_POD] = { "NAMESPACE/POD OR CONTAINER", 26, 4, false },
 	[COL_PY] = { "PYTHON", 8, 6, false },
 	[COL_PROBE] = { "PROBE", 8, 7, false },
 	[COL_GCS] = { "GCS", 7, 1, false },
@@ -187,7 +201,8 @@ static int fit_columns(const struct tui_state *st, int width, bool shown[NCOLS])
 	memset(shown, 0, NCOLS * sizeof(shown[0]));
 	for (prio = 0; prio <= 9; prio++) {
 		for (c = 0; c < NCOLS; c++) {
-			if (columns[c].priority != prio || (columns[c].http && !st->http))
+			if (columns[c].priority != prio || (columns[c].http && !st->http) ||
+			    (c == COL_POD && !st->containers))
 				continue;
 			if (used + columns[c].width + 1 > width)
 				continue;
@@ -216,6 +231,9 @@ static void cell(const struct tui_state *st, const struct proc_stats *p, enum co
 		return;
 	case COL_COMM:
 		snprintf(out, len, "%-15.15s", p->exited ? "(exited)" : p->target.comm);
+		return;
+	case COL_POD:
+		container_cell(out, len, &p->target.container);
 		return;
 	case COL_PY:
 		snprintf(out, len, "%-8.8s", p->target.version[0] ? p->target.version : "?");
@@ -419,10 +437,15 @@ void tui_render(struct tui_state *st, struct proc_stats **procs, int n, uint64_t
 		return;
 	}
 	add_header(st, procs, n, dropped, now_ns, scr);
+	st->containers = false;
+	for (i = 0; i < n; i++)
+		st->containers |= procs[i]->target.container.id[0] ||
+				  procs[i]->target.container.pod_uid[0];
 	fit_columns(st, scr->width, shown);
 	for (c = 0; c < NCOLS; c++)
 		snprintf(cells[c], sizeof(cells[c]), "%*s", columns[c].width, columns[c].title);
 	snprintf(cells[COL_COMM], sizeof(cells[COL_COMM]), "%-15s", "COMMAND");
+	snprintf(cells[COL_POD], sizeof(cells[COL_POD]), "%-26s", columns[COL_POD].title);
 	snprintf(cells[COL_PY], sizeof(cells[COL_PY]), "%-8s", "PYTHON");
 	snprintf(cells[COL_PROBE], sizeof(cells[COL_PROBE]), "%-8s", "PROBE");
 	add_table_line(scr, shown, " ", cells);

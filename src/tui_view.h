@@ -25,6 +25,7 @@ struct tui_state {
 	bool interval;			/* "last interval" window, else since start */
 	bool paused;
 	bool http;
+	bool containers;	/* some process runs in a container: the POD column exists */
 	uint64_t interval_ns;		/* refresh period */
 };
 

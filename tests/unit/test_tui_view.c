@@ -101,6 +101,45 @@ static void test_wide_screen(void **state)
 	stats_free(procs[1]);
 }
 
+/* On a node: the pod column appears only when some process runs in a container. */
+static void test_container_column(void **state)
+{
+	struct proc_stats *procs[3] = { proc(300, "gunicorn", 5 * MS), proc(301, "celery", MS),
+					proc(302, "host-py", MS) };
+	struct tui_state st = { .interval_ns = 1000 * MS };
+	struct tui_screen *scr;
+	int header;
+
+	scr = render(&st, procs + 2, 1, 200, 30);
+	assert_int_equal(find_line(scr, "NAMESPACE/POD"), -1);
+	free(scr);
+
+	snprintf(procs[0]->target.container.id, CONTAINER_ID_LEN, "%s",
+		 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef");
+	snprintf(procs[0]->target.container.pod, CONTAINER_POD_LEN, "web-7d9f8b-x2kq9");
+	snprintf(procs[0]->target.container.ns, CONTAINER_NS_LEN, "shop");
+	snprintf(procs[1]->target.container.id, CONTAINER_ID_LEN, "%s",
+		 "fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210");
+	scr = render(&st, procs, 3, 200, 30);
+	check_widths(scr);
+	header = find_line(scr, "NAMESPACE/POD");
+	assert_true(header > 0);
+	assert_non_null(strstr(scr->lines[find_line(scr, "gunicorn")], "shop/web-7d9f8b-x2kq9"));
+	assert_non_null(strstr(scr->lines[find_line(scr, "celery")], "fedcba987654 "));
+	assert_null(strstr(scr->lines[find_line(scr, "celery")], "fedcba9876543"));
+	assert_non_null(strstr(scr->lines[find_line(scr, "host-py")], " - "));
+	free(scr);
+	/* Narrow: the column goes before the GC share does. */
+	scr = render(&st, procs, 3, 80, 30);
+	check_widths(scr);
+	assert_int_equal(find_line(scr, "NAMESPACE/POD"), -1);
+	assert_true(find_line(scr, "GC%") > 0);
+	free(scr);
+	stats_free(procs[0]);
+	stats_free(procs[1]);
+	stats_free(procs[2]);
+}
+
 static void test_sorting_and_selection(void **state)
 {
 	struct proc_stats *procs[3] = { proc(100, "small", 1 * MS), proc(200, "big", 90 * MS),
@@ -153,6 +192,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_wide_screen),
+		cmocka_unit_test(test_container_column),
 		cmocka_unit_test(test_sorting_and_selection),
 		cmocka_unit_test(test_narrow_and_tiny),
 	};
