@@ -11,6 +11,7 @@
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
 #include "gcpause.h"
+#include "common.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -19,33 +20,12 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 /* Off: execs are reported but not made candidates (the GC programs ignore them until then). */
 const volatile bool candidates_at_exec = true;
 
-/* The gc program's filter map, shared: userspace hands its fd over before load. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, GC_MAX_PIDS);
-	__type(key, __u32);
-	__type(value, __u8);
-} traced_pids SEC(".maps");
-
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, DISCOVER_RINGBUF_BYTES);
 } discover_events SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, DISCOVER_CNT_MAX);
-	__type(key, __u32);
-	__type(value, __u64);
-} discover_counters SEC(".maps");
-
-static __always_inline void count(__u32 which)
-{
-	__u64 *val = bpf_map_lookup_elem(&discover_counters, &which);
-
-	if (val)
-		*val += 1;
-}
+DEFINE_COUNTERS(discover_counters, DISCOVER_CNT_MAX)
 
 static __always_inline void report(__u32 kind, __u32 pid, __u32 ppid)
 {

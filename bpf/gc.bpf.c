@@ -13,6 +13,7 @@
 #include <bpf/bpf_tracing.h>
 #include <bpf/usdt.bpf.h>
 #include "gcpause.h"
+#include "common.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -35,13 +36,6 @@ struct thread_state {
 	struct gc_frame frames[GC_MAX_DEPTH];
 };
 
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, GC_MAX_PIDS);
-	__type(key, __u32);	/* tgid */
-	__type(value, __u8);
-} traced_pids SEC(".maps");
-
 /* LRU so that a thread killed mid-collection cannot leak its slot forever. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -62,22 +56,9 @@ struct {
 	__uint(max_entries, GC_RINGBUF_BYTES);
 } events SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, GC_CNT_MAX);
-	__type(key, __u32);
-	__type(value, __u64);
-} counters SEC(".maps");
+DEFINE_COUNTERS(counters, GC_CNT_MAX)
 
 _Static_assert((GC_MAX_DEPTH & (GC_MAX_DEPTH - 1)) == 0, "GC_MAX_DEPTH must be a power of two");
-
-static __always_inline void count(__u32 which)
-{
-	__u64 *val = bpf_map_lookup_elem(&counters, &which);
-
-	if (val)
-		*val += 1;
-}
 
 /*
  * An index already checked against GC_MAX_DEPTH, masked again where clang cannot see the check:

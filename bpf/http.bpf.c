@@ -13,6 +13,7 @@
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
 #include "gcpause.h"
+#include "common.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -31,14 +32,6 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 #define TCP_ESTABLISHED_STATE	1
 #define TCP_SYN_RECV_STATE	3
-
-/* The gc program's filter map, shared: userspace hands its fd over before load. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, GC_MAX_PIDS);
-	__type(key, __u32);
-	__type(value, __u8);
-} traced_pids SEC(".maps");
 
 /* A syscall of interest under way on a thread. */
 struct pending_io {
@@ -77,20 +70,7 @@ struct {
 	__uint(max_entries, HTTP_RINGBUF_BYTES);
 } http_events SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, HTTP_CNT_MAX);
-	__type(key, __u32);
-	__type(value, __u64);
-} http_counters SEC(".maps");
-
-static __always_inline void count(__u32 which)
-{
-	__u64 *val = bpf_map_lookup_elem(&http_counters, &which);
-
-	if (val)
-		*val += 1;
-}
+DEFINE_COUNTERS(http_counters, HTTP_CNT_MAX)
 
 static __always_inline bool is_traced(__u64 pid_tgid)
 {

@@ -148,8 +148,11 @@ static int run_loop(struct app *app)
 	uint64_t ticks;
 	int n, i, ret;
 
-	/* --all goes on with no process left, until stopped: others may come. */
-	while (app->nalive > 0 || (app->fleet && !app->stop_requested)) {
+	/*
+	 * --all goes on with no process left, until stopped: others may come. serve too, so that
+	 * the final values of processes given with -p are scraped.
+	 */
+	while (app->nalive > 0 || ((app->fleet || app->series) && !app->stop_requested)) {
 		n = epoll_wait(app->epfd, evs, 16, -1);
 		if (n < 0) {
 			if (errno == EINTR)
