@@ -10,6 +10,7 @@
 #include "options.h"
 #include "pidmap.h"
 #include "stats.h"
+#include "tracer.h"
 
 struct fleet;
 struct series;
@@ -21,6 +22,7 @@ struct traced {
 	int pidfd;		/* -1 once the process is gone */
 	bool exit_reported_in_interval;
 	struct series *series;	/* serve: the label set it counts in */
+	struct tracer_binary_id binary;	/* the probed binary it runs */
 };
 
 struct app {

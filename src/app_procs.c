@@ -122,20 +122,12 @@ static struct proc_stats *new_stats(struct app *app, const struct target *t)
 	return p;
 }
 
-int app_begin_tracing(struct app *app, const struct target *t, int pidfd, char *err,
-		      size_t err_len)
+/* The slot's statistics, filter entry and pidfd watch for t. */
+static int start_slot(struct app *app, struct traced *p, const struct target *t, int pidfd,
+		      char *err, size_t err_len)
 {
-	struct traced *p;
 	int ret;
 
-	ret = tracer_attach_binary(app->tracer, t->host_path, &t->plan, err, err_len);
-	if (ret)
-		return ret;
-	p = new_slot(app);
-	if (!p) {
-		snprintf(err, err_len, "out of memory");
-		return -ENOMEM;
-	}
 	ret = tracer_add_pid(app->tracer, t->pid);
 	if (ret) {
 		snprintf(err, err_len, "pid %d: cannot add to the BPF filter: %s", t->pid,
@@ -161,6 +153,28 @@ int app_begin_tracing(struct app *app, const struct target *t, int pidfd, char *
 	p->pidfd = pidfd;
 	p->exit_reported_in_interval = false;
 	p->series = app->series ? join_series(app, t) : NULL;
+	return 0;
+}
+
+int app_begin_tracing(struct app *app, const struct target *t, int pidfd, char *err,
+		      size_t err_len)
+{
+	struct tracer_binary_id binary;
+	struct traced *p;
+	int ret;
+
+	ret = tracer_attach_binary(app->tracer, t->host_path, &t->plan, &binary, err, err_len);
+	if (ret)
+		return ret;
+	p = new_slot(app);
+	ret = p ? start_slot(app, p, t, pidfd, err, err_len) : -ENOMEM;
+	if (ret) {
+		if (!p)
+			snprintf(err, err_len, "out of memory");
+		tracer_release_binary(app->tracer, &binary, clock_now_ns());
+		return ret;
+	}
+	p->binary = binary;
 	app->nalive++;
 	if (app->opts.json)
 		report_json_attach(app->out, p->stats);
@@ -204,6 +218,7 @@ void app_process_gone(struct app *app, struct traced *p, const char *why)
 	ps->exit_reason = why;
 	ps->end_ns = clock_now_ns();
 	tracer_remove_pid(app->tracer, ps->target.pid);
+	tracer_release_binary(app->tracer, &p->binary, ps->end_ns);
 	epoll_ctl(app->epfd, EPOLL_CTL_DEL, p->pidfd, NULL);
 	close(p->pidfd);
 	p->pidfd = -1;

@@ -459,8 +459,14 @@ void fleet_housekeeping(struct app *app, uint64_t now_ns)
 	struct fleet *f = app->fleet;
 	int i;
 
+	int detached;
+
 	if (now_ns - f->last_scan_ns >= app->opts.rescan_ns)
 		rescan(app, now_ns);
+	detached = tracer_expire_binaries(app->tracer, now_ns, app->opts.expire_ns);
+	if (detached)
+		msg_status(app->quiet, "%d binar%s unused for %.0f s: probes detached", detached,
+			   detached == 1 ? "y" : "ies", app->opts.expire_ns / 1e9);
 	for (i = 0; i < app->nprocs; i++) {
 		struct traced *p = &app->procs[i];
 

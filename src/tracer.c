@@ -21,8 +21,12 @@
 struct attached_binary {
 	dev_t dev;
 	ino_t ino;
+	int users;		/* traced processes running it */
+	uint64_t idle_since_ns;	/* when users fell to 0 */
 	int nlinks;
 	struct bpf_link *links[LINKS_PER_BINARY];
+	int nconfigs;
+	__u32 configs[PROBE_MAX_SITES];	/* func_configs slots it holds */
 };
 
 struct tracer {
@@ -33,7 +37,7 @@ struct tracer {
 	struct attached_binary *bins;
 	int nbins;
 	int ncpus;
-	int nconfigs;		/* func_configs entries in use */
+	bool config_used[GC_MAX_FUNC_CONFIGS];	/* func_configs slots held by a binary */
 };
 
 static int handle_event(void *ctx, void *data, size_t size)
@@ -154,10 +158,12 @@ static int attach_function(struct tracer *tr, struct attached_binary *bin, const
 			   const struct probe_site *site, char *err, size_t err_len)
 {
 	LIBBPF_OPTS(bpf_uprobe_opts, opts);
-	__u32 config = tr->nconfigs;
 	struct bpf_link *link;
 	int ret, ret_probe;
+	__u32 config;
 
+	for (config = 0; config < GC_MAX_FUNC_CONFIGS && tr->config_used[config]; config++)
+		;
 	if (config >= GC_MAX_FUNC_CONFIGS) {
 		snprintf(err, err_len, "too many probed functions (at most %d)",
 			 GC_MAX_FUNC_CONFIGS);
@@ -169,7 +175,8 @@ static int attach_function(struct tracer *tr, struct attached_binary *bin, const
 		snprintf(err, err_len, "cannot store probe configuration: %s", strerror(-ret));
 		return ret;
 	}
-	tr->nconfigs++;
+	tr->config_used[config] = true;
+	bin->configs[bin->nconfigs++] = config;
 	/* The return first, as for the markers: an entry without its return would linger. */
 	for (ret_probe = 1; ret_probe >= 0; ret_probe--) {
 		opts.bpf_cookie = config;
@@ -200,17 +207,20 @@ static void replace_in(char *buf, size_t len, const char *what, const char *with
 	snprintf(at, len - (at - buf), "%s%s", with, tail);
 }
 
-static void detach_binary(struct attached_binary *bin)
+static void detach_binary(struct tracer *tr, struct attached_binary *bin)
 {
 	int i;
 
 	for (i = 0; i < bin->nlinks; i++)
 		bpf_link__destroy(bin->links[i]);
 	bin->nlinks = 0;
+	for (i = 0; i < bin->nconfigs; i++)
+		tr->config_used[bin->configs[i]] = false;
+	bin->nconfigs = 0;
 }
 
 int tracer_attach_binary(struct tracer *tr, const char *host_path, const struct probe_plan *plan,
-			 char *err, size_t err_len)
+			 struct tracer_binary_id *id, char *err, size_t err_len)
 {
 	struct attached_binary *bin, *bins;
 	char fd_path[32];
@@ -230,8 +240,10 @@ int tracer_attach_binary(struct tracer *tr, const char *host_path, const struct 
 		return ret;
 	}
 	snprintf(fd_path, sizeof(fd_path), "/proc/self/fd/%d", fd);
+	*id = (struct tracer_binary_id){ st.st_dev, st.st_ino };
 	for (i = 0; i < tr->nbins; i++) {
 		if (tr->bins[i].dev == st.st_dev && tr->bins[i].ino == st.st_ino) {
+			tr->bins[i].users++;
 			close(fd);
 			return 0;
 		}
@@ -259,14 +271,49 @@ int tracer_attach_binary(struct tracer *tr, const char *host_path, const struct 
 			ret = attach_function(tr, bin, fd_path, &plan->sites[i], err, err_len);
 	}
 	close(fd);
+	bin->users = 1;
 	if (ret) {
 		/* Messages name the file as the user knows it. */
 		replace_in(err, err_len, fd_path, host_path);
-		detach_binary(bin);
+		detach_binary(tr, bin);
 		return ret;
 	}
 	tr->nbins++;
 	return 0;
+}
+
+void tracer_release_binary(struct tracer *tr, const struct tracer_binary_id *id,
+			   uint64_t now_ns)
+{
+	int i;
+
+	for (i = 0; i < tr->nbins; i++) {
+		struct attached_binary *bin = &tr->bins[i];
+
+		if (bin->dev == id->dev && bin->ino == id->ino && bin->users > 0) {
+			if (!--bin->users)
+				bin->idle_since_ns = now_ns;
+			return;
+		}
+	}
+}
+
+int tracer_expire_binaries(struct tracer *tr, uint64_t now_ns, uint64_t idle_ns)
+{
+	int i = 0, n = 0;
+
+	while (i < tr->nbins) {
+		struct attached_binary *bin = &tr->bins[i];
+
+		if (bin->users || now_ns - bin->idle_since_ns < idle_ns) {
+			i++;
+			continue;
+		}
+		detach_binary(tr, bin);
+		tr->bins[i] = tr->bins[--tr->nbins];
+		n++;
+	}
+	return n;
 }
 
 int tracer_add_pid(struct tracer *tr, pid_t pid)
@@ -335,7 +382,7 @@ void tracer_close(struct tracer *tr)
 	if (!tr)
 		return;
 	for (i = 0; i < tr->nbins; i++)
-		detach_binary(&tr->bins[i]);
+		detach_binary(tr, &tr->bins[i]);
 	free(tr->bins);
 	ring_buffer__free(tr->rb);
 	gc_bpf__destroy(tr->skel);

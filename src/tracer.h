@@ -22,12 +22,28 @@ struct tracer_opts {
 /* Opens, configures and loads the BPF programs. On failure writes one line in err. */
 int tracer_open(struct tracer **out, const struct tracer_opts *opts, char *err, size_t err_len);
 
+/* A probed binary, by device and inode. */
+struct tracer_binary_id {
+	dev_t dev;
+	ino_t ino;
+};
+
 /*
  * Attaches the probes of plan to the binary at host_path unless that file (by device and inode)
- * already has them. Returns 0, or a negative errno with one line in err.
+ * already has them, and counts one more process using it (id says which binary). Returns 0, or
+ * a negative errno with one line in err.
  */
 int tracer_attach_binary(struct tracer *tr, const char *host_path, const struct probe_plan *plan,
-			 char *err, size_t err_len);
+			 struct tracer_binary_id *id, char *err, size_t err_len);
+/* A process using the binary is gone. */
+void tracer_release_binary(struct tracer *tr, const struct tracer_binary_id *id,
+			   uint64_t now_ns);
+/*
+ * Detaches binaries no traced process has used for idle_ns: a node that runs a new image every
+ * day would otherwise keep its old binaries (deleted files, and probe slots) forever.
+ * Returns how many.
+ */
+int tracer_expire_binaries(struct tracer *tr, uint64_t now_ns, uint64_t idle_ns);
 
 int tracer_add_pid(struct tracer *tr, pid_t pid);
 int tracer_remove_pid(struct tracer *tr, pid_t pid);
