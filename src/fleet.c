@@ -323,7 +323,8 @@ static void reject(struct app *app, pid_t pid, uint64_t start_ticks)
 	reject_as(app, pid, start_ticks);
 }
 
-static bool already_decided(struct app *app, pid_t pid, uint64_t start_ticks, enum origin origin)
+static bool already_decided(struct app *app, pid_t pid, uint64_t start_ticks, enum origin origin,
+			    uint64_t exec_ns)
 {
 	struct fleet *f = app->fleet;
 	struct traced *p = find_proc(app, pid);
@@ -333,6 +334,12 @@ static bool already_decided(struct app *app, pid_t pid, uint64_t start_ticks, en
 		if (p->stats->target.start_ticks != start_ticks) {
 			/* Its pidfd has not been read yet: the PID names a new process. */
 			app_process_gone(app, p, NULL);
+		} else if (origin == FROM_EXEC && exec_ns <= p->stats->trace_start_ns) {
+			/*
+			 * An exec from before this program was looked at (sh -c 'exec python'
+			 * with its first exec read late): the program traced is the newer one.
+			 */
+			return true;
 		} else if (origin == FROM_EXEC) {
 			app_process_gone(app, p, "replaced its program (exec)");
 		} else {
@@ -379,7 +386,7 @@ static void consider(struct app *app, pid_t pid, enum origin origin, uint64_t ex
 			tracer_remove_pid(app->tracer, pid);
 		return;
 	}
-	if (already_decided(app, pid, start_ticks, origin))
+	if (already_decided(app, pid, start_ticks, origin, exec_ns))
 		return;
 	/* The common exec on a node: a program that is not Python, known by its inode. */
 	if (origin == FROM_EXEC && exe_kind(f, pid) == EXE_OTHER) {
