@@ -3,20 +3,42 @@
 # Installs the Debian packages gcpause needs to build and test. Idempotent: it only calls apt-get
 # when something is missing, and never upgrades what is installed (a newer libpython3.11 would
 # change the targets the tests trace).
+#
+# Usage: install-deps.sh [--build-only]
+#   --build-only  only build_packages, what `make` needs for build/gcpause (the Dockerfile's
+#                 build stage); without it, test_packages too (`make test`, `make demo`).
 set -euo pipefail
 
-packages=(
+build_only=0
+for arg in "$@"; do
+	case "$arg" in
+	--build-only) build_only=1 ;;
+	-h | --help)
+		echo "usage: $0 [--build-only]"
+		exit 0
+		;;
+	*)
+		echo "install-deps: unknown option '$arg' (usage: $0 [--build-only])" >&2
+		exit 2
+		;;
+	esac
+done
+
+# The one list, in two parts: a package is in exactly one of them.
+build_packages=(
 	make gcc clang llvm pkg-config	# build, BPF target, llvm-strip
 	bpftool libbpf-dev		# skeletons, loader library
 	libelf-dev zlib1g-dev		# ELF notes and symbols (libbpf needs them too)
 	libdw-dev libdebuginfod-dev	# DWARF struct offsets, debug files from debuginfod
 	liblzma-dev			# MiniDebugInfo (.gnu_debugdata is xz-compressed)
 	libcapstone-dev			# disassembly, to find the GC function in stripped builds
-	binutils			# strip/objcopy for the stripped-build tests
-	debootstrap			# rootfs with newer Debian Pythons for the tests
 	libjson-c-dev			# --json output
 	libncurses-dev			# gcpause top
 	libmicrohttpd-dev		# gcpause serve: the /metrics endpoint
+)
+test_packages=(
+	binutils			# strip/objcopy for the stripped-build tests
+	debootstrap			# rootfs with newer Debian Pythons for the tests
 	tmux				# gcpause top tests: a real terminal to drive and read
 	libcmocka-dev			# unit tests
 	systemtap-sdt-dev		# <sys/sdt.h> for the marker test fixture
@@ -28,6 +50,9 @@ packages=(
 	prometheus python3-yaml		# serve tests: a real scraper; deployment manifest checks
 	util-linux procps		# setpriv (unprivileged test), ps
 )
+
+packages=("${build_packages[@]}")
+[ "$build_only" -eq 1 ] || packages+=("${test_packages[@]}")
 
 missing=()
 for pkg in "${packages[@]}"; do

@@ -102,6 +102,18 @@ cleanup:
 	return ret;
 }
 
+/* What to do about a refused uprobe, "" for other errors. */
+static const char *uprobe_hint(int ret)
+{
+	/*
+	 * Linux 6.16 (and stable backports such as 6.1.y) went back to requiring CAP_SYS_ADMIN
+	 * for uprobes (commit ba677dbe77af): CAP_PERFMON is no longer enough.
+	 */
+	return ret == -EACCES || ret == -EPERM ?
+	       " (uprobes need CAP_SYS_ADMIN on kernels 6.16+ and some stable ones; run as root)" :
+	       "";
+}
+
 static int attach_marker(struct attached_binary *bin, struct bpf_program *prog,
 			 const char *path, const char *name, char *err, size_t err_len)
 {
@@ -112,8 +124,8 @@ static int attach_marker(struct attached_binary *bin, struct bpf_program *prog,
 	link = bpf_program__attach_usdt(prog, -1, path, "python", name, NULL);
 	if (!link) {
 		ret = -errno;
-		snprintf(err, err_len, "cannot attach to python:%s in %s: %s", name, path,
-			 strerror(-ret));
+		snprintf(err, err_len, "cannot attach to python:%s in %s: %s%s", name, path,
+			 strerror(-ret), uprobe_hint(ret));
 		return ret;
 	}
 	bin->links[bin->nlinks++] = link;
@@ -145,8 +157,9 @@ static int attach_window_marks(struct tracer *tr, struct attached_binary *bin, c
 		if (!link) {
 			ret = -errno;
 			snprintf(err, err_len, "cannot attach a window probe to %s at "
-				 "%s+0x%llx: %s", site->what, path,
-				 (unsigned long long)marks[i].offset, strerror(-ret));
+				 "%s+0x%llx: %s%s", site->what, path,
+				 (unsigned long long)marks[i].offset, strerror(-ret),
+				 uprobe_hint(ret));
 			return ret;
 		}
 		bin->links[bin->nlinks++] = link;
@@ -186,9 +199,10 @@ static int attach_function(struct tracer *tr, struct attached_binary *bin, const
 						       -1, path, site->offset, &opts);
 		if (!link) {
 			ret = -errno;
-			snprintf(err, err_len, "cannot attach a %s probe to %s at %s+0x%llx: %s",
+			snprintf(err, err_len, "cannot attach a %s probe to %s at %s+0x%llx: %s%s",
 				 ret_probe ? "return" : "entry", site->what, path,
-				 (unsigned long long)site->offset, strerror(-ret));
+				 (unsigned long long)site->offset, strerror(-ret),
+				 uprobe_hint(ret));
 			return ret;
 		}
 		bin->links[bin->nlinks++] = link;
