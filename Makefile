@@ -14,8 +14,10 @@ ARCH		:= $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/' \
 VMLINUX_DIR	:= vmlinux/$(ARCH)
 VMLINUX		:= $(VMLINUX_DIR)/vmlinux.h
 
+# CFLAGS is the user's (make CFLAGS="-O1 -fsanitize=address" works); the project's own flags
+# are added in ALL_CFLAGS whatever it says.
 CFLAGS		?= -g -O2
-CFLAGS		+= -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wmissing-prototypes \
+ALL_CFLAGS	= $(CFLAGS) -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wmissing-prototypes \
 		   -D_GNU_SOURCE -MMD -MP
 CPPFLAGS	+= -I$(OUTPUT) -Isrc -Ibpf $(shell pkg-config --cflags libbpf json-c libmicrohttpd 2>/dev/null)
 LDLIBS		+= $(shell pkg-config --libs libbpf json-c libmicrohttpd 2>/dev/null || \
@@ -86,24 +88,24 @@ $(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
 # Skeleton headers must exist before any userspace file that includes one is compiled.
 $(OUTPUT)/%.o: src/%.c | $(OUTPUT) $(SKELS)
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) $(CPPFLAGS) -c $< -o $@
+	$(Q)$(CC) $(ALL_CFLAGS) $(CPPFLAGS) -c $< -o $@
 
 $(OUTPUT)/gcpause: $(OBJS)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+	$(Q)$(CC) $(ALL_CFLAGS) $^ $(LDLIBS) -o $@
 
 $(OUTPUT)/tests/test_%: tests/unit/test_%.c $(LIB_OBJS) | $(OUTPUT)/tests
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) $(CPPFLAGS) $^ $(LDLIBS) -lcmocka -o $@
+	$(Q)$(CC) $(ALL_CFLAGS) $(CPPFLAGS) $^ $(LDLIBS) -lcmocka -o $@
 
 $(OUTPUT)/tests/fixtures/embed_host: tests/fixtures/embed_host.c | $(OUTPUT)/tests/fixtures
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) $(shell pkg-config --cflags python-3.11-embed) $< \
+	$(Q)$(CC) $(ALL_CFLAGS) $(shell pkg-config --cflags python-3.11-embed) $< \
 		$(shell pkg-config --libs python-3.11-embed) -o $@
 
 $(OUTPUT)/tests/fixtures/%: tests/fixtures/%.c | $(OUTPUT)/tests/fixtures
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) $< -o $@
+	$(Q)$(CC) $(ALL_CFLAGS) $< -o $@
 
 fixtures: $(FIXTURES)
 

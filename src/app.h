@@ -48,7 +48,7 @@ struct app {
 	bool launched;
 	bool stop_requested;
 	double start_unix_seconds;	/* serve: for gcpause_start_time_seconds */
-	bool in_gc_callback;		/* the GC ring buffer is being read: do not read it again */
+	bool in_gc_callback;		/* the GC ring buffer is being read: not again, inside */
 	FILE *out;
 };
 
@@ -77,6 +77,8 @@ struct proc_stats *find_stats(pid_t pid, void *app);
 /* A collection, from the tracer. */
 void on_event(const struct gc_event *e, void *app);
 /* Reads both event streams, GC first: requests get only the collections already read. */
+/* Reads the GC ring buffer, unless it is being read already (nothing then). */
+int read_gc_events(struct app *app);
 int consume_all(struct app *app);
 
 /* Summaries: every -i, and the total at the end; top refreshes its screen instead. */

@@ -8,15 +8,28 @@
 #include "serve.h"
 #include "tracer.h"
 
+int read_gc_events(struct app *app)
+{
+	int ret;
+
+	/* From inside on_event (a process found gone meanwhile): the outer read goes on. */
+	if (app->in_gc_callback)
+		return 0;
+	app->in_gc_callback = true;
+	ret = tracer_consume(app->tracer);
+	app->in_gc_callback = false;
+	return ret;
+}
+
 /* Both event streams, GC first: requests are attributed only the collections already read. */
 int consume_all(struct app *app)
 {
-	int ret = tracer_consume(app->tracer);
+	int ret = read_gc_events(app);
 
 	if (app->http) {
 		if (ret >= 0)
 			ret = http_session_consume(app->http);
-		tracer_consume(app->tracer);
+		read_gc_events(app);
 		http_session_publish(app->http);
 	}
 	return ret;
@@ -32,9 +45,7 @@ void on_event(const struct gc_event *e, void *ctx)
 	 * a new process under an exited one's PID. Decided now, so this collection counts.
 	 */
 	if (app->fleet && (!p || p->stats->exited)) {
-		app->in_gc_callback = true;
 		fleet_on_unknown_pid(app, e->pid);
-		app->in_gc_callback = false;
 		p = find_proc(app, e->pid);
 	}
 	/* An event can trail its process's removal from the filter by a moment: still its own. */

@@ -207,11 +207,16 @@ static void report_exit_status(struct app *app, const struct proc_stats *ps)
 
 void app_process_gone(struct app *app, struct traced *p, const char *why)
 {
-	struct proc_stats *ps = p->stats;
+	long slot = p - app->procs;
+	struct proc_stats *ps;
 
-	/* Its last collections (the shutdown ones among them) are already in the ring buffer. */
-	if (!app->in_gc_callback)
-		tracer_consume(app->tracer);
+	/*
+	 * Its last collections (the shutdown ones among them) are already in the ring buffer.
+	 * Reading them may trace new processes, and move the slots: p is found again after.
+	 */
+	read_gc_events(app);
+	p = &app->procs[slot];
+	ps = p->stats;
 	if (app->http)
 		http_session_process_gone(app->http, ps->target.pid);
 	ps->exited = true;
