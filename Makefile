@@ -19,7 +19,8 @@ VMLINUX		:= $(VMLINUX_DIR)/vmlinux.h
 CFLAGS		?= -g -O2
 ALL_CFLAGS	= $(CFLAGS) -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wmissing-prototypes \
 		   -D_GNU_SOURCE -MMD -MP
-CPPFLAGS	+= -I$(OUTPUT) -Isrc -Ibpf $(shell pkg-config --cflags libbpf json-c libmicrohttpd 2>/dev/null)
+CPPFLAGS	+= -I$(OUTPUT) -Isrc -Ibpf \
+		   $(shell pkg-config --cflags libbpf json-c libmicrohttpd 2>/dev/null)
 LDLIBS		+= $(shell pkg-config --libs libbpf json-c libmicrohttpd 2>/dev/null || \
 		   echo -lbpf -ljson-c -lmicrohttpd) \
 		   -ldw -ldebuginfod -lelf -llzma -lcapstone -lncursesw -lz

@@ -39,7 +39,8 @@ int privileges_check(char *err, size_t err_len)
 		return 0;
 	snprintf(err, err_len,
 		 "insufficient privileges: run as root, or grant CAP_BPF, CAP_PERFMON, "
-		 "CAP_SYS_PTRACE (and CAP_SYS_ADMIN on kernels 6.16+) (uid %u lacks%s%s%s)", (unsigned int)geteuid(),
+		 "CAP_SYS_PTRACE (and CAP_SYS_ADMIN on kernels 6.16+) (uid %u lacks%s%s%s)",
+		 (unsigned int)geteuid(),
 		 bpf ? "" : " CAP_BPF", perfmon ? "" : " CAP_PERFMON",
 		 ptrace ? "" : " CAP_SYS_PTRACE");
 	return -EPERM;
