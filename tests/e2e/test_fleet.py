@@ -27,6 +27,27 @@ PYENV = Path("/root/.pyenv/versions")
 DISCOVERY_BOUND_NS = 200_000_000
 
 
+def filter_map_pids(gcpause_pid):
+    """The PIDs in a running gcpause's BPF filter map (found through its fds' fdinfo)."""
+    ids = set()
+    for fd in os.listdir(f"/proc/{gcpause_pid}/fdinfo"):
+        try:
+            info = dict(line.split(":\t", 1) for line in
+                        Path(f"/proc/{gcpause_pid}/fdinfo/{fd}").read_text().splitlines()
+                        if ":\t" in line)
+        except OSError:
+            continue
+        if (info.get("map_type", "").strip() == "1" and info.get("key_size", "").strip() == "4"
+                and info.get("value_size", "").strip() == "1"
+                and info.get("max_entries", "").strip() == "8192"):
+            ids.add(info["map_id"].strip())
+    assert len(ids) == 1, f"expected one filter map, found {ids}"
+    out = subprocess.run(["bpftool", "map", "dump", "id", ids.pop(), "--json"],
+                         capture_output=True, text=True, check=True).stdout
+    return {int.from_bytes(bytes(int(b, 16) for b in e["key"]), "little")
+            for e in json.loads(out)}
+
+
 def start_all(procs, *args):
     """gcpause --all --json, once its start-up scan is done."""
     g = Gcpause(procs, ["--all", *args])
@@ -166,6 +187,18 @@ def test_burst_of_short_lived_processes(procs, tmp_path):
         events = [r for r in recs if r["type"] == "gc" and r["pid"] == pid]
         assert gen_counts(events)[2] >= 1, (pid, events)
     assert g.proc.poll() is None, "gcpause died"
+    # Nothing of the burst stays in the kernel's filter: only live traced processes are there.
+    deadline = time.monotonic() + 5
+    while True:
+        recs = g.records()
+        live = {r["pid"] for r in recs if r["type"] == "attach"} - \
+            {r["pid"] for r in recs if r["type"] == "exit"}
+        left = filter_map_pids(g.pid)
+        if left <= live or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert left <= live, f"left in the filter: {sorted(left - live)}"
+    assert not left & {p.pid for p in burst}
     recs = stop_and_records(g)
     total = recs[-1]
     assert total["type"] == "summary"
