@@ -49,6 +49,27 @@ static double per_second(uint64_t count, uint64_t wall_ns)
 	return wall_ns ? count * 1e9 / wall_ns : 0;
 }
 
+struct totals {
+	uint64_t count, sum, max;
+};
+
+/* Collections, pause time and longest pause over every generation, without merging histograms. */
+static struct totals totals_of(const struct proc_stats *p, enum stats_scope scope)
+{
+	struct totals t = { 0 };
+	int i;
+
+	for (i = 0; i < p->ngens; i++) {
+		const struct hist *h = &stats_scope(p->gens[i], scope)->pauses;
+
+		t.count += h->count;
+		t.sum += h->sum;
+		if (h->count && h->max > t.max)
+			t.max = h->max;
+	}
+	return t;
+}
+
 /* What a row is sorted by, in the window: bigger first, except for the PID. */
 static uint64_t sort_value(const struct tui_state *st, const struct proc_stats *p,
 			   uint64_t now_ns)
@@ -56,19 +77,16 @@ static uint64_t sort_value(const struct tui_state *st, const struct proc_stats *
 	enum stats_scope scope = scope_of(st);
 	const struct pause_stats *g2 = gen_pauses(p, 2, scope);
 	const struct http_stats *h = http_of(p, scope);
-	struct pause_stats all;
 	uint64_t wall;
 
 	switch (st->sort) {
 	case TUI_SORT_GC_SHARE:
-		stats_merge_all(p, scope, &all);
 		wall = stats_wall_ns(p, scope, now_ns);
-		return wall ? all.pauses.sum * 1000000 / wall : 0;
+		return wall ? totals_of(p, scope).sum * 1000000 / wall : 0;
 	case TUI_SORT_GEN2_P99:
 		return g2 ? hist_percentile(&g2->pauses, 99) : 0;
 	case TUI_SORT_MAX:
-		stats_merge_all(p, scope, &all);
-		return all.pauses.max;
+		return totals_of(p, scope).max;
 	case TUI_SORT_REQ_P99:
 		return h ? hist_percentile(&h->latency, 99) : 0;
 	default:
@@ -76,32 +94,39 @@ static uint64_t sort_value(const struct tui_state *st, const struct proc_stats *
 	}
 }
 
-static const struct tui_state *sort_state;
-static uint64_t sort_now;
+struct sort_row {
+	struct proc_stats *p;
+	uint64_t value;
+};
 
 static int compare_rows(const void *a, const void *b)
 {
-	const struct proc_stats *x = *(struct proc_stats *const *)a;
-	const struct proc_stats *y = *(struct proc_stats *const *)b;
-	uint64_t vx, vy;
+	const struct sort_row *x = a, *y = b;
 
-	if (x->exited != y->exited)
-		return x->exited ? 1 : -1;
-	if (sort_state->sort != TUI_SORT_PID) {
-		vx = sort_value(sort_state, x, sort_now);
-		vy = sort_value(sort_state, y, sort_now);
-		if (vx != vy)
-			return vx > vy ? -1 : 1;
-	}
-	return x->target.pid - y->target.pid;
+	if (x->p->exited != y->p->exited)
+		return x->p->exited ? 1 : -1;
+	if (x->value != y->value)
+		return x->value > y->value ? -1 : 1;
+	return x->p->target.pid - y->p->target.pid;
 }
 
+/* Each row's key is computed once: with --all a node's hundreds of rows are sorted each second. */
 void tui_sort_procs(const struct tui_state *st, struct proc_stats **procs, int n,
 		    uint64_t now_ns)
 {
-	sort_state = st;
-	sort_now = now_ns;
-	qsort(procs, n, sizeof(*procs), compare_rows);
+	struct sort_row *rows = malloc(n * sizeof(*rows));
+	int i;
+
+	if (!rows)
+		return;
+	for (i = 0; i < n; i++) {
+		rows[i].p = procs[i];
+		rows[i].value = st->sort == TUI_SORT_PID ? 0 : sort_value(st, procs[i], now_ns);
+	}
+	qsort(rows, n, sizeof(*rows), compare_rows);
+	for (i = 0; i < n; i++)
+		procs[i] = rows[i].p;
+	free(rows);
 }
 
 /* Appends a line, cut to the screen's width in columns (µ is two bytes, one column). */
@@ -221,7 +246,6 @@ static void cell(const struct tui_state *st, const struct proc_stats *p, enum co
 	uint64_t wall = stats_wall_ns(p, scope, now_ns);
 	const struct http_stats *h = http_of(p, scope);
 	const struct pause_stats *g;
-	struct pause_stats all;
 	char buf[64];
 	int gen;
 
@@ -242,8 +266,7 @@ static void cell(const struct tui_state *st, const struct proc_stats *p, enum co
 		snprintf(out, len, "%-8.8s", p->target.probe);
 		return;
 	case COL_GCS:
-		stats_merge_all(p, scope, &all);
-		snprintf(out, len, "%7s", fmt_count(buf, sizeof(buf), all.pauses.count));
+		snprintf(out, len, "%7s", fmt_count(buf, sizeof(buf), totals_of(p, scope).count));
 		return;
 	case COL_RATE: {
 		const struct pause_stats *g0 = gen_pauses(p, 0, scope);
@@ -258,9 +281,8 @@ static void cell(const struct tui_state *st, const struct proc_stats *p, enum co
 		return;
 	}
 	case COL_SHARE:
-		stats_merge_all(p, scope, &all);
 		pad(out, len, fmt_percent(buf, sizeof(buf),
-					  wall ? (double)all.pauses.sum / wall : 0), 7);
+					  wall ? (double)totals_of(p, scope).sum / wall : 0), 7);
 		return;
 	case COL_REQS:
 		snprintf(buf, sizeof(buf), "%.1f", per_second(h ? h->latency.count : 0, wall));
@@ -307,13 +329,13 @@ static void add_header(struct tui_state *st, struct proc_stats **procs, int n, u
 	char b[FMT_DURATION_LEN], c[FMT_DURATION_LEN];
 	enum stats_scope scope = scope_of(st);
 	struct hist lat, hit, clean;
-	struct pause_stats all;
 	int i, alive = 0;
 
 	for (i = 0; i < n; i++) {
-		stats_merge_all(procs[i], scope, &all);
-		count += all.pauses.count;
-		pause += all.pauses.sum;
+		struct totals t = totals_of(procs[i], scope);
+
+		count += t.count;
+		pause += t.sum;
 		wall += stats_wall_ns(procs[i], scope, now_ns);
 		alive += !procs[i]->exited;
 	}
