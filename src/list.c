@@ -19,8 +19,17 @@ static void describe_build(const struct target *t, char *buf, size_t len)
 
 static void print_header(FILE *out)
 {
-	fprintf(out, "%7s  %-15s  %-9s  %-26s  %-12s  %s\n", "PID", "COMM", "VERSION", "BUILD",
-		"ROOT", "PROBE");
+	fprintf(out, "%7s  %-15s  %-9s  %-26s  %-12s  %-24s  %s\n", "PID", "COMM", "VERSION",
+		"BUILD", "ROOT", "CONTAINER", "PROBE");
+}
+
+/* "shop/web-7d9f", else the container ID's first 12 digits, else "-" (the host). */
+static void describe_container(const struct container_info *c, char *buf, size_t len)
+{
+	if (c->pod[0])
+		snprintf(buf, len, "%s%s%s", c->ns, c->ns[0] ? "/" : "", c->pod);
+	else
+		snprintf(buf, len, "%.12s", c->id[0] ? c->id : "-");
 }
 
 /* Only the part of a message after its "pid N (comm): " prefix: the row already says that. */
@@ -33,21 +42,22 @@ static const char *reason_only(const char *err)
 
 static void print_row(FILE *out, const struct target *t, int ret, const char *err)
 {
-	char build[64];
+	char build[64], container[CONTAINER_NS_LEN + CONTAINER_POD_LEN + 1];
 
 	if (t->binary[0])
 		describe_build(t, build, sizeof(build));
 	else
 		snprintf(build, sizeof(build), "-");
+	describe_container(&t->container, container, sizeof(container));
 	if (ret) {
-		fprintf(out, "%7d  %-15s  %-9s  %-26s  %-12s  none: %s\n", t->pid, t->comm,
+		fprintf(out, "%7d  %-15s  %-9s  %-26s  %-12s  %-24s  none: %s\n", t->pid, t->comm,
 			t->version[0] ? t->version : "?", build, t->root[0] ? t->root : "/",
-			reason_only(err));
+			container, reason_only(err));
 		return;
 	}
-	fprintf(out, "%7d  %-15s  %-9s  %-26s  %-12s  %s (%s)%s%s\n", t->pid, t->comm,
-		t->version[0] ? t->version : "?", build, t->root[0] ? t->root : "/", t->probe,
-		t->plan.source, t->plan.caveat[0] ? "; " : "", t->plan.caveat);
+	fprintf(out, "%7d  %-15s  %-9s  %-26s  %-12s  %-24s  %s (%s)%s%s\n", t->pid, t->comm,
+		t->version[0] ? t->version : "?", build, t->root[0] ? t->root : "/", container,
+		t->probe, t->plan.source, t->plan.caveat[0] ? "; " : "", t->plan.caveat);
 }
 
 static int list_one(FILE *out, pid_t pid, const struct options *o, bool given)
@@ -59,6 +69,8 @@ static int list_one(FILE *out, pid_t pid, const struct options *o, bool given)
 	if (!t)
 		return -ENOMEM;
 	ret = target_resolve(pid, o->probe_mode, t, err, sizeof(err));
+	if (ret != -ESRCH)
+		container_read(pid, &t->container);
 	/* Scanning everything, only Pythons are of interest; a PID asked for always answers. */
 	if (!given && (ret == -ESRCH || ret == -ENOEXEC || ret == -EACCES || ret == -EPERM ||
 		       ret == -ENOENT)) {

@@ -208,6 +208,7 @@ void report_json_list_entry(FILE *out, const struct target *t, const char *error
 	struct json_object *obj = new_typed("process");
 
 	add_pid_comm_version(obj, t);
+	add_container(obj, &t->container);
 	add_str(obj, "root", t->root[0] ? t->root : "/");
 	if (t->binary[0]) {
 		add_str(obj, "binary", t->binary);
