@@ -24,6 +24,7 @@ too): everything is selected by our own PIDs and our own random container IDs.
 """
 
 import errno
+import json
 import os
 import re
 import secrets
@@ -633,15 +634,6 @@ def test_cgroup_v1_cgroupfs_driver(procs, fake_cgroup, tmp_path):
     assert re.search(rf"^\d+:memory:/kubepods/besteffort/pod{uid}/{cid}$", cg_text, re.M), cg_text
     assert "kubepods" not in re.search(r"^0::(.*)$", cg_text, re.M).group(1), cg_text
 
-    attach = gp.wait_attach(wl.pid)
-    wl.go()
-    wl.wait_done()
-    assert wl.finish() == 0
-    gp.wait_exit_line(wl.pid)
-    assert gp.stop() == 0, gp.err.snapshot()
-    gt = wl.result()
-    check_window(gp.events(), gt)
-
     # cgroupfs names the container by its bare ID: no runtime to tell. A pod UID was found, so
     # the pod's name is the hostname in the process's root, here the host's own /etc/hostname,
     # and there is no serviceaccount namespace file on the host.
@@ -650,6 +642,20 @@ def test_cgroup_v1_cgroupfs_driver(procs, fake_cgroup, tmp_path):
             "namespace": dns_name(file_or_none(f"/var/{SERVICEACCOUNT}/namespace")
                                   or file_or_none(f"/{SERVICEACCOUNT}/namespace") or "",
                                   label_only=True)}
+    attach = gp.wait_attach(wl.pid)
+    # gcpause list tells the same.
+    listed = subprocess.run([GCPAUSE, "list", "--json", "-p", str(wl.pid)], capture_output=True,
+                            text=True, timeout=30)
+    assert listed.returncode == 0, listed.stderr
+    assert json.loads(listed.stdout)["container"] == want, listed.stdout
+    wl.go()
+    wl.wait_done()
+    assert wl.finish() == 0
+    gp.wait_exit_line(wl.pid)
+    assert gp.stop() == 0, gp.err.snapshot()
+    gt = wl.result()
+    check_window(gp.events(), gt)
+
     assert attach["container"] == want, attach
     assert (attach["binary"], attach["root"]) == (PYTHON, "/"), attach
     proc = check_summary(gp.total(), wl.pid, gp.events(), exited=True)
