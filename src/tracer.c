@@ -69,6 +69,14 @@ int tracer_open(struct tracer **out, const struct tracer_opts *opts, char *err, 
 		goto cleanup;
 	}
 
+	/* Said plainly: libbpf's own complaint about it only shows with -v. */
+	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
+		ret = -errno;
+		snprintf(err, err_len, "this kernel has no BTF (/sys/kernel/btf/vmlinux: %s): "
+			 "gcpause's CO-RE programs need a kernel built with CONFIG_DEBUG_INFO_BTF",
+			 strerror(-ret));
+		goto cleanup;
+	}
 	tr->skel = gc_bpf__open();
 	if (!tr->skel) {
 		ret = -errno;

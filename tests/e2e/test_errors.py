@@ -117,6 +117,18 @@ def test_privilege_checked_before_pid(gcpause_bin):
     check_error(res, 1, "privilege", "CAP_BPF")
 
 
+@pytest.mark.parametrize("mode", [["-p"], ["--all"], ["serve", "--listen", "127.0.0.1:0"]])
+def test_kernel_without_btf(python_target, mode):
+    """A node whose kernel has no BTF: one line saying so, for a PID, --all and serve alike.
+
+    /sys/kernel/btf is hidden under an empty tmpfs in a mount namespace of gcpause's own.
+    """
+    args = mode + ([str(python_target.pid)] if mode == ["-p"] else [])
+    cmd = ["unshare", "--mount", "sh", "-c",
+           'mount -t tmpfs none /sys/kernel/btf && exec "$@"', "sh", GCPAUSE] + args
+    check_error(run_gcpause(cmd), 1, "no BTF")
+
+
 def test_unknown_option(gcpause_bin):
     check_error(run_gcpause([GCPAUSE, "--no-such-option", "-p", "1"]), 2, "unknown option")
 
