@@ -29,6 +29,8 @@
  * child before then has it looked at immediately.
  */
 #define FORK_LOOK_DELAY_NS	(50 * 1000000ull)
+/* Without the exec and fork tracepoints, /proc is scanned at least this often. */
+#define POLL_ONLY_RESCAN_NS	(1000 * 1000000ull)
 #define MAX_RETRIES		256
 /* Executables remembered: Python, linked against a libpython, or neither. */
 #define EXE_CACHE_SIZE		256
@@ -149,16 +151,22 @@ int fleet_start(struct app *app, char *err, size_t err_len)
 	}
 	ret = discovery_open(&f->discovery, tracer_filter_fd(app->tracer), on_discover_event, app,
 			     err, err_len);
-	if (ret)
-		return ret;
+	if (ret) {
+		/* A kernel without tp_btf (before 5.5) still has /proc: scans, more often. */
+		msg_error("note: %s; new processes are found by scanning /proc every %.1f s instead",
+			  err, POLL_ONLY_RESCAN_NS / 1e9);
+		err[0] = '\0';
+		if (app->opts.rescan_ns > POLL_ONLY_RESCAN_NS)
+			app->opts.rescan_ns = POLL_ONLY_RESCAN_NS;
+	}
 	f->retry_fd = clock_timerfd_oneshot();
 	if (f->retry_fd < 0) {
 		snprintf(err, err_len, "timerfd: %s", strerror(-f->retry_fd));
 		return f->retry_fd;
 	}
-	ret = app_epoll_add(app, discovery_epoll_fd(f->discovery), SRC_DISCOVERY, 0);
-	if (!ret)
-		ret = app_epoll_add(app, f->retry_fd, SRC_RETRY, 0);
+	ret = app_epoll_add(app, f->retry_fd, SRC_RETRY, 0);
+	if (!ret && f->discovery)
+		ret = app_epoll_add(app, discovery_epoll_fd(f->discovery), SRC_DISCOVERY, 0);
 	if (ret) {
 		snprintf(err, err_len, "epoll_ctl: %s", strerror(-ret));
 		return ret;
@@ -488,6 +496,8 @@ void fleet_counts(struct app *app, struct fleet_counts *out)
 	uint64_t counters[DISCOVER_CNT_MAX];
 
 	*out = app->fleet->counts;
+	if (!app->fleet->discovery)
+		return;
 	discovery_read_counters(app->fleet->discovery, counters);
 	out->discovery_dropped = counters[DISCOVER_CNT_DROPPED] + counters[DISCOVER_CNT_NO_SLOT];
 }
