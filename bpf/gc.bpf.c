@@ -11,6 +11,7 @@
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
 #include <bpf/usdt.bpf.h>
 #include "gcpause.h"
 #include "common.bpf.h"
@@ -126,6 +127,7 @@ static __always_inline struct gc_frame *pop_frame(__u32 tid, __u32 *depth_out)
 static __always_inline void emit(__u64 pid_tgid, const struct gc_frame *f, __s32 gen,
 				 __s64 collected, __u32 depth, __u64 now)
 {
+	struct task_struct *task;
 	struct gc_event *e;
 
 	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
@@ -140,6 +142,8 @@ static __always_inline void emit(__u64 pid_tgid, const struct gc_frame *f, __s32
 	e->tid = (__u32)pid_tgid;
 	e->gen = gen;
 	e->depth = depth;
+	task = (struct task_struct *)bpf_get_current_task();
+	e->process_start_ns = BPF_CORE_READ(task, group_leader, start_boottime);
 	bpf_ringbuf_submit(e, 0);
 }
 

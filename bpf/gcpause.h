@@ -60,6 +60,11 @@ enum gc_counter {
 	GC_CNT_NO_THREAD_SLOT,	/* per-thread map full */
 	GC_CNT_ARG_FAIL,	/* a USDT argument or the target's memory could not be read */
 	GC_CNT_NOT_COLLECTED,	/* the function returned without collecting (3.13+: nested) */
+	/*
+	 * Userspace's own: a collection of a process gone before it was looked at, whose PID
+	 * already named another one (told apart by process_start_ns).
+	 */
+	GC_CNT_UNATTRIBUTED,
 	GC_CNT_MAX,
 };
 
@@ -112,6 +117,11 @@ struct gc_event {
 	__u32 tid;
 	__s32 gen;		/* gc__start argument */
 	__u32 depth;		/* 0 = outermost collection on this thread */
+	/*
+	 * The process's start (its leader's start_boottime, the clock of /proc/PID/stat's start
+	 * time): tells it from an earlier or later process with the same PID.
+	 */
+	__u64 process_start_ns;
 };
 
 /* HTTP request tracking (--http): socket I/O of traced processes, parsed in userspace. */

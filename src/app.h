@@ -48,6 +48,7 @@ struct app {
 	bool launched;
 	bool stop_requested;
 	double start_unix_seconds;	/* serve: for gcpause_start_time_seconds */
+	uint64_t unattributed;		/* GC_CNT_UNATTRIBUTED: kept here, not in the kernel */
 	bool in_gc_callback;		/* the GC ring buffer is being read: not again, inside */
 	FILE *out;
 };

@@ -6,6 +6,7 @@
 #include "messages.h"
 #include "report.h"
 #include "serve.h"
+#include "proc.h"
 #include "tracer.h"
 
 int read_gc_events(struct app *app)
@@ -35,6 +36,12 @@ int consume_all(struct app *app)
 	return ret;
 }
 
+/* The PID alone could name an earlier or later process: the start times tell. */
+static bool same_process(const struct traced *p, const struct gc_event *e)
+{
+	return proc_ticks_from_boottime_ns(e->process_start_ns) == p->stats->target.start_ticks;
+}
+
 void on_event(const struct gc_event *e, void *ctx)
 {
 	struct app *app = ctx;
@@ -42,15 +49,20 @@ void on_event(const struct gc_event *e, void *ctx)
 
 	/*
 	 * --all: a candidate collecting before it was looked at (its exec event still queued), or
-	 * a new process under an exited one's PID. Decided now, so this collection counts.
+	 * a new process under an earlier one's PID. Decided now, so this collection counts.
 	 */
-	if (app->fleet && (!p || p->stats->exited)) {
+	if (app->fleet && (!p || !same_process(p, e))) {
 		fleet_on_unknown_pid(app, e->pid);
 		p = find_proc(app, e->pid);
 	}
 	/* An event can trail its process's removal from the filter by a moment: still its own. */
 	if (!p)
 		return;
+	/* A process that came and went under a traced one's PID before anyone looked. */
+	if (!same_process(p, e)) {
+		app->unattributed++;
+		return;
+	}
 	if (stats_add(p->stats, e))
 		msg_error("out of memory recording a collection of pid %u", e->pid);
 	if (app->series)

@@ -70,6 +70,7 @@ static int attach_pids(struct app *app, const struct target *targets, char *err,
 
 static int launch_command(struct app *app, struct target *t, char *err, size_t err_len)
 {
+	char comm[PROC_COMM_LEN];
 	int ret, fd, out = -1;
 
 	if (app->opts.top) {
@@ -91,6 +92,11 @@ static int launch_command(struct app *app, struct target *t, char *err, size_t e
 		return ret;
 	app->launched = true;
 	t->pid = app->child.pid;
+	/* Its start time tells its collections from those of a later process with its PID. */
+	if (proc_read_identity(t->pid, comm, sizeof(comm), &t->start_ticks)) {
+		snprintf(err, err_len, "pid %d: cannot read /proc/%d/stat", t->pid, t->pid);
+		return -ESRCH;
+	}
 	fd = syscall(SYS_pidfd_open, t->pid, 0);
 	if (fd < 0) {
 		snprintf(err, err_len, "pidfd_open: %s", strerror(errno));

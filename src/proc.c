@@ -78,6 +78,19 @@ static int read_small_file(const char *path, char *buf, size_t len)
 	return n;
 }
 
+uint64_t proc_ticks_from_boottime_ns(uint64_t ns)
+{
+	static uint64_t ns_per_tick;
+	long hz;
+
+	/* The kernel divides the same way: nsec_to_clock_t() of the task's start_boottime. */
+	if (!ns_per_tick) {
+		hz = sysconf(_SC_CLK_TCK);
+		ns_per_tick = 1000000000ull / (hz > 0 ? hz : 100);
+	}
+	return ns / ns_per_tick;
+}
+
 int proc_read_identity(pid_t pid, char *comm, size_t comm_len, uint64_t *start_ticks)
 {
 	char path[64], stat[1024], *state;

@@ -355,6 +355,7 @@ void report_json_summary(FILE *out, const struct report_summary *s)
 	add_u64(lost, "too_deep", s->counters[GC_CNT_TOO_DEEP]);
 	add_u64(lost, "no_thread_slot", s->counters[GC_CNT_NO_THREAD_SLOT]);
 	add_u64(lost, "arg_read_failed", s->counters[GC_CNT_ARG_FAIL]);
+	add_u64(lost, "unattributed", s->counters[GC_CNT_UNATTRIBUTED]);
 	json_object_object_add(obj, "lost", lost);
 	add_u64(obj, "calls_without_collection", s->counters[GC_CNT_NOT_COLLECTED]);
 	if (s->http) {

@@ -233,8 +233,9 @@ void report_text_summary(FILE *out, const struct report_summary *s)
 	if (lost)
 		fprintf(out, "\nWARNING: %" PRIu64 " collections lost (ring buffer full: %" PRIu64
 			", nested too deep: %" PRIu64 ", thread table full: %" PRIu64
-			"); raise --ringbuf-kb\n", lost, s->counters[GC_CNT_DROPPED],
-			s->counters[GC_CNT_TOO_DEEP], s->counters[GC_CNT_NO_THREAD_SLOT]);
+			", of a process gone under a reused PID: %" PRIu64 "); raise --ringbuf-kb\n",
+			lost, s->counters[GC_CNT_DROPPED], s->counters[GC_CNT_TOO_DEEP],
+			s->counters[GC_CNT_NO_THREAD_SLOT], s->counters[GC_CNT_UNATTRIBUTED]);
 	if (s->http && s->http_dropped)
 		fprintf(out, "\nWARNING: %" PRIu64 " socket events lost: some requests may be "
 			"missing or cut short\n", s->http_dropped);

@@ -40,7 +40,7 @@ static int render(void *ctx, struct prom_buf *out)
 	if (app->fleet)
 		fleet_counts(app, &fc);
 	m.gc_events_dropped = counters[GC_CNT_DROPPED] + counters[GC_CNT_NO_THREAD_SLOT] +
-			      counters[GC_CNT_TOO_DEEP];
+			      counters[GC_CNT_TOO_DEEP] + app->unattributed;
 	m.http_events_dropped = http_dropped;
 	m.discovery = app->fleet;
 	m.discovery_events_dropped = fc.discovery_dropped;

@@ -17,6 +17,7 @@ static void summary_window(struct app *app, struct report_summary *s, enum stats
 	s->start_ns = scope == STATS_TOTAL ? app->start_ns : app->interval_start_ns;
 	s->end_ns = end;
 	tracer_read_counters(app->tracer, s->counters);
+	s->counters[GC_CNT_UNATTRIBUTED] = app->unattributed;
 	s->procs = calloc(app->nprocs ? app->nprocs : 1, sizeof(*s->procs));
 	s->http = app->http;
 	if (app->http)

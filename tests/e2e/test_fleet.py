@@ -11,6 +11,7 @@ interpreter started (or, in a forked child, since the fork).
 
 import json
 import os
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -286,3 +287,50 @@ def test_unused_binary_detached_then_probed_again(procs, tmp_path):
     # Exited processes are forgotten after --expire too: the final report has neither.
     report = "\n".join(g.out.snapshot())
     assert all(f"pid {gt['pid']} " not in report for gt in counts), report
+
+
+def spawn_with_pid(procs, tmp_path, pid, *args):
+    """A --wait workload given exactly `pid` (the kernel's next PID set through ns_last_pid)."""
+    for _ in range(20):
+        Path("/proc/sys/kernel/ns_last_pid").write_text(str(pid - 1))
+        w = Workload(procs, tmp_path, *args)
+        if w.pid == pid:
+            return w
+        w.finish()
+    pytest.skip(f"could not get PID {pid} again: other processes took it")
+
+
+def test_pid_reuse_never_mixes_processes(procs, tmp_path):
+    """A traced process exits and its PID is reused by another, all while gcpause is stopped.
+
+    The second one collects and exits before gcpause can look at it: its collections, queued
+    under the same PID behind the first one's, must not be counted as the first one's (the
+    events carry the process's start time). They are counted as unattributed, exactly.
+    """
+    g = start_all(procs)
+    a = Workload(procs, tmp_path, "--rounds", "10", "--explicit", "--hard-exit")
+    g.wait_attach(a.pid)
+    a.wait_ready()
+    a.go()
+    a.wait_done()
+    os.kill(g.pid, signal.SIGSTOP)
+    try:
+        assert a.finish() == 0
+        b = spawn_with_pid(procs, tmp_path, a.pid, "--rounds", "10", "--explicit",
+                           "--hard-exit")
+        b.wait_ready()
+        b.go()
+        b.wait_done()
+        assert b.finish() == 0
+    finally:
+        os.kill(g.pid, signal.SIGCONT)
+    g.wait_exit_line(a.pid)
+    recs = stop_and_records(g)
+    ga, gb = a.result(), b.result()
+    assert ga["pid"] == gb["pid"]
+    events = [r for r in recs if r["type"] == "gc" and r["pid"] == a.pid]
+    assert gen_counts(events) == absolute_counts(ga), (gen_counts(events), absolute_counts(ga))
+    assert all(e["start_ns"] <= ga["window_end_ns"] for e in events)
+    total = recs[-1]
+    assert total["lost"]["unattributed"] == sum(absolute_counts(gb)), total["lost"]
+    assert [p["pid"] for p in total["processes"]].count(a.pid) == 1
