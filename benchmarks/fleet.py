@@ -20,6 +20,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -136,7 +137,9 @@ def free_port():
 
 def bench_memory(n):
     idle = []
-    agent = Agent(["serve", "--listen", f"127.0.0.1:{free_port()}"])
+    port = free_port()
+    # --per-pid: a series per process, the most the exposition can hold for them.
+    agent = Agent(["serve", "--per-pid", "--listen", f"127.0.0.1:{port}"])
     agent.wait_for(lambda l: "Ctrl-C to stop" in l, stream=agent.err)
     base_traced = len([l for l in agent.err if "tracing pid" in l])
     time.sleep(0.5)
@@ -150,6 +153,12 @@ def bench_memory(n):
                        stream=agent.err)
         time.sleep(0.5)
         rows.append((target, agent.rss_kib()))
+    t = time.perf_counter()
+    for _ in range(10):
+        body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read()
+    scrape_ms = (time.perf_counter() - t) / 10 * 1000
+    series = body.count(b"gcpause_python_processes{")
+    print(f"scrape: {series} series, {len(body) / 1024:.0f} KiB, {scrape_ms:.1f} ms per scrape")
     agent.stop()
     for p in idle:
         p.stdin.close()
