@@ -25,6 +25,7 @@
 #include "launch.h"
 #include "list.h"
 #include "messages.h"
+#include "metrics_server.h"
 #include "options.h"
 #include "privileges.h"
 #include "report.h"
@@ -159,7 +160,11 @@ static int run_loop(struct app *app)
 	 * the final values of processes given with -p are scraped.
 	 */
 	while (app->nalive > 0 || ((app->fleet || app->series) && !app->stop_requested)) {
-		n = epoll_wait(app->epfd, evs, 16, -1);
+		/* libmicrohttpd may have work that no fd announces (see metrics_server_run). */
+		n = epoll_wait(app->epfd, evs, 16,
+			       app->metrics ? metrics_server_timeout_ms(app->metrics) : -1);
+		if (n == 0 && app->metrics)
+			metrics_server_run(app->metrics);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
