@@ -334,3 +334,33 @@ def test_pid_reuse_never_mixes_processes(procs, tmp_path):
     total = recs[-1]
     assert total["lost"]["unattributed"] == sum(absolute_counts(gb)), total["lost"]
     assert [p["pid"] for p in total["processes"]].count(a.pid) == 1
+
+
+def test_max_processes_limit_counted_and_lifted(procs, tmp_path):
+    """--max-processes: the ones over the limit are counted, and traced once room is made."""
+    comm = f"gcm{os.getpid() % 100000}"
+    link = tmp_path / comm
+    link.symlink_to(PYTHON)
+    g = Gcpause(procs, ["--all", "--comm", comm, "--max-processes", "2", "--rescan", "0.5"],
+                json_mode=False)
+    g.err.wait_for(lambda l: "Ctrl-C to stop" in l, 30, "ready line")
+    idle = [popen(procs, [link, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
+            for _ in range(3)]
+    g.err.wait_for(lambda l: "--max-processes 2 reached" in l, 10, "the limit's line")
+    traced = lambda: {p.pid for p in idle if any(f"tracing pid {p.pid} " in l
+                                                  for l in g.err.snapshot())}
+    time.sleep(1.2)  # two rescans: the third stays out while the limit holds
+    first = traced()
+    assert len(first) == 2, g.err.snapshot()
+    # One of the traced ones leaves: the next rescan takes the one left out.
+    leaving = next(p for p in idle if p.pid in first)
+    leaving.stdin.close()
+    assert leaving.wait(10) == 0
+    left_out = next(p for p in idle if p.pid not in first)
+    g.err.wait_for(lambda l: f"tracing pid {left_out.pid} " in l, 10, "the third one traced")
+    for p in idle:
+        if p is not leaving:
+            p.stdin.close()
+            p.wait(10)
+    assert g.stop() == 0
+    assert len([l for l in g.err.snapshot() if "reached" in l]) == 1, "the limit said once"
