@@ -34,15 +34,13 @@ void app_stop(struct app *app)
 
 int app_pidfd_open(const struct target *t)
 {
-	char comm[PROC_COMM_LEN];
-	uint64_t start;
 	int fd;
 
 	fd = syscall(SYS_pidfd_open, t->pid, 0);
 	if (fd < 0)
 		return -errno;
 	/* The PID was resolved a moment ago; make sure it still names the same process. */
-	if (proc_read_identity(t->pid, comm, sizeof(comm), &start) || start != t->start_ticks) {
+	if (!proc_same_incarnation(t->pid, t->start_ticks)) {
 		close(fd);
 		return -ESRCH;
 	}

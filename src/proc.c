@@ -78,6 +78,14 @@ static int read_small_file(const char *path, char *buf, size_t len)
 	return n;
 }
 
+bool proc_same_incarnation(pid_t pid, uint64_t start_ticks)
+{
+	char comm[PROC_COMM_LEN];
+	uint64_t start;
+
+	return !proc_read_identity(pid, comm, sizeof(comm), &start) && start == start_ticks;
+}
+
 uint64_t proc_ticks_from_boottime_ns(uint64_t ns)
 {
 	static uint64_t ns_per_tick;

@@ -23,6 +23,9 @@ int proc_parse_maps_line(const char *line, struct map_entry *out);
 /* Parses /proc/PID/stat content: comm (may hold spaces and parens) and start time in ticks. */
 int proc_parse_stat(const char *stat, char *comm, size_t comm_len, uint64_t *start_ticks);
 
+/* Whether pid still names the process that started at start_ticks (and is not a zombie). */
+bool proc_same_incarnation(pid_t pid, uint64_t start_ticks);
+
 /* A start time in the kernel's boot-time nanoseconds, in /proc/PID/stat's clock ticks. */
 uint64_t proc_ticks_from_boottime_ns(uint64_t ns);
 

@@ -17,8 +17,7 @@ static void record_request(struct proc_stats *ps, const struct http_sample *samp
 	struct traced *p = find_proc(ctx, ps->target.pid);
 
 	if (p && p->series)
-		series_add_request(p->series, sample->req.end_ns - sample->req.arrival_ns,
-				   sample->gc.ns);
+		series_add_request(p->series, http_latency(&sample->req), sample->gc.ns);
 }
 
 /* A scrape: everything the ring buffers hold is counted first, so it is never a step behind. */

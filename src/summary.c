@@ -24,6 +24,27 @@ static void summary_window(struct app *app, struct report_summary *s, enum stats
 		http_session_losses(app->http, &s->http_dropped, &s->http_non_http);
 }
 
+/* The processes in the slots (exited ones still kept included). */
+static void add_every_process(struct app *app, struct report_summary *s)
+{
+	int i;
+
+	for (i = 0; i < app->nprocs; i++)
+		if (app->procs[i].stats)
+			s->procs[s->nprocs++] = app->procs[i].stats;
+}
+
+/* The "last interval" window starts again at end. */
+static void start_interval(struct app *app, uint64_t end)
+{
+	int i;
+
+	for (i = 0; i < app->nprocs; i++)
+		if (app->procs[i].stats)
+			stats_reset_interval(app->procs[i].stats, end);
+	app->interval_start_ns = end;
+}
+
 static void print_summary(struct app *app, struct report_summary *s)
 {
 	if (app->opts.json)
@@ -37,21 +58,15 @@ void refresh_top(struct app *app)
 {
 	struct report_summary s;
 	uint64_t end = clock_now_ns();
-	int i;
 
 	consume_all(app);
 	summary_window(app, &s, STATS_INTERVAL, end);
 	if (!s.procs)
 		return;
-	for (i = 0; i < app->nprocs; i++)
-		if (app->procs[i].stats)
-			s.procs[s.nprocs++] = app->procs[i].stats;
+	add_every_process(app, &s);
 	top_draw(app->top, s.procs, s.nprocs, report_lost_events(s.counters), end);
 	free(s.procs);
-	for (i = 0; i < app->nprocs; i++)
-		if (app->procs[i].stats)
-			stats_reset_interval(app->procs[i].stats, end);
-	app->interval_start_ns = end;
+	start_interval(app, end);
 }
 
 void report_interval(struct app *app)
@@ -76,23 +91,17 @@ void report_interval(struct app *app)
 	}
 	print_summary(app, &s);
 	free(s.procs);
-	for (i = 0; i < app->nprocs; i++)
-		if (app->procs[i].stats)
-			stats_reset_interval(app->procs[i].stats, end);
-	app->interval_start_ns = end;
+	start_interval(app, end);
 }
 
 void report_total(struct app *app)
 {
 	struct report_summary s;
-	int i;
 
 	summary_window(app, &s, STATS_TOTAL, clock_now_ns());
 	if (!s.procs)
 		return;
-	for (i = 0; i < app->nprocs; i++)
-		if (app->procs[i].stats)
-			s.procs[s.nprocs++] = app->procs[i].stats;
+	add_every_process(app, &s);
 	print_summary(app, &s);
 	free(s.procs);
 }

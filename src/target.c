@@ -4,16 +4,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include "file_id.h"
 #include "target.h"
 
 /* Binaries remembered; a node runs a few Python builds, and many other programs. */
 #define TARGET_CACHE_SIZE	256
 
 struct cached_binary {
-	dev_t dev;
-	ino_t ino;
-	off_t size;
-	struct timespec mtime;
+	struct file_id id;
 	int inspect_err;
 	struct pyelf_info info;
 	bool planned;			/* the fields below are valid */
@@ -50,37 +48,23 @@ void target_cache_free(struct target_cache *c)
 	free(c);
 }
 
-static struct cached_binary *cache_lookup(struct target_cache *c, const struct stat *st)
+static struct cached_binary *cache_lookup(struct target_cache *c, const struct file_id *id)
 {
 	unsigned int i;
 
-	for (i = 0; i < c->used; i++) {
-		struct cached_binary *e = &c->entries[i];
-
-		if (e->dev == st->st_dev && e->ino == st->st_ino && e->size == st->st_size &&
-		    e->mtime.tv_sec == st->st_mtim.tv_sec &&
-		    e->mtime.tv_nsec == st->st_mtim.tv_nsec)
-			return e;
-	}
+	for (i = 0; i < c->used; i++)
+		if (file_id_equal(&c->entries[i].id, id))
+			return &c->entries[i];
 	return NULL;
 }
 
-/* A new entry for st: a free one, else the oldest in insertion order. */
-static struct cached_binary *cache_insert(struct target_cache *c, const struct stat *st)
+static struct cached_binary *cache_insert(struct target_cache *c, const struct file_id *id)
 {
 	struct cached_binary *e;
 
-	if (c->used < TARGET_CACHE_SIZE) {
-		e = &c->entries[c->used++];
-	} else {
-		e = &c->entries[c->next_victim];
-		c->next_victim = (c->next_victim + 1) % TARGET_CACHE_SIZE;
-	}
+	e = &c->entries[file_cache_slot(&c->used, &c->next_victim, TARGET_CACHE_SIZE)];
 	memset(e, 0, sizeof(*e));
-	e->dev = st->st_dev;
-	e->ino = st->st_ino;
-	e->size = st->st_size;
-	e->mtime = st->st_mtim;
+	e->id = *id;
 	return e;
 }
 
@@ -88,14 +72,16 @@ static struct cached_binary *cache_insert(struct target_cache *c, const struct s
 static int inspect(struct interpreter_search *s, const char *host_path)
 {
 	struct cached_binary *e;
+	struct file_id id;
 	struct stat st;
 
 	s->hit = NULL;
 	if (!s->cache || stat(host_path, &st))
 		return pyelf_inspect(host_path, &s->info);
-	e = cache_lookup(s->cache, &st);
+	id = file_id_of(&st);
+	e = cache_lookup(s->cache, &id);
 	if (!e) {
-		e = cache_insert(s->cache, &st);
+		e = cache_insert(s->cache, &id);
 		e->inspect_err = pyelf_inspect(host_path, &e->info);
 	}
 	s->info = e->info;
@@ -179,14 +165,6 @@ int target_plan(struct target *t, const char *binary, const char *host_path,
 	return 0;
 }
 
-static bool still_running(const struct target *t)
-{
-	char comm[PROC_COMM_LEN];
-	uint64_t start;
-
-	return !proc_read_identity(t->pid, comm, sizeof(comm), &start) && start == t->start_ticks;
-}
-
 /* target_plan() through the cache entry e (NULL: none), which then remembers the result. */
 static int plan_cached(struct target *t, struct cached_binary *e, const char *binary,
 		       const char *host_path, const struct pyelf_info *info, enum probe_mode mode,
@@ -208,7 +186,7 @@ static int plan_cached(struct target *t, struct cached_binary *e, const char *bi
 	}
 	ret = target_plan(t, binary, host_path, info, mode, err, err_len);
 	/* A failure because the process exited while its files were read says nothing. */
-	if (e && (!ret || still_running(t))) {
+	if (e && (!ret || proc_same_incarnation(t->pid, t->start_ticks))) {
 		e->plan = *t;
 		e->mode = mode;
 		e->plan_ret = ret;
