@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <errno.h>
 #include <fnmatch.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +9,7 @@
 #include "app.h"
 #include "clock.h"
 #include "discovery.h"
+#include "file_id.h"
 #include "fleet.h"
 #include "messages.h"
 #include "pidmap.h"
@@ -52,9 +52,7 @@ struct retry {
 enum exe_kind { EXE_OTHER, EXE_PYTHON, EXE_NEEDS_LIBPYTHON };
 
 struct exe_verdict {
-	dev_t dev;
-	ino_t ino;
-	struct timespec mtime;
+	struct file_id id;
 	enum exe_kind kind;
 };
 
@@ -94,12 +92,25 @@ static void scan_one(pid_t pid, void *ctx)
 
 static bool untraced(struct app *app, pid_t pid)
 {
-	return !find_proc(app, pid) || find_proc(app, pid)->stats->exited;
+	struct traced *p = find_proc(app, pid);
+
+	return !p || p->stats->exited;
+}
+
+/* A retry or a fork's look is queued for pid: that decides, not a scan meanwhile. */
+static bool retry_pending(const struct fleet *f, pid_t pid)
+{
+	int i;
+
+	for (i = 0; i < f->nretries; i++)
+		if (f->retries[i].pid == pid)
+			return true;
+	return false;
 }
 
 /*
- * Entries of the BPF filter nobody traces: candidates whose exec event was lost, or that
- * exited before they were looked at. Each is looked at now.
+ * Entries of the BPF filter nobody traces, nor waits to look at: candidates whose exec event
+ * was lost, or that exited before they were looked at. The filter keeps only what is traced.
  */
 static void sweep_filter(struct app *app)
 {
@@ -108,12 +119,11 @@ static void sweep_filter(struct app *app)
 
 	n = tracer_filtered_pids(app->tracer, &pids);
 	for (i = 0; i < n; i++) {
-		if (!untraced(app, pids[i]))
+		if (!untraced(app, pids[i]) || retry_pending(app->fleet, pids[i]))
 			continue;
-		if (kill(pids[i], 0) && errno == ESRCH)
+		consider(app, pids[i], FROM_SCAN, 0);
+		if (untraced(app, pids[i]) && !retry_pending(app->fleet, pids[i]))
 			tracer_remove_pid(app->tracer, pids[i]);
-		else
-			consider(app, pids[i], FROM_SCAN, 0);
 	}
 	free(pids);
 }
@@ -240,27 +250,19 @@ static enum exe_kind exe_kind(struct fleet *f, pid_t pid)
 	char exe[64], soname[256], runpath[16];
 	struct pyelf_info info;
 	struct exe_verdict *e;
+	struct file_id id;
 	struct stat st;
 	unsigned int i;
 
 	snprintf(exe, sizeof(exe), "/proc/%d/exe", pid);
 	if (stat(exe, &st))
 		return EXE_OTHER;
-	for (i = 0; i < f->nexes; i++) {
-		e = &f->exes[i];
-		if (e->dev == st.st_dev && e->ino == st.st_ino &&
-		    e->mtime.tv_sec == st.st_mtim.tv_sec && e->mtime.tv_nsec == st.st_mtim.tv_nsec)
-			return e->kind;
-	}
-	if (f->nexes < EXE_CACHE_SIZE) {
-		e = &f->exes[f->nexes++];
-	} else {
-		e = &f->exes[f->exes_victim];
-		f->exes_victim = (f->exes_victim + 1) % EXE_CACHE_SIZE;
-	}
-	e->dev = st.st_dev;
-	e->ino = st.st_ino;
-	e->mtime = st.st_mtim;
+	id = file_id_of(&st);
+	for (i = 0; i < f->nexes; i++)
+		if (file_id_equal(&f->exes[i].id, &id))
+			return f->exes[i].kind;
+	e = &f->exes[file_cache_slot(&f->nexes, &f->exes_victim, EXE_CACHE_SIZE)];
+	e->id = id;
 	if (!pyelf_inspect(exe, &info) && info.is_elf &&
 	    (info.exports_python || (info.has_gc_start && info.has_gc_done)))
 		e->kind = EXE_PYTHON;
@@ -313,10 +315,10 @@ static bool selected(const struct options *o, const struct target *t)
 }
 
 /*
- * Not traced: out of the BPF filter, and not looked at again in this incarnation (but once
- * more at the next rescan when it is REJECTED_PROVISIONAL).
+ * Not traced: out of the BPF filter, and not looked at again in this incarnation (verdict is
+ * its start time; or'ed with REJECTED_PROVISIONAL, the next rescan looks once more).
  */
-static void reject_as(struct app *app, pid_t pid, uint64_t verdict)
+static void reject(struct app *app, pid_t pid, uint64_t verdict)
 {
 	struct fleet *f = app->fleet;
 
@@ -324,11 +326,6 @@ static void reject_as(struct app *app, pid_t pid, uint64_t verdict)
 	pidmap_set(&f->rejected, pid, verdict);
 	if (f->scanning)
 		pidmap_set(&f->rejected_next, pid, verdict);
-}
-
-static void reject(struct app *app, pid_t pid, uint64_t start_ticks)
-{
-	reject_as(app, pid, start_ticks);
 }
 
 static bool already_decided(struct app *app, pid_t pid, uint64_t start_ticks, enum origin origin,
@@ -370,14 +367,6 @@ static bool already_decided(struct app *app, pid_t pid, uint64_t start_ticks, en
 	return false;
 }
 
-static bool still_running(pid_t pid, const struct target *t)
-{
-	char comm[PROC_COMM_LEN];
-	uint64_t start;
-
-	return !proc_read_identity(pid, comm, sizeof(comm), &start) && start == t->start_ticks;
-}
-
 static void consider(struct app *app, pid_t pid, enum origin origin, uint64_t exec_ns)
 {
 	struct fleet *f = app->fleet;
@@ -396,19 +385,21 @@ static void consider(struct app *app, pid_t pid, enum origin origin, uint64_t ex
 	}
 	if (already_decided(app, pid, start_ticks, origin, exec_ns))
 		return;
+	/* Its libpython may not be mapped yet: the queued look decides, not a scan meanwhile. */
+	if (origin == FROM_SCAN && retry_pending(f, pid))
+		return;
 	/* The common exec on a node: a program that is not Python, known by its inode. */
 	if (origin == FROM_EXEC && exe_kind(f, pid) == EXE_OTHER) {
-		reject_as(app, pid, start_ticks | REJECTED_PROVISIONAL);
+		reject(app, pid, start_ticks | REJECTED_PROVISIONAL);
 		return;
 	}
 	ret = target_resolve_cached(pid, app->opts.probe_mode, f->cache, &t, err, sizeof(err));
-	if (ret == -ESRCH || t.start_ticks != start_ticks || (ret && !still_running(pid, &t))) {
+	if (ret == -ESRCH || t.start_ticks != start_ticks ||
+	    (ret && !proc_same_incarnation(pid, start_ticks))) {
 		tracer_remove_pid(app->tracer, pid);
 		return;
 	}
 	if (ret == -ENOEXEC) {
-		if (origin == FROM_EXEC && !exec_ns)
-			exec_ns = clock_now_ns();
 		if ((origin == FROM_EXEC || origin == FROM_RETRY) &&
 		    clock_now_ns() - exec_ns < RETRY_WINDOW_NS &&
 		    exe_kind(f, pid) == EXE_NEEDS_LIBPYTHON) {
@@ -457,7 +448,7 @@ static void consider(struct app *app, pid_t pid, enum origin origin, uint64_t ex
 	ret = app_begin_tracing(app, &t, fd, err, sizeof(err));
 	if (ret) {
 		close(fd);
-		if (!still_running(pid, &t)) {
+		if (!proc_same_incarnation(pid, start_ticks)) {
 			tracer_remove_pid(app->tracer, pid);
 			return;
 		}
