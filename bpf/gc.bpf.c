@@ -197,9 +197,20 @@ static __always_inline bool read_collections(const struct gc_func_config *cfg, _
 	int i;
 
 	for (i = 0; i < GC_COUNTED_GENS; i++) {
-		__u64 addr = stats_addr + (__u64)i * cfg->stats_stride + cfg->collections_offset;
+		__u64 addr = stats_addr + cfg->gen_offset[i];
+		__s8 idx = 0;
 
-		if (bpf_probe_read_user(&out[i], sizeof(out[i]), (void *)addr)) {
+		if (cfg->ring_len[i]) {
+			if (bpf_probe_read_user(&idx, sizeof(idx),
+						(void *)(addr + cfg->ring_index_offset[i])) ||
+			    idx < 0 || (__u32)idx >= cfg->ring_len[i]) {
+				count(GC_CNT_ARG_FAIL);
+				return false;
+			}
+			addr += (__u64)idx * cfg->entry_size;
+		}
+		if (bpf_probe_read_user(&out[i], sizeof(out[i]),
+					(void *)(addr + cfg->collections_offset))) {
 			count(GC_CNT_ARG_FAIL);
 			return false;
 		}
@@ -242,7 +253,12 @@ int gc_func_entry(struct pt_regs *ctx)
 			return 0;
 		}
 		f->stats_addr = interp + cfg->stats_offset;
-		if (!read_collections(cfg, f->stats_addr, f->collections))
+		if (cfg->stats_indirect &&
+		    bpf_probe_read_user(&f->stats_addr, sizeof(f->stats_addr),
+					(void *)f->stats_addr)) {
+			count(GC_CNT_ARG_FAIL);
+			f->stats_addr = 0;
+		} else if (!read_collections(cfg, f->stats_addr, f->collections))
 			f->stats_addr = 0;
 	}
 	return 0;

@@ -93,14 +93,22 @@ struct gc_func_config {
 	 * Non-zero: the generation argument may be "automatic" (-1) and a call may return without
 	 * collecting (3.13+), so compare the interpreter's per-generation collection counters at
 	 * entry and at return: the one that moved is the generation, none moved means no
-	 * collection.
-	 * Address of counter i: *(tstate + interp_offset) + stats_offset + i * stats_stride
-	 * + collections_offset, with tstate the first argument.
+	 * collection. With tstate the first argument and stats = *(tstate + interp_offset) +
+	 * stats_offset (dereferenced once more when stats_indirect), counter i is at
+	 *   stats + gen_offset[i] + collections_offset                       (ring_len[i] == 0)
+	 *   stats + gen_offset[i] + idx * entry_size + collections_offset    (ring_len[i] > 0)
+	 * where idx = *(__s8 *)(stats + gen_offset[i] + ring_index_offset[i]) < ring_len[i]:
+	 * up to 3.14 the statistics are one array, 3.15 keeps each generation's last collections
+	 * in a ring whose current entry holds the running totals.
 	 */
 	__u32 recover_gen;
 	__u32 interp_offset;
 	__u32 stats_offset;
-	__u32 stats_stride;
+	__u32 stats_indirect;
+	__u32 gen_offset[GC_COUNTED_GENS];
+	__u32 ring_len[GC_COUNTED_GENS];
+	__u32 ring_index_offset[GC_COUNTED_GENS];
+	__u32 entry_size;
 	__u32 collections_offset;
 	/*
 	 * Non-zero: a call made while a collection runs on the same thread returns without

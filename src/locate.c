@@ -431,7 +431,7 @@ static int parse_minor(const char *version, int *minor)
 	if (!version || sscanf(version, "%d.%d%n", &major, minor, &n) != 2 ||
 	    (version[n] && version[n] != '.'))
 		return -EINVAL;
-	return major == 3 && *minor >= 8 && *minor <= 13 ? 0 : -ENOTSUP;
+	return major == 3 && *minor >= 8 && *minor <= 15 ? 0 : -ENOTSUP;
 }
 
 int locate_gc_functions(const char *path, const char *version, struct gc_func_site *out, int max,
@@ -447,7 +447,7 @@ int locate_gc_functions(const char *path, const char *version, struct gc_func_si
 	ret = parse_minor(version, &c.minor);
 	if (ret)
 		return fail(&c, ret, "version \"%s\": the collection function is located for "
-			    "CPython 3.8 to 3.13", version ? version : "");
+			    "CPython 3.8 to 3.15", version ? version : "");
 	if (!out || max < 1)
 		return fail(&c, -EINVAL, "no room for a site");
 	ret = load_image(&c, path);

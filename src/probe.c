@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "dwarf_types.h"
+#include "gc_counters.h"
 #include "locate.h"
 #include "probe.h"
 #include "pyversion.h"
@@ -57,96 +57,32 @@ static void config_from(struct gc_func_config *cfg, const struct gc_semantics *s
 	cfg->skip_nested = sem->skip_nested;
 }
 
-/* Where, in 3.13's GCState, the per-generation statistics are: fixed by its C definition. */
-#define GC313_STATS_IN_GCSTATE		0x80
-#define GC313_STATS_STRIDE		24
-#define GC313_COLLECTIONS_OFFSET	0
-/* In 3.13's _Py_DebugOffsets (Include/internal/pycore_runtime.h). */
-#define DEBUG_OFFSETS_COOKIE		"xdebugpy"
-#define DEBUG_OFFSETS_VERSION		8
-#define DEBUG_OFFSETS_313_INTERP_GC	80	/* interpreter_state.gc */
-#define DEBUG_OFFSETS_313_TSTATE_INTERP	176	/* thread_state.interp */
-
-struct counter_offsets {
-	long interp, stats, stride, collections;
-};
-
-static int counters_from_dwarf(const char *dwarf_file, struct counter_offsets *o)
-{
-	if (!dwarf_file ||
-	    dwarf_offsetof(dwarf_file, "PyThreadState", "interp", &o->interp) ||
-	    dwarf_offsetof(dwarf_file, "PyInterpreterState", "gc.generation_stats", &o->stats) ||
-	    dwarf_sizeof(dwarf_file, "struct gc_generation_stats", &o->stride) ||
-	    dwarf_offsetof(dwarf_file, "struct gc_generation_stats", "collections",
-			   &o->collections))
-		return -ENOENT;
-	return 0;
-}
-
-static uint64_t head_u64(const struct pyelf_info *info, size_t off)
-{
-	uint64_t v;
-
-	memcpy(&v, info->runtime_head + off, sizeof(v));
-	return v;
-}
-
 /*
- * 3.13 publishes where the interpreter's GC state is (_Py_DebugOffsets at the start of
- * _PyRuntime, initialised in the file), for tools like this one: enough when there is no DWARF.
- */
-static int counters_from_debug_offsets(const struct pyelf_info *info,
-				       const struct py_version *v, struct counter_offsets *o)
-{
-	uint64_t version;
-
-	if (v->major != 3 || v->minor != 13 || !info->has_runtime_head ||
-	    memcmp(info->runtime_head, DEBUG_OFFSETS_COOKIE, 8))
-		return -ENOENT;
-	version = head_u64(info, DEBUG_OFFSETS_VERSION);
-	if ((version >> 16) != 0x030d)
-		return -ENOENT;
-	o->interp = head_u64(info, DEBUG_OFFSETS_313_TSTATE_INTERP);
-	o->stats = head_u64(info, DEBUG_OFFSETS_313_INTERP_GC) + GC313_STATS_IN_GCSTATE;
-	o->stride = GC313_STATS_STRIDE;
-	o->collections = GC313_COLLECTIONS_OFFSET;
-	/* Sizes a sane layout never exceeds: a garbage header must not become addresses. */
-	if (o->interp <= 0 || o->interp > 4096 || o->stats <= 0 || o->stats > (1L << 20))
-		return -ENOENT;
-	return 0;
-}
-
-/*
- * 3.13+: where the per-generation collection counters are, from DWARF, else from the offsets
- * 3.13 publishes. Without either the generation of an automatic collection stays unknown (-1):
- * said in the plan's caveat.
+ * 3.13+: where the per-generation collection counters are (gc_counters.c). Without them the
+ * generation of an automatic collection stays unknown (-1): said in the plan's caveat.
  */
 static void plan_counters(struct probe_plan *plan, const char *dwarf_file,
 			  const struct pyelf_info *info, const struct py_version *v)
 {
-	struct counter_offsets o;
-	const char *how;
+	struct gc_func_config cfg = { 0 };
+	char how[32], why[160];
 	int i;
 
-	if (!counters_from_dwarf(dwarf_file, &o)) {
-		how = "DWARF";
-	} else if (!counters_from_debug_offsets(info, v, &o)) {
-		how = "_Py_DebugOffsets";
-	} else {
+	if (gc_counters_find(dwarf_file, info, v, &cfg, how, sizeof(how), why, sizeof(why))) {
 		snprintf(plan->caveat, sizeof(plan->caveat),
-			 "no DWARF or _Py_DebugOffsets for the interpreter's GC state: automatic "
+			 "the interpreter's GC counters cannot be found (%s): automatic "
 			 "collections are reported with generation -1, and a call that finds "
-			 "another thread collecting is counted as a pause");
+			 "another thread collecting is counted as a pause", why);
 		return;
 	}
 	for (i = 0; i < plan->nsites; i++) {
-		struct gc_func_config *cfg = &plan->sites[i].cfg;
+		struct gc_func_config *site = &plan->sites[i].cfg;
+		struct gc_func_config keep = *site;
 
-		cfg->recover_gen = 1;
-		cfg->interp_offset = o.interp;
-		cfg->stats_offset = o.stats;
-		cfg->stats_stride = o.stride;
-		cfg->collections_offset = o.collections;
+		*site = cfg;
+		site->gen_source = keep.gen_source;
+		site->gen_const = keep.gen_const;
+		site->skip_nested = keep.skip_nested;
 	}
 	snprintf(plan->counters_source, sizeof(plan->counters_source), "%s", how);
 }

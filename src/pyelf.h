@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 #define PYELF_VERSION_LEN	24
-#define PYELF_RUNTIME_HEAD	256
+#define PYELF_RUNTIME_HEAD	1024
 
 struct sdt_note {
 	uint64_t pc, base, semaphore;
