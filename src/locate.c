@@ -338,12 +338,13 @@ static int locate_manual(struct ctx *c, struct walk *w, struct gc_func_site *sit
 	site->gen_arg = arg < 0 ? -1 : arg;
 	site->gen_const = arg < 0 ? (int)gen : 0;
 	if (arg < 0)
-		snprintf(site->evidence, sizeof(site->evidence), "called from %s; prints the "
-			 "constant generation 2; .eh_frame function start", where);
+		snprintf(site->evidence, sizeof(site->evidence), "0x%llx, called from %s; prints "
+			 "the constant generation 2; .eh_frame function start",
+			 (unsigned long long)site->vaddr, where);
 	else
-		snprintf(site->evidence, sizeof(site->evidence), "called from %s with %s=2; "
-			 "prints %s as the generation; .eh_frame function start", where,
-			 reg_names[arg], reg_names[arg]);
+		snprintf(site->evidence, sizeof(site->evidence), "0x%llx, called from %s with "
+			 "%s=2; prints %s as the generation; .eh_frame function start",
+			 (unsigned long long)site->vaddr, where, reg_names[arg], reg_names[arg]);
 	return a;
 }
 
@@ -389,8 +390,9 @@ static int take_automatic(struct ctx *c, const struct walk *w, int n, int arg,
 	site->vaddr = w->nodes[n].entry;
 	site->gen_arg = arg;
 	site->gen_const = 0;
-	snprintf(site->evidence, sizeof(site->evidence), "called from %s; prints %s as the "
-		 "generation; .eh_frame function start", where, reg_names[arg]);
+	snprintf(site->evidence, sizeof(site->evidence), "0x%llx, called from %s; prints %s "
+		 "as the generation; .eh_frame function start", (unsigned long long)site->vaddr,
+		 where, reg_names[arg]);
 	return 0;
 }
 

@@ -14,6 +14,7 @@ second gcpause on the markers at the same time: both see the same collections, a
 are compared (docs/versions.md has the figures).
 """
 
+import json
 import os
 import shutil
 import statistics
@@ -22,8 +23,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import (PYTHON, Gcpause, Workload, check_no_losses, check_window, event_end,
-                      gen_counts, match_callbacks, popen)
+from conftest import (GCPAUSE, PYTHON, WORKLOAD, Gcpause, Workload, check_no_losses, check_window, event_end,
+                      gen_counts, match_callbacks, popen, run_gcpause)
 from test_rootfs import RootfsWorkload, build_rootfs
 
 BUILDS = ["3.11", "3.13", "3.14", "3.15"]
@@ -174,11 +175,9 @@ def test_command_traced_from_first_collection(procs, tmp_path, build):
     """-- COMMAND --probe stripped: from the interpreter's first collection to its shutdown."""
     python = build.on_host()
     out = tmp_path / "gt.json"
-    from conftest import WORKLOAD
     gp = Gcpause(procs, ["--probe", "stripped", "--", python, WORKLOAD, "--explicit",
                          "--nested", "--heap", "20000", "--rounds", "20", "--out", out])
     assert gp.wait(timeout=120) == 0, gp.err.snapshot()
-    import json
     with open(out) as f:
         gt = json.load(f)
     attach = [r for r in gp.records() if r["type"] == "attach"]
@@ -194,3 +193,52 @@ def test_command_traced_from_first_collection(procs, tmp_path, build):
     after = [e for e in events if e["start_ns"] >= gt["window_end_ns"]]
     assert after and all(e["gen"] == 2 for e in after), after
     check_no_losses(gp.total())
+
+
+def with_symbol(path, name, vaddr):
+    """A copy of path whose .symtab names vaddr (in .text): a build that kept its symbols."""
+    copy = Path(str(path) + "-symtab")
+    if copy.exists():
+        return copy
+    out = subprocess.run(["readelf", "-SW", str(path)], capture_output=True, text=True,
+                         check=True, timeout=30).stdout
+    text = [line.split("]", 1)[1].split() for line in out.splitlines()
+            if "]" in line and line.split("]", 1)[1].split()[:1] == [".text"]]
+    offset = vaddr - int(text[0][2], 16)
+    tmp = Path(str(copy) + ".tmp")
+    subprocess.run(["objcopy", "--add-symbol", f"{name}=.text:{offset:#x},global,function",
+                    str(path), str(tmp)], check=True, timeout=60)
+    os.replace(tmp, copy)
+    return copy
+
+
+def test_symbol_tier_on_optimised_code(procs, tmp_path, build):
+    """The same executable with gc_collect_main in a .symtab: the symbol tier, as exact."""
+    if build.root is None:
+        pytest.skip("the host's 3.11 is covered by its markers and the stripped tier")
+    # Where the stripped tier finds it, said by `list` for a process of that build.
+    idle = popen(procs, ["chroot", str(build.root), build.python, "-c",
+                         "import sys; print('up', flush=True); sys.stdin.read()"],
+                 stdin=subprocess.PIPE)
+    assert idle.stdout.readline().strip() == "up"
+    r = run_gcpause([GCPAUSE, "list", "--probe", "stripped", "--json", "-p", idle.pid], timeout=60)
+    row = json.loads(r.stdout.splitlines()[0])
+    assert row["probe"] == "stripped", row
+    source = row["probe_source"]
+    assert source.startswith("located without symbols: 0x"), source
+    vaddr = int(source.split(": ", 1)[1].split(",")[0], 16)
+    copy = with_symbol(build.host_python, "gc_collect_main", vaddr)
+    fs = type(build.fs)(build.version, build.fs.suite, build.root)
+    fs.python = build.python + "-symtab"
+    fs.host_python = copy
+    wl = RootfsWorkload(procs, fs, "--explicit", "--nested", "--heap", HEAP, "--rounds", "20")
+    wl.wait_ready()
+    gp = Gcpause(procs, ["--probe", "symbol", "-p", wl.pid])
+    attach = gp.wait_attach(wl.pid)
+    wl.go()
+    wl.wait_done()
+    assert gp.stop() == 0, gp.err.snapshot()
+    assert wl.finish() == 0, wl.err.snapshot()
+    assert attach["probe"] == "symbol" and "caveat" not in attach, attach
+    assert attach.get("generation_counters") == "_Py_DebugOffsets", attach
+    check_window(gp.events(), wl.result())
