@@ -168,7 +168,7 @@ int pyelf_inspect(const char *path, struct pyelf_info *info)
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	elf = elf_begin(fd, ELF_C_READ, NULL);
 	if (!elf || elf_kind(elf) != ELF_K_ELF || !gelf_getehdr(elf, &ehdr))
 		goto cleanup;	/* not ELF: a script or data, not an error */
 	info->is_elf = true;
@@ -210,7 +210,7 @@ int pyelf_find_needed(const char *path, const char *prefix, char *soname, size_t
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	elf = elf_begin(fd, ELF_C_READ, NULL);
 	if (!elf || elf_kind(elf) != ELF_K_ELF)
 		goto cleanup;
 	err = 0;

@@ -102,7 +102,7 @@ int x86_image_open(struct x86_image *img, const char *path, char *err, size_t er
 		snprintf(err, err_len, "libelf: %s", elf_errmsg(-1));
 		return -EINVAL;
 	}
-	img->elf = elf_begin(img->fd, ELF_C_READ_MMAP, NULL);
+	img->elf = elf_begin(img->fd, ELF_C_READ, NULL);
 	if (!img->elf || elf_kind(img->elf) != ELF_K_ELF || !gelf_getehdr(img->elf, &eh)) {
 		snprintf(err, err_len, "%s is not an ELF file", path);
 		return -EINVAL;
