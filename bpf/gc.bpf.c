@@ -20,6 +20,13 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 /* Tests and future node-wide mode turn the per-process filter off. */
 const volatile bool filter_pids = true;
+/*
+ * Non-zero: events are submitted without waking the reader, which drains the ring buffer on a
+ * short timer (GC_DRAIN_NS), until this many bytes wait in it. A wake-up is an irq_work, an
+ * IPI when the reader sleeps on another CPU, run in the traced process's context on every
+ * collection: in a VM it costs about as much as the probes' traps themselves.
+ */
+const volatile __u64 wakeup_bytes = 0;
 
 /* One collection under way on a thread. */
 struct gc_frame {
@@ -144,7 +151,12 @@ static __always_inline void emit(__u64 pid_tgid, const struct gc_frame *f, __s32
 	e->depth = depth;
 	task = (struct task_struct *)bpf_get_current_task();
 	e->process_start_ns = BPF_CORE_READ(task, group_leader, start_boottime);
-	bpf_ringbuf_submit(e, 0);
+	if (!wakeup_bytes)
+		bpf_ringbuf_submit(e, 0);
+	else if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) + sizeof(*e) >= wakeup_bytes)
+		bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP);
+	else
+		bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
 }
 
 SEC("usdt")

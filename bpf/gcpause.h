@@ -143,6 +143,11 @@ struct gc_event {
 #define HTTP_RINGBUF_BYTES	(4 << 20)
 /* How often userspace drains the HTTP ring buffer (it is never woken up by it). */
 #define HTTP_DRAIN_NS		10000000ull
+/*
+ * How often userspace drains the GC ring buffer, which wakes it up only once half full: the
+ * delay of a collection's report, and no wake-up per collection in the traced process.
+ */
+#define GC_DRAIN_NS		25000000ull
 
 enum http_io_kind {
 	HTTP_IO_READ = 1,	/* data read from a TCP socket */

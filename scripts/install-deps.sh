@@ -48,6 +48,7 @@ test_packages=(
 	gunicorn python3-flask python3-gevent	# --http tests: WSGI servers (sync, gevent workers)
 	uvicorn python3-uvloop		# --http tests: ASGI server, asyncio and libuv event loops
 	wrk				# --http tests: load generator
+	bpftrace			# make bench: the markers' floor to compare with
 	prometheus python3-yaml		# serve tests: a real scraper; deployment manifest checks
 	util-linux procps		# setpriv (unprivileged test), ps
 )

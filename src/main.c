@@ -177,8 +177,8 @@ static int run_loop(struct app *app)
 			uint32_t index = (uint32_t)evs[i].data.u64;
 
 			switch (src) {
-			case SRC_HTTP:
-				if (read(app->http_drain_fd, &ticks, sizeof(ticks)) <= 0)
+			case SRC_DRAIN:
+				if (read(app->drain_fd, &ticks, sizeof(ticks)) <= 0)
 					break;
 				/* fall through */
 			case SRC_EVENTS:
@@ -266,10 +266,11 @@ static int setup_loop(struct app *app, char *err, size_t err_len)
 	ret = app_epoll_add(app, app->sigfd, SRC_SIGNAL, 0);
 	if (!ret)
 		ret = app_epoll_add(app, tracer_epoll_fd(app->tracer), SRC_EVENTS, 0);
-	if (!ret && app->http) {
-		app->http_drain_fd = clock_timerfd(HTTP_DRAIN_NS, true);
-		ret = app->http_drain_fd < 0 ? app->http_drain_fd :
-		      app_epoll_add(app, app->http_drain_fd, SRC_HTTP, 0);
+	/* Both ring buffers are drained on this timer: neither wakes us per event. */
+	if (!ret) {
+		app->drain_fd = clock_timerfd(app->http ? HTTP_DRAIN_NS : GC_DRAIN_NS, true);
+		ret = app->drain_fd < 0 ? app->drain_fd :
+		      app_epoll_add(app, app->drain_fd, SRC_DRAIN, 0);
 	}
 	if (!ret && app->opts.top)
 		ret = app_epoll_add(app, STDIN_FILENO, SRC_KEYS, 0);
@@ -334,7 +335,7 @@ static int resolve_targets(struct app *app, struct target **out, char *err, size
 int main(int argc, char **argv)
 {
 	struct app app = { .epfd = -1, .sigfd = -1, .interval_fd = -1, .deadline_fd = -1,
-			   .http_drain_fd = -1, .housekeeping_fd = -1,
+			   .drain_fd = -1, .housekeeping_fd = -1,
 			   .child = { .gate_fd = -1, .exec_err_fd = -1 } };
 	struct tracer_opts topts = { .on_event = on_event, .ctx = &app };
 	struct target *targets = NULL;
@@ -372,6 +373,7 @@ int main(int argc, char **argv)
 		goto cleanup;
 
 	topts.ringbuf_bytes = app.opts.ringbuf_bytes;
+	topts.wakeup_bytes = app.opts.ringbuf_bytes / 2;
 	if (tracer_open(&app.tracer, &topts, err, sizeof(err)))
 		goto cleanup;
 	if (app.opts.http) {
@@ -456,8 +458,8 @@ cleanup:
 		close(app.interval_fd);
 	if (app.deadline_fd >= 0)
 		close(app.deadline_fd);
-	if (app.http_drain_fd >= 0)
-		close(app.http_drain_fd);
+	if (app.drain_fd >= 0)
+		close(app.drain_fd);
 	if (app.sigfd >= 0)
 		close(app.sigfd);
 	if (app.epfd >= 0)

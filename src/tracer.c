@@ -84,6 +84,7 @@ int tracer_open(struct tracer **out, const struct tracer_opts *opts, char *err, 
 		goto cleanup;
 	}
 	tr->skel->rodata->filter_pids = true;
+	tr->skel->rodata->wakeup_bytes = opts->wakeup_bytes;
 	ret = bpf_map__set_max_entries(tr->skel->maps.events, opts->ringbuf_bytes);
 	if (ret) {
 		snprintf(err, err_len, "cannot size ring buffer to %u bytes: %s",
