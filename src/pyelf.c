@@ -148,9 +148,11 @@ static void scan_symbols(Elf *elf, Elf_Scn *scn, const GElf_Shdr *shdr, struct p
 		else if (!strcmp(name, "Py_Version") && !info->py_version_hex)
 			read_symbol_bytes(elf, &sym, &info->py_version_hex,
 					  sizeof(info->py_version_hex));
-		else if (!strcmp(name, "_PyRuntime") && !info->has_runtime_head)
+		else if (!strcmp(name, "_PyRuntime") && !info->has_runtime_head) {
 			info->has_runtime_head = !read_symbol_bytes(elf, &sym, info->runtime_head,
 								    sizeof(info->runtime_head));
+			info->runtime_vaddr = sym.st_value;
+		}
 	}
 }
 

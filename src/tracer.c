@@ -199,6 +199,20 @@ static int attach_function(struct tracer *tr, struct attached_binary *bin, const
 	}
 	tr->config_used[config] = true;
 	bin->configs[bin->nconfigs++] = config;
+	if (site->cfg.end_only) {
+		opts.bpf_cookie = config;
+		link = bpf_program__attach_uprobe_opts(tr->skel->progs.gc_func_end, -1, path,
+						       site->end_offset, &opts);
+		if (!link) {
+			ret = -errno;
+			snprintf(err, err_len, "cannot attach the end probe of %s at %s+0x%llx: "
+				 "%s%s", site->what, path, (unsigned long long)site->end_offset,
+				 strerror(-ret), uprobe_hint(ret));
+			return ret;
+		}
+		bin->links[bin->nlinks++] = link;
+		return 0;
+	}
 	/* The return first, as for the markers: an entry without its return would linger. */
 	for (ret_probe = 1; ret_probe >= 0; ret_probe--) {
 		opts.bpf_cookie = config;
