@@ -272,7 +272,8 @@ int target_resolve_cached(pid_t pid, enum probe_mode mode, struct target_cache *
 	}
 	if (!s.found) {
 		if (s.first_error == -EACCES || s.first_error == -EPERM) {
-			snprintf(err, err_len, "pid %d (%s): cannot read its binaries: %s", pid,
+			snprintf(err, err_len, "pid %d (%s): cannot read its binaries: %s (files "
+				 "other users' modes hide need root or CAP_DAC_READ_SEARCH)", pid,
 				 t->comm, strerror(-s.first_error));
 			return s.first_error;
 		}
