@@ -39,7 +39,8 @@ const char *untrusted_strerror(int err);
 /*
  * elf_begin() for reading a descriptor from untrusted_open(). Reads with pread rather than
  * mmap: a file its owner truncates while it is parsed then gives a read error instead of
- * SIGBUS, which would kill gcpause. NULL when libelf cannot start.
+ * SIGBUS, which would kill gcpause; and a mapping would show another tracer's uprobe int3s
+ * (docs/design.md). NULL when libelf cannot start.
  */
 Elf *untrusted_elf_begin(int fd);
 
