@@ -27,8 +27,8 @@ import time
 
 import pytest
 
-from conftest import (GCPAUSE, PYTHON, Gcpause, LineReader, Workload, check_no_losses,
-                      check_window, gen_counts, popen, run_gcpause)
+from conftest import (FIXTURES, GCPAUSE, LIBPYTHON, PYTHON, Gcpause, LineReader, Workload,
+                      check_no_losses, check_window, gen_counts, popen, run_gcpause)
 from prom import fetch
 
 NOBODY = 65534
@@ -143,11 +143,44 @@ def test_serve_past_fifo(procs, nobody_dir):
     other = popen(procs, [PYTHON, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
     g.err.wait_for(lambda l: l.startswith(f"gcpause: tracing pid {other.pid} "), 15,
                    "a Python started after the attack traced")
-    deadline = time.monotonic() + 3
+    healthz_answers_for(port, 3)
+    assert g.stop(signal.SIGTERM, timeout=15) == 0, g.err.snapshot()
+
+
+def healthz_answers_for(port, seconds):
+    deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        status, _, body = fetch(f"http://127.0.0.1:{port}/healthz")
+        status, _, body = fetch(f"http://127.0.0.1:{port}/healthz", timeout=5)
         assert status == 200, (status, body)
         time.sleep(0.2)
+
+
+def test_serve_past_fifo_made_while_serving(procs, nobody_dir):
+    """The attack made while serve runs: nobody's C program (not Python at its exec, so looked
+    at again at the next rescan) maps a copy of libpython, deletes it, FIFO at its name.
+
+    That rescan finds the deleted libpython through /proc/PID/map_files/ and traces it; the
+    FIFO is never opened, /healthz keeps answering, a later Python is traced, SIGTERM obeyed.
+    """
+    g = Gcpause(procs, ["serve", "--listen", "127.0.0.1:0", "--rescan", "1"], json_mode=False)
+    line = g.err.wait_for(lambda l: "serving /metrics" in l, READY_TIMEOUT, "the serving line")
+    port = int(line.rsplit("port ", 1)[1].rstrip(")"))
+    g.err.wait_for(lambda l: l.endswith("; Ctrl-C to stop"), READY_TIMEOUT, "the ready line")
+    copy = os.path.join(nobody_dir, LIBPYTHON)
+    subprocess.run(AS_NOBODY + ["cp", f"/usr/lib/x86_64-linux-gnu/{LIBPYTHON}", copy],
+                   check=True)
+    mapper = popen(procs, AS_NOBODY + [FIXTURES / "map_file", copy], stdin=subprocess.PIPE)
+    LineReader(mapper.stdout, "map_file stdout").wait_for(lambda l: l == "ready", 20,
+                                                           '"ready"')
+    assert not os.path.isfile(copy + " (deleted)")
+    healthz_answers_for(port, 3)
+    traced = g.err.wait_for(lambda l: l.startswith(f"gcpause: tracing pid {mapper.pid} "), 15,
+                            "the mapper traced at a rescan")
+    assert f"{copy} (deleted)" in traced, traced
+    other = popen(procs, [PYTHON, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
+    g.err.wait_for(lambda l: l.startswith(f"gcpause: tracing pid {other.pid} "), 15,
+                   "a Python started after the attack traced")
+    healthz_answers_for(port, 1)
     assert g.stop(signal.SIGTERM, timeout=15) == 0, g.err.snapshot()
 
 
