@@ -3,6 +3,7 @@
 #ifndef GCPAUSE_APP_H
 #define GCPAUSE_APP_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -44,7 +45,7 @@ struct app {
 	int drain_fd;		/* the ring buffers are drained on this timer */
 	int housekeeping_fd;		/* --all, serve: rescans, expiry, the server's timeouts */
 	struct launch child;
-	char command_output[64];	/* top -- COMMAND: where the command's output goes */
+	char command_output[PATH_MAX];	/* top -- COMMAND: where the command's output goes */
 	bool launched;
 	bool stop_requested;
 	double start_unix_seconds;	/* serve: for gcpause_start_time_seconds */

@@ -60,6 +60,7 @@ static void print_row(FILE *out, const struct target *t, int ret, const char *er
 		t->probe, t->plan.source, t->plan.caveat[0] ? "; " : "", t->plan.caveat);
 }
 
+/* Returns 1 for a PID asked for that failed, 2 for a process not looked at (privileges). */
 static int list_one(FILE *out, pid_t pid, const struct options *o, bool given)
 {
 	char err[TARGET_ERR_LEN], build[64];
@@ -75,7 +76,7 @@ static int list_one(FILE *out, pid_t pid, const struct options *o, bool given)
 	if (!given && (ret == -ESRCH || ret == -ENOEXEC || ret == -EACCES || ret == -EPERM ||
 		       ret == -ENOENT)) {
 		free(t);
-		return 0;
+		return ret == -EACCES || ret == -EPERM ? 2 : 0;
 	}
 	if (o->json) {
 		describe_build(t, build, sizeof(build));
@@ -95,7 +96,7 @@ static int compare_pids(const void *a, const void *b)
 int list_processes(FILE *out, const struct options *o)
 {
 	pid_t *pids = NULL, *grown;
-	int i, n = 0, cap = 0, failed = 0;
+	int i, n = 0, cap = 0, failed = 0, hidden = 0;
 	struct dirent *de;
 	DIR *dir;
 
@@ -126,7 +127,12 @@ int list_processes(FILE *out, const struct options *o)
 	closedir(dir);
 	qsort(pids, n, sizeof(*pids), compare_pids);
 	for (i = 0; i < n; i++)
-		list_one(out, pids[i], o, false);
+		hidden += list_one(out, pids[i], o, false) == 2;
 	free(pids);
+	/* Without privileges the table is empty or nearly: say why rather than let it mislead. */
+	if (hidden)
+		msg_error("note: %d process%s could not be looked at: another user's memory maps "
+			  "need root or CAP_SYS_PTRACE (and binaries their file modes hide "
+			  "CAP_DAC_READ_SEARCH)", hidden, hidden == 1 ? "" : "es");
 	return 0;
 }

@@ -75,9 +75,17 @@ static int launch_command(struct app *app, struct target *t, char *err, size_t e
 	int ret, fd, out = -1;
 
 	if (app->opts.top) {
+		const char *tmp = getenv("TMPDIR");
+
 		/* mkstemps: a name nobody could have planted a link at, opened exclusively. */
-		snprintf(app->command_output, sizeof(app->command_output),
-			 "/tmp/gcpause-top-XXXXXX.log");
+		if (!tmp || tmp[0] != '/')
+			tmp = "/tmp";
+		if (snprintf(app->command_output, sizeof(app->command_output),
+			     "%s/gcpause-top-XXXXXX.log", tmp) >= (int)sizeof(app->command_output)) {
+			snprintf(err, err_len, "TMPDIR is too long: %s", tmp);
+			app->command_output[0] = '\0';
+			return -ENAMETOOLONG;
+		}
 		out = mkstemps(app->command_output, 4);
 		if (out < 0) {
 			snprintf(err, err_len, "cannot create a file for the command's output: %s",

@@ -259,7 +259,7 @@ static int plan_symbols(struct probe_plan *plan, const char *host_path, const ch
 	char why[PROBE_TEXT_LEN];
 	int ret, n;
 
-	ret = symtab_load(host_path, root, &st, why, sizeof(why));
+	ret = symtab_load_named(host_path, plan->display, root, &st, why, sizeof(why));
 	if (ret) {
 		snprintf(err, err_len, "%s: no symbols: %s", plan->display, why);
 		return ret;

@@ -11,6 +11,7 @@
 #include "percpu.h"
 #include "gc.skel.h"
 #include "tracer.h"
+#include "untrusted_file.h"
 
 /*
  * Per binary: the marker probes, or per collection function an entry and a return probe and up
@@ -268,13 +269,11 @@ int tracer_attach_binary(struct tracer *tr, const char *host_path, const struct 
 	 * Through an fd from here on: a path under /proc/PID/root vanishes when that process exits,
 	 * which a short-lived process may do while its probes are being attached.
 	 */
-	fd = open(host_path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || fstat(fd, &st)) {
-		ret = -errno;
-		snprintf(err, err_len, "cannot open %s: %s", host_path, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return ret;
+	fd = untrusted_open(host_path, UNTRUSTED_ELF_MAX, &st);
+	if (fd < 0) {
+		snprintf(err, err_len, "cannot open %s: %s", host_path,
+			 untrusted_strerror(fd));
+		return fd;
 	}
 	snprintf(fd_path, sizeof(fd_path), "/proc/self/fd/%d", fd);
 	*id = (struct tracer_binary_id){ st.st_dev, st.st_ino };
