@@ -13,6 +13,11 @@
 #define CONN_BUCKETS	4096
 /* Pipelined requests a connection may have read ahead of its responses. */
 #define MAX_QUEUED	16
+/*
+ * Above this a Content-Length is taken for garbage rather than a body to skip: no upload is a
+ * petabyte, and it keeps every sum with it far from overflowing.
+ */
+#define MAX_CONTENT_LENGTH	(1L << 50)
 
 static const char *const methods[] = {
 	"GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH", "CONNECT", "TRACE",
@@ -36,6 +41,7 @@ struct http_conns {
 	http_request_fn on_request;
 	void *ctx;
 	uint64_t non_http;
+	uint64_t bad_length;
 	struct conn *buckets[CONN_BUCKETS];
 };
 
@@ -125,12 +131,15 @@ static void drop(struct http_conns *c, struct conn **pp)
 	free(conn);
 }
 
-/* Content-Length of the header block in [from, to), or -1 when it is not there. */
+/*
+ * Content-Length of the header block in [from, to): -1 when it is not there, -2 when its value is
+ * not a number up to MAX_CONTENT_LENGTH (then the body is unknown, as if there were none).
+ */
 static long content_length(const char *data, size_t from, size_t to)
 {
 	static const char name[] = "\r\ncontent-length:";
 	size_t i, k, n = sizeof(name) - 1;
-	long v = -1;
+	long v;
 
 	for (i = from; i + n <= to; i++) {
 		for (k = 0; k < n && (data[i + k] | (k > 1 ? 0x20 : 0)) == name[k]; k++)
@@ -139,11 +148,15 @@ static long content_length(const char *data, size_t from, size_t to)
 			continue;
 		for (i += n; i < to && data[i] == ' '; i++)
 			;
-		for (v = 0; i < to && data[i] >= '0' && data[i] <= '9'; i++)
+		for (v = 0; i < to && data[i] >= '0' && data[i] <= '9'; i++) {
+			/* Checked before it grows: the header is the client's to make absurd. */
+			if (v > (MAX_CONTENT_LENGTH - (data[i] - '0')) / 10)
+				return -2;
 			v = v * 10 + (data[i] - '0');
+		}
 		return v;
 	}
-	return v;
+	return -1;
 }
 
 /*
@@ -193,6 +206,8 @@ static void on_read(struct http_conns *c, struct conn *conn, const struct http_i
 		     memcmp(data + header_end, "\r\n\r\n", 4); header_end++)
 			;
 		body = content_length(data, off + used, header_end + 4 <= len ? header_end : len);
+		if (body == -2)
+			c->bad_length++;
 		if (header_end + 4 > len) {
 			/* Headers longer than the capture: the body starts in a later read. */
 			conn->body_left = body > 0 ? body : 0;
@@ -302,6 +317,11 @@ void http_conns_flush(struct http_conns *c)
 uint64_t http_conns_non_http(const struct http_conns *c)
 {
 	return c->non_http;
+}
+
+uint64_t http_conns_bad_length(const struct http_conns *c)
+{
+	return c->bad_length;
 }
 
 void http_conns_free(struct http_conns *c)

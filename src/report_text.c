@@ -242,6 +242,10 @@ void report_text_summary(FILE *out, const struct report_summary *s)
 	if (s->http && s->http_non_http)
 		fprintf(out, "note: %" PRIu64 " connection%s carried no HTTP/1.x request, "
 			"ignored\n", s->http_non_http, s->http_non_http == 1 ? "" : "s");
+	if (s->http && s->http_bad_length)
+		fprintf(out, "note: %" PRIu64 " request%s had a Content-Length no body can have; "
+			"their body was not skipped\n", s->http_bad_length,
+			s->http_bad_length == 1 ? "" : "s");
 	if (s->counters[GC_CNT_UNMATCHED_DONE])
 		fprintf(out, "note: %" PRIu64 " collection%s already under way at attach, not "
 			"counted\n", s->counters[GC_CNT_UNMATCHED_DONE],

@@ -171,6 +171,40 @@ static void test_bodies_are_not_requests(void **state)
 	http_conns_free(c);
 }
 
+/*
+ * A Content-Length no body can have (it overflowed a long before): counted, and the body taken
+ * as unknown, so that the request pipelined after it is still seen.
+ */
+static void test_absurd_content_length(void **state)
+{
+	struct http_conns *c = http_conns_new(collect, NULL);
+
+	ndone = 0;
+	io(c, HTTP_IO_READ, 4, 0x11, 10, 8, 0,
+	   "POST /big HTTP/1.1\r\nContent-Length: 99999999999999999999999999999\r\n\r\n"
+	   "GET /after HTTP/1.1\r\n\r\n");
+	io(c, HTTP_IO_WRITE, 4, 0x11, 20, 0, 0, "HTTP/1.1 413 Payload Too Large\r\n");
+	io(c, HTTP_IO_WRITE, 4, 0x11, 30, 0, 0, "HTTP/1.1 200 OK\r\n");
+	/* Just above the bound, alone in a read: nothing is skipped after it either. */
+	io(c, HTTP_IO_READ, 4, 0x11, 40, 38, 0,
+	   "PUT /u HTTP/1.1\r\ncontent-length: 1125899906842625\r\n\r\n");
+	io(c, HTTP_IO_WRITE, 4, 0x11, 50, 0, 0, "HTTP/1.1 400 Bad Request\r\n");
+	io(c, HTTP_IO_READ, 4, 0x11, 60, 58, 0, "GET /last HTTP/1.1\r\n\r\n");
+	/* At the bound: a body to skip, not garbage. */
+	io(c, HTTP_IO_READ, 9, 0x12, 70, 68, 0,
+	   "PUT /max HTTP/1.1\r\nContent-Length: 1125899906842624\r\n\r\n");
+	io(c, HTTP_IO_READ, 9, 0x12, 80, 0, 0, "GET /in-body HTTP/1.1\r\n\r\n");
+	io(c, HTTP_IO_WRITE, 9, 0x12, 90, 0, 0, "HTTP/1.1 201 Created\r\n");
+	http_conns_flush(c);
+	assert_int_equal(http_conns_bad_length(c), 2);
+	assert_int_equal(ndone, 4);
+	assert_true(!strcmp(done[0].path, "/big") && done[0].status == 413);
+	assert_true(!strcmp(done[1].path, "/after") && done[1].status == 200);
+	assert_true(!strcmp(done[2].path, "/u") && done[2].status == 400);
+	assert_true(!strcmp(done[3].path, "/max") && done[3].status == 201);
+	http_conns_free(c);
+}
+
 static void test_pipelined_arrival(void **state)
 {
 	struct http_conns *c = http_conns_new(collect, NULL);
@@ -273,6 +307,7 @@ int main(void)
 		cmocka_unit_test(test_keepalive_and_pipelining),
 		cmocka_unit_test(test_fd_reuse_garbage_and_fallback),
 		cmocka_unit_test(test_bodies_are_not_requests),
+		cmocka_unit_test(test_absurd_content_length),
 		cmocka_unit_test(test_pipelined_arrival),
 		cmocka_unit_test(test_gc_overlap),
 		cmocka_unit_test(test_stats_split_and_tail),
