@@ -42,6 +42,51 @@ static void test_request_line(void **state)
 	assert_int_equal(strlen(path), HTTP_PATH_LEN - 1);
 }
 
+/* The kept path of the request line in req ("" when it is not a request). */
+static const char *kept(const char *req)
+{
+	static char path[HTTP_PATH_LEN];
+	char method[HTTP_METHOD_LEN];
+
+	if (!http_parse_request_line(req, strlen(req), method, sizeof(method), path, sizeof(path)))
+		return "";
+	return path;
+}
+
+/* Secrets a path can carry are not kept: userinfo, session parameters, an encoded query. */
+static void test_secrets_not_kept(void **state)
+{
+	char cut[300];
+
+	assert_string_equal(kept("GET http://alice:PASSWORD@host:8080/p?q=1 HTTP/1.1\r\n"),
+			    "http://host:8080/p");
+	assert_string_equal(kept("GET https://alice@host HTTP/1.1\r\n"), "https://host");
+	assert_string_equal(kept("GET http://a:b@c@host/x HTTP/1.1\r\n"), "http://host/x");
+	assert_string_equal(kept("GET http://host/mail@example HTTP/1.1\r\n"),
+			    "http://host/mail@example");
+	assert_string_equal(kept("GET /a;jsessionid=SECRET HTTP/1.1\r\n"), "/a");
+	assert_string_equal(kept("GET /a;JSESSIONID=SECRET/b;v=2 HTTP/1.1\r\n"), "/a/b;v=2");
+	assert_string_equal(kept("GET /a;v=1;PHPSESSID=S;w=2/c HTTP/1.1\r\n"), "/a;v=1;w=2/c");
+	assert_string_equal(kept("GET /a;ASPSESSIONIDQSDRSTCB=S HTTP/1.1\r\n"), "/a");
+	assert_string_equal(kept("GET /a%3bsid=SECRET/b HTTP/1.1\r\n"), "/a/b");
+	assert_string_equal(kept("GET /a;side=1 HTTP/1.1\r\n"), "/a;side=1");
+	assert_string_equal(kept("GET /a%3Ftoken=SECRET HTTP/1.1\r\n"), "/a");
+	assert_string_equal(kept("GET /a%3ftoken=SECRET HTTP/1.1\r\n"), "/a");
+	assert_string_equal(kept("GET /a%2Fb#frag HTTP/1.1\r\n"), "/a%2Fb");
+	/* Cut by the capture: what might be the start of a secret is not kept. */
+	assert_string_equal(kept("GET /a%3"), "/a");
+	assert_string_equal(kept("GET /a%"), "/a");
+	memset(cut, 'x', sizeof(cut));
+	memcpy(cut, "GET http://alice:", 17);
+	cut[sizeof(cut) - 1] = '\0';
+	assert_string_equal(kept(cut), "http://");
+	/* A long userinfo is removed before the path is cut to 128 bytes. */
+	memcpy(cut, "GET http://", 11);
+	cut[200] = '@';
+	memcpy(cut + 201, "h/p HTTP/1.1", 13);
+	assert_string_equal(kept(cut), "http://h/p");
+}
+
 static void test_status_line(void **state)
 {
 	assert_int_equal(http_parse_status("HTTP/1.1 200 OK\r\n", 17), 200);
@@ -303,6 +348,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_request_line),
+		cmocka_unit_test(test_secrets_not_kept),
 		cmocka_unit_test(test_status_line),
 		cmocka_unit_test(test_keepalive_and_pipelining),
 		cmocka_unit_test(test_fd_reuse_garbage_and_fallback),
