@@ -26,6 +26,8 @@
  * could push them out (conn_guard evicts only what MHD has had a round to read).
  */
 #define ACCEPTS_PER_RUN		16
+/* Out of file descriptors: the listening socket rests this long rather than wake us in a loop. */
+#define ACCEPT_PAUSE_NS		(100 * 1000000ULL)
 
 #define CONTENT_TYPE_METRICS	"text/plain; version=0.0.4; charset=utf-8"
 #define CONTENT_TYPE_TEXT	"text/plain; charset=utf-8"
@@ -36,6 +38,7 @@ struct metrics_server {
 	void *ctx;
 	int listen_fd;
 	int epoll_fd;		/* ours: the listening socket and MHD's own epoll fd */
+	uint64_t accept_paused_until;	/* 0, or when the listening socket is watched again */
 	uint16_t port;
 	struct conn_guard guard;
 };
@@ -394,12 +397,26 @@ static void shut_connection(int fd)
 	shutdown(fd, SHUT_RDWR);
 }
 
+/* Stops or starts watching the listening socket (level-triggered: it stays readable). */
+static void watch_listen(struct metrics_server *s, bool on)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.fd = s->listen_fd };
+
+	epoll_ctl(s->epoll_fd, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, s->listen_fd, &ev);
+}
+
 static void accept_connections(struct metrics_server *s)
 {
 	struct sockaddr_storage ss;
 	socklen_t len;
 	int i, fd, victim;
 
+	if (s->accept_paused_until) {
+		if (clock_now_ns() < s->accept_paused_until)
+			return;
+		s->accept_paused_until = 0;
+		watch_listen(s, true);
+	}
 	for (i = 0; i < ACCEPTS_PER_RUN; i++) {
 		len = sizeof(ss);
 		fd = accept4(s->listen_fd, (struct sockaddr *)&ss, &len,
@@ -407,7 +424,12 @@ static void accept_connections(struct metrics_server *s)
 		if (fd < 0) {
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
-			return;		/* EAGAIN; EMFILE and the like wait for a later round */
+			if (errno != EAGAIN && errno != EWOULDBLOCK) {
+				/* EMFILE, ENOBUFS: the connection waits in the backlog meanwhile. */
+				s->accept_paused_until = clock_now_ns() + ACCEPT_PAUSE_NS;
+				watch_listen(s, false);
+			}
+			return;
 		}
 		if (!guard_admit(&s->guard, fd, (struct sockaddr *)&ss, clock_now_ns(), &victim)) {
 			close(fd);
@@ -447,12 +469,18 @@ void metrics_server_run(struct metrics_server *s)
 int metrics_server_timeout_ms(const struct metrics_server *s)
 {
 	MHD_UNSIGNED_LONG_LONG timeout;
-	uint64_t guard_ns, guard_ms;
+	uint64_t guard_ns, guard_ms, now, left;
 
 	if (MHD_get_timeout(s->daemon, &timeout) != MHD_YES)
 		timeout = ULLONG_MAX;
 	/* Rounded up: woken before a deadline, the loop would find nothing to do and spin. */
-	guard_ns = guard_next_deadline_ns(&s->guard, clock_now_ns());
+	now = clock_now_ns();
+	guard_ns = guard_next_deadline_ns(&s->guard, now);
+	if (s->accept_paused_until) {
+		left = s->accept_paused_until > now ? s->accept_paused_until - now : 0;
+		if (left < guard_ns)
+			guard_ns = left;
+	}
 	guard_ms = guard_ns == UINT64_MAX ? UINT64_MAX : (guard_ns + 999999) / 1000000;
 	if (guard_ms < timeout)
 		timeout = guard_ms;
