@@ -45,7 +45,8 @@ static struct guard_conn *victim_among(struct conn_guard *g, const unsigned char
 		if (c->closing || c->round >= g->round || (addr && memcmp(c->addr, addr, 16)))
 			continue;
 		if (!best || (best->answering && !c->answering) ||
-		    (best->answering == c->answering && c->waiting_since_ns < best->waiting_since_ns))
+		    (best->answering == c->answering &&
+		     c->waiting_since_ns < best->waiting_since_ns))
 			best = c;
 	}
 	return best;

@@ -126,8 +126,9 @@ static void keep_of_target(const char *t, size_t n, bool cut, char *out, size_t 
 		for (auth_end = auth; auth_end < end && t[auth_end] != '/'; auth_end++)
 			;
 		at = memrchr(t + auth, '@', auth_end - auth);
+		/* A cut authority may go on past the capture, its '@' included. */
 		if (auth_end == n && cut)
-			end = auth;	/* the authority, '@' included, may go on past the capture */
+			end = auth;
 		else if (at)
 			user_end = (size_t)(at - t) + 1;
 	}
@@ -139,7 +140,8 @@ static void keep_of_target(const char *t, size_t n, bool cut, char *out, size_t 
 		sep = i >= auth_end ? param_separator(t + i, end - i) : 0;
 		if (sep && secret_param(t + i + sep, end - i - sep)) {
 			/* Up to the next segment or parameter: the value is the secret. */
-			for (i += sep; i < end && t[i] != '/' && !param_separator(t + i, end - i); i++)
+			for (i += sep; i < end && t[i] != '/' && !param_separator(t + i, end - i);
+			     i++)
 				;
 			continue;
 		}

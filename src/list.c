@@ -69,7 +69,8 @@ static void print_row(FILE *out, const struct target *t, int ret, const char *er
 	fprintf(out, "%7d  %-15s  %-9s  %-26s  %-12s  %-24s  %s (%s)%s%s\n", t->pid, comm,
 		version, build, root, where, t->probe,
 		fmt_terminal(source, sizeof(source), t->plan.source),
-		t->plan.caveat[0] ? "; " : "", fmt_terminal(caveat, sizeof(caveat), t->plan.caveat));
+		t->plan.caveat[0] ? "; " : "",
+		fmt_terminal(caveat, sizeof(caveat), t->plan.caveat));
 }
 
 static int list_one(FILE *out, pid_t pid, const struct options *o, bool given)

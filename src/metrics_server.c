@@ -354,13 +354,13 @@ int metrics_server_open(struct metrics_server **out, const char *listen_addr,
 	 * own limits (refuse the newcomer, per address too) cannot make without shutting every
 	 * scrape out while slow clients hold the slots.
 	 */
-	s->daemon = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_NO_LISTEN_SOCKET, 0, NULL, NULL,
-				     handle, s,
-				     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)CONNECTION_TIMEOUT_S,
-				     MHD_OPTION_CONNECTION_LIMIT, (unsigned int)GUARD_SLOTS,
-				     MHD_OPTION_NOTIFY_COMPLETED, request_completed, s,
-				     MHD_OPTION_NOTIFY_CONNECTION, connection_notify, s,
-				     MHD_OPTION_END);
+	s->daemon = MHD_start_daemon(
+		MHD_USE_EPOLL | MHD_USE_NO_LISTEN_SOCKET, 0, NULL, NULL, handle, s,
+		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)CONNECTION_TIMEOUT_S,
+		MHD_OPTION_CONNECTION_LIMIT, (unsigned int)GUARD_SLOTS,
+		MHD_OPTION_NOTIFY_COMPLETED, request_completed, s,
+		MHD_OPTION_NOTIFY_CONNECTION, connection_notify, s,
+		MHD_OPTION_END);
 	if (!s->daemon) {
 		ret = -EIO;
 		goto cleanup;
@@ -425,7 +425,7 @@ static void accept_connections(struct metrics_server *s)
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
 			if (errno != EAGAIN && errno != EWOULDBLOCK) {
-				/* EMFILE, ENOBUFS: the connection waits in the backlog meanwhile. */
+				/* EMFILE, ENOBUFS: the connection waits in the backlog. */
 				s->accept_paused_until = clock_now_ns() + ACCEPT_PAUSE_NS;
 				watch_listen(s, false);
 			}
