@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "format.h"
 #include "list.h"
 #include "messages.h"
 #include "report.h"
@@ -40,24 +41,36 @@ static const char *reason_only(const char *err)
 	return p ? p + 3 : err;
 }
 
+/* Every field but the PID comes from the process or its files: escaped for the terminal. */
 static void print_row(FILE *out, const struct target *t, int ret, const char *err)
 {
 	char build[64], container[CONTAINER_NS_LEN + CONTAINER_POD_LEN + 1];
+	char comm[FMT_TERMINAL_LEN(sizeof(t->comm))], version[FMT_TERMINAL_LEN(sizeof(t->version))];
+	char root[FMT_TERMINAL_LEN(sizeof(t->root))], where[FMT_TERMINAL_LEN(sizeof(container))];
+	char source[FMT_TERMINAL_LEN(sizeof(t->plan.source))];
+	char caveat[FMT_TERMINAL_LEN(sizeof(t->plan.caveat))];
+	char reason[FMT_TERMINAL_LEN(TARGET_ERR_LEN)];
 
 	if (t->binary[0])
 		describe_build(t, build, sizeof(build));
 	else
 		snprintf(build, sizeof(build), "-");
 	describe_container(&t->container, container, sizeof(container));
+	fmt_terminal(comm, sizeof(comm), t->comm);
+	fmt_terminal(version, sizeof(version), t->version[0] ? t->version : "?");
+	fmt_terminal(root, sizeof(root), t->root[0] ? t->root : "/");
+	fmt_terminal(where, sizeof(where), container);
 	if (ret) {
-		fprintf(out, "%7d  %-15s  %-9s  %-26s  %-12s  %-24s  none: %s\n", t->pid, t->comm,
-			t->version[0] ? t->version : "?", build, t->root[0] ? t->root : "/",
-			container, reason_only(err));
+		fprintf(out, "%7d  %-15s  %-9s  %-26s  %-12s  %-24s  none: %s\n", t->pid, comm,
+			version, build, root, where,
+			fmt_terminal(reason, sizeof(reason), reason_only(err)));
 		return;
 	}
-	fprintf(out, "%7d  %-15s  %-9s  %-26s  %-12s  %-24s  %s (%s)%s%s\n", t->pid, t->comm,
-		t->version[0] ? t->version : "?", build, t->root[0] ? t->root : "/", container,
-		t->probe, t->plan.source, t->plan.caveat[0] ? "; " : "", t->plan.caveat);
+	fprintf(out, "%7d  %-15s  %-9s  %-26s  %-12s  %-24s  %s (%s)%s%s\n", t->pid, comm,
+		version, build, root, where, t->probe,
+		fmt_terminal(source, sizeof(source), t->plan.source),
+		t->plan.caveat[0] ? "; " : "",
+		fmt_terminal(caveat, sizeof(caveat), t->plan.caveat));
 }
 
 /* Returns 1 for a PID asked for that failed, 2 for a process not looked at (privileges). */

@@ -21,6 +21,7 @@
 #include "clock.h"
 #include "container.h"
 #include "fleet.h"
+#include "format.h"
 #include "http_session.h"
 #include "launch.h"
 #include "list.h"
@@ -45,8 +46,19 @@ static bool verbose;
 
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list args)
 {
+	char *text = NULL;
+	int n;
+
 	/* Without -v, errors are reported by gcpause in one line of its own. */
-	return verbose ? vfprintf(stderr, fmt, args) : 0;
+	if (!verbose)
+		return 0;
+	/* libbpf names the binaries it attaches to: escaped, its own line breaks kept. */
+	n = vasprintf(&text, fmt, args);
+	if (n < 0)
+		return n;
+	fmt_terminal_put(stderr, text, true);
+	free(text);
+	return n;
 }
 
 static int attach_pids(struct app *app, const struct target *targets, char *err, size_t err_len)
