@@ -57,8 +57,11 @@ struct app {
 /* The event loop's sources: the high half of an epoll event's data. */
 enum source {
 	SRC_EVENTS = 1, SRC_DRAIN, SRC_SIGNAL, SRC_INTERVAL, SRC_DEADLINE, SRC_PROCESS, SRC_KEYS,
-	SRC_DISCOVERY, SRC_RETRY, SRC_HOUSEKEEPING, SRC_METRICS,
+	SRC_DISCOVERY, SRC_RETRY, SRC_HOUSEKEEPING, SRC_METRICS, SRC_BINARY,
 };
+
+/* Why tracing of a process that did not exit ended (the exit record's reason). */
+#define APP_REASON_REWRITTEN	"stopped being traced: its binary was rewritten in place"
 
 int app_epoll_add(struct app *app, int fd, enum source src, uint32_t index);
 /* Ends the run: --all would otherwise go on with no process left. */
@@ -71,6 +74,11 @@ int app_begin_tracing(struct app *app, const struct target *t, int pidfd, char *
 		      size_t err_len);
 /* The process of p is gone (exited, or exec'd another program: why says which). */
 void app_process_gone(struct app *app, struct traced *p, const char *why);
+/*
+ * Ends the tracing of the processes whose binary the tracer found rewritten in place (and
+ * whose probes it detached), with a line for each binary.
+ */
+void app_end_rewritten(struct app *app);
 /* Frees an exited process's slot. */
 void app_forget(struct app *app, struct traced *p);
 struct traced *find_proc(struct app *app, pid_t pid);

@@ -161,7 +161,10 @@ int app_begin_tracing(struct app *app, const struct target *t, int pidfd, char *
 	struct traced *p;
 	int ret;
 
-	ret = tracer_attach_binary(app->tracer, t->host_path, &t->plan, &binary, err, err_len);
+	ret = tracer_attach_binary(app->tracer, t->host_path, t->binary, &t->file, &t->plan,
+				   &binary, err, err_len);
+	/* Probes it replaced were on a file rewritten in place: their processes are told. */
+	app_end_rewritten(app);
 	if (ret)
 		return ret;
 	p = new_slot(app);
@@ -236,6 +239,24 @@ void app_process_gone(struct app *app, struct traced *p, const char *why)
 	/* serve has counted it in its series already: nothing of it is reported later. */
 	if (app->series)
 		app_forget(app, p);
+}
+
+void app_end_rewritten(struct app *app)
+{
+	struct tracer_binary_id id;
+	char name[256];
+	int i;
+
+	while (tracer_next_changed(app->tracer, &id, name, sizeof(name))) {
+		msg_error("warning: %s was rewritten in place (same file, new contents): its probes "
+			  "are detached; a process that still maps it runs the new bytes", name);
+		/* app_process_gone() may trace new processes, and move the slots: by index. */
+		for (i = 0; id.serial && i < app->nprocs; i++) {
+			if (app->procs[i].stats && app->procs[i].pidfd >= 0 &&
+			    app->procs[i].binary.serial == id.serial)
+				app_process_gone(app, &app->procs[i], APP_REASON_REWRITTEN);
+		}
+	}
 }
 
 void app_forget(struct app *app, struct traced *p)

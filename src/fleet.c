@@ -446,6 +446,12 @@ static void consider(struct app *app, pid_t pid, enum origin origin, uint64_t ex
 		return;
 	}
 	ret = app_begin_tracing(app, &t, fd, err, sizeof(err));
+	if (ret == -ESTALE) {
+		/* Its binary changed while it was being probed: planned again in a moment. */
+		close(fd);
+		queue_retry(f, pid, clock_now_ns(), clock_now_ns() + RETRY_STEP_NS);
+		return;
+	}
 	if (ret) {
 		close(fd);
 		if (!proc_same_incarnation(pid, start_ticks)) {

@@ -252,6 +252,10 @@ static int run_loop(struct app *app)
 			case SRC_METRICS:
 				serve_on_request(app);
 				break;
+			case SRC_BINARY:
+				tracer_check_binaries(app->tracer);
+				app_end_rewritten(app);
+				break;
 			}
 		}
 	}
@@ -286,6 +290,8 @@ static int setup_loop(struct app *app, char *err, size_t err_len)
 	ret = app_epoll_add(app, app->sigfd, SRC_SIGNAL, 0);
 	if (!ret)
 		ret = app_epoll_add(app, tracer_epoll_fd(app->tracer), SRC_EVENTS, 0);
+	if (!ret)
+		ret = app_epoll_add(app, tracer_binary_watch_fd(app->tracer), SRC_BINARY, 0);
 	/* Both ring buffers are drained on this timer: neither wakes us per event. */
 	if (!ret) {
 		app->drain_fd = clock_timerfd(app->http ? HTTP_DRAIN_NS : GC_DRAIN_NS, true);
