@@ -150,6 +150,9 @@ static int start_slot(struct app *app, struct traced *p, const struct target *t,
 	}
 	p->pidfd = pidfd;
 	p->exit_reported_in_interval = false;
+	p->image_ns = 0;
+	p->prev_slot_plus1 = 0;
+	p->replaced_ns = 0;
 	p->series = app->series ? join_series(app, t) : NULL;
 	return 0;
 }
@@ -206,7 +209,19 @@ static void report_exit_status(struct app *app, const struct proc_stats *ps)
 	}
 }
 
+static void end_tracing(struct app *app, struct traced *p, const char *why, bool keep_filtered);
+
 void app_process_gone(struct app *app, struct traced *p, const char *why)
+{
+	end_tracing(app, p, why, false);
+}
+
+void app_process_replaced(struct app *app, struct traced *p, const char *why)
+{
+	end_tracing(app, p, why, true);
+}
+
+static void end_tracing(struct app *app, struct traced *p, const char *why, bool keep_filtered)
 {
 	long slot = p - app->procs;
 	struct proc_stats *ps;
@@ -223,7 +238,8 @@ void app_process_gone(struct app *app, struct traced *p, const char *why)
 	ps->exited = true;
 	ps->exit_reason = why;
 	ps->end_ns = clock_now_ns();
-	tracer_remove_pid(app->tracer, ps->target.pid);
+	if (!keep_filtered)
+		tracer_remove_pid(app->tracer, ps->target.pid);
 	tracer_release_binary(app->tracer, &p->binary, ps->end_ns);
 	epoll_ctl(app->epfd, EPOLL_CTL_DEL, p->pidfd, NULL);
 	close(p->pidfd);

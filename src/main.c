@@ -20,6 +20,7 @@
 #include <bpf/libbpf.h>
 #include "clock.h"
 #include "container.h"
+#include "exec_watch.h"
 #include "fleet.h"
 #include "format.h"
 #include "http_session.h"
@@ -240,10 +241,16 @@ static int run_loop(struct app *app)
 					app_process_gone(app, &app->procs[index], NULL);
 				break;
 			case SRC_DISCOVERY:
-				fleet_on_discovery(app);
+				if (app->fleet)
+					fleet_on_discovery(app);
+				else
+					exec_watch_on_discovery(app);
 				break;
 			case SRC_RETRY:
-				fleet_on_retry(app);
+				if (app->fleet)
+					fleet_on_retry(app);
+				else
+					exec_watch_on_retry(app);
 				break;
 			case SRC_HOUSEKEEPING:
 				if (read(app->housekeeping_fd, &ticks, sizeof(ticks)) > 0)
@@ -422,7 +429,8 @@ int main(int argc, char **argv)
 		ret = launch_command(&app, targets, err, sizeof(err));
 	else if (app.opts.all)
 		ret = fleet_start(&app, err, sizeof(err));
-	else
+	else if (!(ret = exec_watch_start(&app, err, sizeof(err))))
+		/* Watched first: an exec right after a process is traced is not missed. */
 		ret = attach_pids(&app, targets, err, sizeof(err));
 	if (ret)
 		goto cleanup;
@@ -474,6 +482,7 @@ cleanup:
 	free(app.procs);
 	pidmap_free(&app.by_pid);
 	fleet_close(app.fleet);
+	exec_watch_close(app.exec_watch);
 	serve_close(&app);
 	if (app.housekeeping_fd >= 0)
 		close(app.housekeeping_fd);
