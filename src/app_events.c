@@ -50,8 +50,9 @@ static bool same_process(const struct traced *p, const struct gc_event *e)
 static struct traced *program_of(struct app *app, struct traced *p, const struct gc_event *e)
 {
 	while (p->image_ns && e->start_ns < p->image_ns) {
-		struct traced *prev = p->prev_slot_plus1 ? &app->procs[p->prev_slot_plus1 - 1] : NULL;
+		struct traced *prev;
 
+		prev = p->prev_slot_plus1 ? &app->procs[p->prev_slot_plus1 - 1] : NULL;
 		if (!prev || !prev->stats || prev->stats->target.pid != p->stats->target.pid ||
 		    prev->stats->target.start_ticks != p->stats->target.start_ticks)
 			return NULL;

@@ -264,8 +264,9 @@ void app_end_rewritten(struct app *app)
 	int i;
 
 	while (tracer_next_changed(app->tracer, &id, name, sizeof(name))) {
-		msg_error("warning: %s was rewritten in place (same file, new contents): its probes "
-			  "are detached; a process that still maps it runs the new bytes", name);
+		msg_error("warning: %s was rewritten in place (same file, new contents): its "
+			  "probes are detached; a process that still maps it runs the new bytes",
+			  name);
 		/* app_process_gone() may trace new processes, and move the slots: by index. */
 		for (i = 0; id.serial && i < app->nprocs; i++) {
 			if (app->procs[i].stats && app->procs[i].pidfd >= 0 &&

@@ -80,7 +80,8 @@ static void on_exec(const struct discover_event *e, void *ctx)
 	}
 	if (w->npending == MAX_PENDING) {
 		msg_error("pid %d (%s) replaced its program (exec) while %d others waited to be "
-			  "looked at: its tracing ends", e->pid, p->stats->target.comm, MAX_PENDING);
+			  "looked at: its tracing ends", e->pid, p->stats->target.comm,
+			  MAX_PENDING);
 		app_process_gone(app, p, APP_REASON_EXEC);
 		return;
 	}

@@ -10,7 +10,7 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
-#include "elfutil.h"
+#include "binary_identity.h"
 #include "percpu.h"
 #include "gc.skel.h"
 #include "tracer.h"
@@ -26,13 +26,6 @@
 #define BINARY_NAME_LEN		256
 /* What makes the watch readable: a write (truncation included), or new attributes. */
 #define WATCH_MASK		(IN_MODIFY | IN_ATTRIB)
-
-/* What a file was when it was probed. */
-struct binary_identity {
-	struct file_id file;
-	int build_id_len;		/* 0: the file has none */
-	unsigned char build_id[BUILD_ID_MAX];
-};
 
 struct attached_binary {
 	uint64_t serial;
@@ -329,35 +322,6 @@ static void remove_binary(struct tracer *tr, int i)
 	tr->bins[i] = tr->bins[--tr->nbins];
 }
 
-/* Size, times and build-id of the open file fd. */
-static int identity_read(int fd, struct binary_identity *id)
-{
-	struct stat st;
-	Elf *elf;
-	int len;
-
-	memset(id, 0, sizeof(*id));
-	if (fstat(fd, &st))
-		return -errno;
-	id->file = file_id_of(&st);
-	if (elf_version(EV_CURRENT) == EV_NONE)
-		return 0;
-	/* Read, not mapped: a file being rewritten may shrink under a mapping (SIGBUS). */
-	elf = elf_begin(fd, ELF_C_READ, NULL);
-	if (elf && elf_kind(elf) == ELF_K_ELF) {
-		len = elf_build_id_bytes(elf, id->build_id, sizeof(id->build_id));
-		id->build_id_len = len > 0 ? len : 0;
-	}
-	elf_end(elf);
-	return 0;
-}
-
-static bool identity_equal(const struct binary_identity *a, const struct binary_identity *b)
-{
-	return file_id_equal(&a->file, &b->file) && a->build_id_len == b->build_id_len &&
-	       !memcmp(a->build_id, b->build_id, a->build_id_len);
-}
-
 /*
  * tr->bins[i]'s file is not what was probed any more: its probes go at once (a process that
  * maps the new contents would get a breakpoint at an offset planned for the old ones), and
@@ -397,7 +361,8 @@ static bool binary_unchanged(struct tracer *tr, int i)
 {
 	struct binary_identity now;
 
-	return !identity_read(tr->bins[i].fd, &now) && identity_equal(&now, &tr->bins[i].identity);
+	return !binary_identity_read(tr->bins[i].fd, &now) &&
+	       binary_identity_equal(&now, &tr->bins[i].identity);
 }
 
 int tracer_check_binaries(struct tracer *tr)
@@ -460,7 +425,7 @@ int tracer_attach_binary(struct tracer *tr, const char *host_path, const char *n
 			 untrusted_strerror(fd));
 		return fd;
 	}
-	ret = identity_read(fd, &identity);
+	ret = binary_identity_read(fd, &identity);
 	if (ret) {
 		snprintf(err, err_len, "cannot read %s: %s", host_path, strerror(-ret));
 		close(fd);
@@ -477,7 +442,7 @@ int tracer_attach_binary(struct tracer *tr, const char *host_path, const char *n
 		if (tr->bins[i].identity.file.dev != identity.file.dev ||
 		    tr->bins[i].identity.file.ino != identity.file.ino)
 			continue;
-		if (identity_equal(&tr->bins[i].identity, &identity)) {
+		if (binary_identity_equal(&tr->bins[i].identity, &identity)) {
 			tr->bins[i].users++;
 			*id = (struct tracer_binary_id){ tr->bins[i].serial };
 			close(fd);
@@ -517,7 +482,7 @@ int tracer_attach_binary(struct tracer *tr, const char *host_path, const char *n
 		 * was set would otherwise go unseen.
 		 */
 		bin->wd = inotify_add_watch(tr->watch_fd, fd_path, WATCH_MASK);
-		if (identity_read(fd, &after) || !identity_equal(&after, &identity)) {
+		if (binary_identity_read(fd, &after) || !binary_identity_equal(&after, &identity)) {
 			snprintf(err, err_len, "%s changed while its probes were being attached",
 				 name);
 			ret = -ESTALE;
