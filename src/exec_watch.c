@@ -236,6 +236,8 @@ void exec_watch_on_retry(struct app *app)
 
 			if (pe)
 				*pe = w->pending[--w->npending];
+			/* Held again meanwhile (a program between two execs): nobody waits now. */
+			release_deferred(app, due.pid, false);
 			i = 0;
 		} else {
 			struct pending_exec *pe = pending_of(w, due.pid);
