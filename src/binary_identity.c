@@ -3,6 +3,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include "binary_identity.h"
+#include "untrusted_file.h"
 
 int binary_identity_read(int fd, struct binary_identity *id)
 {
@@ -14,10 +15,8 @@ int binary_identity_read(int fd, struct binary_identity *id)
 	if (fstat(fd, &st))
 		return -errno;
 	id->file = file_id_of(&st);
-	if (elf_version(EV_CURRENT) == EV_NONE)
-		return 0;
 	/* Read, not mapped: a file being rewritten may shrink under a mapping (SIGBUS). */
-	elf = elf_begin(fd, ELF_C_READ, NULL);
+	elf = untrusted_elf_begin(fd);
 	if (elf && elf_kind(elf) == ELF_K_ELF) {
 		len = elf_build_id_bytes(elf, id->build_id, sizeof(id->build_id));
 		id->build_id_len = len > 0 ? len : 0;
