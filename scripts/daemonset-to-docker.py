@@ -9,8 +9,9 @@ and AppArmor settings, resource limits and arguments.
 Prints the `docker run` argument list (without `docker run`), one shell-quoted command line, or
 with --json an object: {"flags": [...], "image": ..., "args": [...], "ports": [...],
 "probes": {"readinessProbe": {"path": ..., "port": ...}, ...}}. IMAGE replaces the manifest's
-image (the one a test built); each container port is published on ADDR (default 127.0.0.1)
-with a port Docker picks, standing in for the pod IP.
+image (the one a test built); each container port is published on ADDR (default 127.0.0.1),
+the same port number, standing in for the pod IP: what the kubelet's probes and a Prometheus
+pod-role target reach as POD_IP:PORT is ADDR:PORT here.
 
 Every field of the pod and of its container is either translated or listed here as having no
 `docker run` counterpart (scheduling, probes, service account); any other field is an error, so
@@ -177,7 +178,8 @@ def translate(manifest, image, publish_address):
             need(p.get("protocol", "TCP") == "TCP", "only TCP ports are understood")
             need("hostPort" not in p, "hostPort is not understood")
             ports.append(p["containerPort"])
-            flags += ["--publish", f"{publish_address}::{p['containerPort']}"]
+            port = p["containerPort"]
+            flags += ["--publish", f"{publish_address}:{port}:{port}"]
     apparmor = annotations.get(APPARMOR_ANNOTATION + c["name"])
     flags += security_flags(c.get("securityContext", {}), apparmor)
     flags += volume_flags(pod, c)

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -19,8 +20,7 @@
 #define LINKS_PER_BINARY	(4 * PROBE_MAX_SITES)
 
 struct attached_binary {
-	dev_t dev;
-	ino_t ino;
+	struct tracer_binary_id id;
 	int users;		/* traced processes running it */
 	uint64_t idle_since_ns;	/* when users fell to 0 */
 	int nlinks;
@@ -242,6 +242,38 @@ static void detach_binary(struct tracer *tr, struct attached_binary *bin)
 	bin->nconfigs = 0;
 }
 
+#ifndef OVERLAYFS_SUPER_MAGIC
+#define OVERLAYFS_SUPER_MAGIC	0x794c7630
+#endif
+/* No real device has it: overlayfs files are told apart by inode number and size alone. */
+#define OVERLAY_DEV		((dev_t)-1)
+
+/*
+ * The file the kernel puts the uprobes on. Through overlayfs (every container image) each
+ * container's mount has a device number of its own, but the kernel probes the layer's file
+ * underneath (d_real_inode()), which all containers of an image share: keyed by device, each
+ * further container of an image would add another set of uprobes to that same file, and every
+ * collection in all of them would be counted once per container. overlayfs reports the
+ * underlying file's inode number (layers on one filesystem, or xino), so there the number and
+ * the size stand for the file. (A binary copied up into a container's upper layer keeps the
+ * number too; its processes would then go unseen. Nothing copies an interpreter up.)
+ */
+static void binary_id_of(int fd, const struct stat *st, struct tracer_binary_id *id)
+{
+	struct statfs sfs;
+
+	if (!fstatfs(fd, &sfs) && sfs.f_type == OVERLAYFS_SUPER_MAGIC) {
+		*id = (struct tracer_binary_id){ OVERLAY_DEV, st->st_ino, st->st_size };
+		return;
+	}
+	*id = (struct tracer_binary_id){ st->st_dev, st->st_ino, st->st_size };
+}
+
+static bool same_binary(const struct tracer_binary_id *a, const struct tracer_binary_id *b)
+{
+	return a->dev == b->dev && a->ino == b->ino && a->size == b->size;
+}
+
 int tracer_attach_binary(struct tracer *tr, const char *host_path, const struct probe_plan *plan,
 			 struct tracer_binary_id *id, char *err, size_t err_len)
 {
@@ -263,9 +295,9 @@ int tracer_attach_binary(struct tracer *tr, const char *host_path, const struct 
 		return ret;
 	}
 	snprintf(fd_path, sizeof(fd_path), "/proc/self/fd/%d", fd);
-	*id = (struct tracer_binary_id){ st.st_dev, st.st_ino };
+	binary_id_of(fd, &st, id);
 	for (i = 0; i < tr->nbins; i++) {
-		if (tr->bins[i].dev == st.st_dev && tr->bins[i].ino == st.st_ino) {
+		if (same_binary(&tr->bins[i].id, id)) {
 			tr->bins[i].users++;
 			close(fd);
 			return 0;
@@ -280,8 +312,7 @@ int tracer_attach_binary(struct tracer *tr, const char *host_path, const struct 
 	tr->bins = bins;
 	bin = &bins[tr->nbins];
 	memset(bin, 0, sizeof(*bin));
-	bin->dev = st.st_dev;
-	bin->ino = st.st_ino;
+	bin->id = *id;
 	if (plan->tier == PROBE_USDT) {
 		/* The end first: a start seen without its end would sit in the thread map. */
 		ret = attach_marker(bin, tr->skel->progs.gc_done, fd_path, "gc__done", err,
@@ -313,7 +344,7 @@ void tracer_release_binary(struct tracer *tr, const struct tracer_binary_id *id,
 	for (i = 0; i < tr->nbins; i++) {
 		struct attached_binary *bin = &tr->bins[i];
 
-		if (bin->dev == id->dev && bin->ino == id->ino && bin->users > 0) {
+		if (same_binary(&bin->id, id) && bin->users > 0) {
 			if (!--bin->users)
 				bin->idle_since_ns = now_ns;
 			return;

@@ -24,10 +24,11 @@ struct tracer_opts {
 /* Opens, configures and loads the BPF programs. On failure writes one line in err. */
 int tracer_open(struct tracer **out, const struct tracer_opts *opts, char *err, size_t err_len);
 
-/* A probed binary, by device and inode. */
+/* A probed binary, by device, inode and size (on overlayfs by inode and size, see tracer.c). */
 struct tracer_binary_id {
 	dev_t dev;
 	ino_t ino;
+	off_t size;
 };
 
 /*
