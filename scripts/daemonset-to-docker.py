@@ -14,7 +14,8 @@ the same port number, standing in for the pod IP: what the kubelet's probes and 
 pod-role target reach as POD_IP:PORT is ADDR:PORT here.
 
 Every field of the pod and of its container is either translated or listed here as having no
-`docker run` counterpart (scheduling, probes, service account); any other field is an error, so
+`docker run` counterpart (scheduling, probes, service account, resource requests); any other
+field is an error, so
 that a manifest change this script does not understand breaks the tests that use it instead of
 being silently dropped. Exit status: 0, or 1 with one line on stderr.
 """
@@ -188,7 +189,10 @@ def translate(manifest, image, publish_address):
         flags += ["--env", f"{e['name']}={e['value']}"]
     if "workingDir" in c:
         flags += ["--workdir", c["workingDir"]]
-    # The kubelet sets the limits on the container's cgroup; requests only weigh CPU shares.
+    # The kubelet sets the limits on the container's cgroup. A CPU request becomes cpu.shares,
+    # a weight against the node's other pods only (kubepods as a whole is weighted against the
+    # system): given to a container that competes with every process of a host it would starve
+    # it instead, so requests are left out.
     limits = c.get("resources", {}).get("limits", {})
     requests = c.get("resources", {}).get("requests", {})
     need(set(limits) <= {"cpu", "memory"} and set(requests) <= {"cpu", "memory"},
@@ -197,8 +201,6 @@ def translate(manifest, image, publish_address):
         flags += ["--memory", str(quantity_bytes(limits["memory"]))]
     if "cpu" in limits:
         flags += ["--cpus", f"{quantity_cores(limits['cpu']):g}"]
-    if "cpu" in requests:
-        flags += ["--cpu-shares", str(max(2, int(quantity_cores(requests["cpu"]) * 1024)))]
     args = list(c.get("args", []))
     if "command" in c:
         flags += ["--entrypoint", c["command"][0]]

@@ -59,7 +59,7 @@ TEST_LABEL = "org.gcpause.test=test_docker"
 # the cache. Waits for things that take milliseconds normally are WAIT.
 BUILD_TIMEOUT = 1500
 ROOTFS_TIMEOUT = 1000
-WAIT = 30
+WAIT = 45
 WORKLOAD_ARGS = ("--explicit", "--heap", "20000", "--rounds", "20")
 SERVICEACCOUNT = "/run/secrets/kubernetes.io/serviceaccount"
 
@@ -1039,20 +1039,27 @@ def test_agent_restart_leaves_no_probe(agent, py_images, tmp_path):
         assert all(s[0] >= 1 and s[1] >= 1 for s in with_agent), with_agent
 
         def back_to(want):
-            return lambda: sems() == want or None
+            def check():
+                now = sems()
+                # Other gcpause processes on a shared machine (--all ones too) attach to the
+                # targets and detach on their own: then at least one target must show ours gone.
+                if now == want or (other_tracers() and any(
+                        n[0] <= w[0] and n[1] <= w[1] for n, w in zip(now, want))):
+                    return now
+                raise AssertionError(f"semaphores {now}, waiting for {want}")
+            return check
 
         def without():
             return [(s[0] - 1, s[1] - 1) for s in with_agent]
         for how in ("stop", "kill"):
-            others = other_tracers()
             if how == "stop":
                 docker("stop", "-t", "20", agent.name, timeout=60)
             else:
                 docker("kill", agent.name)
                 docker("wait", agent.name, timeout=60)
-            wait_until(back_to(without()), WAIT, f"semaphores down after docker {how}")
-            if not others:
-                assert sems() == [(0, 0), (0, 0)]
+            now = wait_until(back_to(without()), WAIT, f"semaphores down after docker {how}")
+            if not other_tracers():
+                assert now == [(0, 0), (0, 0)], now
             for t in (host, wl):
                 assert t.proc.poll() is None, f"{t.name} died with the agent"
             docker("start", agent.name)
@@ -1060,7 +1067,8 @@ def test_agent_restart_leaves_no_probe(agent, py_images, tmp_path):
             agent.wait_healthy()
             for p in targets:
                 agent.wait_traced(p)
-            wait_until(back_to(with_agent), WAIT, f"semaphores up after docker {how}; start")
+            wait_until(lambda: all(n[0] >= 1 and n[1] >= 1 for n in sems()), WAIT,
+                       f"semaphores up after docker {how}; start")
         for t in (host, wl):
             t.send("go")
             t.wait_line("done")
@@ -1136,7 +1144,7 @@ def ctr_flags(docker_flags, netns, pidns):
         elif f == "--memory":
             out += ["--memory-limit", arg]
             i += 1
-        elif f in ("--cpus", "--cpu-shares"):
+        elif f == "--cpus":
             out += [f, arg]
             i += 1
         else:
@@ -1152,6 +1160,8 @@ def ctr_image(image):
     want = docker("image", "inspect", "-f", "{{.Id}}", image).stdout.strip()
     have = ctr("images", "ls", f"name=={CTR_IMAGE}", check=False).stdout
     if f"org.gcpause.docker-id={want}" not in have:
+        # An older import of the tag first: importing over it can trip on its layers.
+        ctr("images", "rm", CTR_IMAGE, check=False)
         save = subprocess.Popen([DOCKER, "save", image], stdout=subprocess.PIPE)
         r = subprocess.run(["ctr", "-a", CONTAINERD_SOCK, "-n", CTR_NAMESPACE, "images",
                             "import", "-"], stdin=save.stdout, capture_output=True, text=True,
