@@ -18,7 +18,7 @@
 # Exit status: 0 TAG is ready; 1 with one line on stderr.
 set -euo pipefail
 
-prog=docker-import-rootfs
+prog="docker-import-rootfs"
 die() { echo "$prog: $*" >&2; exit 1; }
 
 slim=0
@@ -77,6 +77,7 @@ if [ "$slim" -eq 1 ]; then
 		2>/dev/null) >>"$excludes" || true
 fi
 if [ "$sources" -eq 1 ]; then
+	# shellcheck disable=SC1091  # the root's own file
 	suite=$(. "$root/etc/os-release" && echo "${VERSION_CODENAME:-}")
 	[ -n "$suite" ] || die "$root/etc/os-release names no VERSION_CODENAME"
 	mkdir -p "$extra/etc/apt/sources.list.d"
