@@ -1261,3 +1261,25 @@ def test_containerd_runs_the_manifests_exact_capabilities(ctr_image, py_images, 
                 proc.kill()
             ctr("containers", "rm", name, check=False)
         docker("rm", "-f", sandbox, check=False)
+
+
+def test_uprobes_refused_at_start_without_sys_admin():
+    """No Docker needed: gcpause under the manifest's capabilities minus SYS_ADMIN (setpriv
+    takes the others out of its bounding set) exits 1 at once with one line, on this kernel,
+    where CAP_PERFMON no longer creates uprobes; with SYS_ADMIN back it starts."""
+    if shutil.which("setpriv") is None:
+        pytest.skip("setpriv (util-linux) is not installed")
+    caps = [c.lower() for c in manifest_container(DAEMONSET)["securityContext"]
+            ["capabilities"]["add"]]
+    without = ",".join(["-all"] + [f"+{c}" for c in caps if c != "sys_admin"])
+    r = subprocess.run(["setpriv", f"--bounding-set={without}", str(GCPAUSE), "serve", "--all",
+                        "--listen", "127.0.0.1:0"], capture_output=True, text=True, timeout=30,
+                       stdin=subprocess.DEVNULL)
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == 1 and r.stdout == "" and len(lines) == 1, (r.returncode, lines)
+    assert lines[0].startswith("gcpause: cannot create uprobes: Permission denied"), lines
+    full = ",".join(["-all"] + [f"+{c}" for c in caps])
+    r = subprocess.run(["setpriv", f"--bounding-set={full}", str(GCPAUSE), "-d", "0.5",
+                        "--all", "--comm", "no-such-command"], capture_output=True, text=True,
+                       timeout=60, stdin=subprocess.DEVNULL)
+    assert r.returncode == 0, r.stderr
