@@ -52,6 +52,7 @@ test_packages=(
 	bpftrace			# make bench: the markers' floor to compare with
 	prometheus python3-yaml		# serve tests: a real scraper; deployment manifest checks
 	util-linux procps		# setpriv (unprivileged test), ps
+	docker.io			# the image built and run as the DaemonSet runs it (test_docker)
 )
 
 packages=("${build_packages[@]}")

@@ -439,8 +439,7 @@ int tracer_attach_binary(struct tracer *tr, const char *host_path, const char *n
 	}
 	snprintf(fd_path, sizeof(fd_path), "/proc/self/fd/%d", fd);
 	for (i = 0; i < tr->nbins; i++) {
-		if (tr->bins[i].identity.file.dev != identity.file.dev ||
-		    tr->bins[i].identity.file.ino != identity.file.ino)
+		if (!binary_identity_same_file(&tr->bins[i].identity, &identity))
 			continue;
 		if (binary_identity_equal(&tr->bins[i].identity, &identity)) {
 			tr->bins[i].users++;
