@@ -46,6 +46,9 @@ struct app {
 	struct launch child;
 	char command_output[64];	/* top -- COMMAND: where the command's output goes */
 	bool launched;
+	/* -- COMMAND not Python at its start: its pidfd, while it lives, keeps the run going */
+	int child_pidfd;
+	bool child_alive;
 	bool stop_requested;
 	double start_unix_seconds;	/* serve: for gcpause_start_time_seconds */
 	uint64_t unattributed;		/* GC_CNT_UNATTRIBUTED: kept here, not in the kernel */
@@ -56,7 +59,7 @@ struct app {
 /* The event loop's sources: the high half of an epoll event's data. */
 enum source {
 	SRC_EVENTS = 1, SRC_HTTP, SRC_SIGNAL, SRC_INTERVAL, SRC_DEADLINE, SRC_PROCESS, SRC_KEYS,
-	SRC_DISCOVERY, SRC_RETRY, SRC_HOUSEKEEPING, SRC_METRICS,
+	SRC_DISCOVERY, SRC_RETRY, SRC_HOUSEKEEPING, SRC_METRICS, SRC_CHILD,
 };
 
 int app_epoll_add(struct app *app, int fd, enum source src, uint32_t index);
