@@ -49,6 +49,7 @@ struct app {
 	/* -- COMMAND not Python at its start: its pidfd, while it lives, keeps the run going */
 	int child_pidfd;
 	bool child_alive;
+	char child_end[256];		/* how it ended, when no libpython was ever loaded */
 	bool stop_requested;
 	double start_unix_seconds;	/* serve: for gcpause_start_time_seconds */
 	uint64_t unattributed;		/* GC_CNT_UNATTRIBUTED: kept here, not in the kernel */

@@ -60,6 +60,7 @@ struct exe_verdict {
 
 struct fleet {
 	bool tree_only;			/* -- COMMAND: the command's process tree, no scans */
+	pid_t launched;			/* -- COMMAND, Python: traced before its exec(s) */
 	struct discovery *discovery;
 	struct target_cache *cache;
 	/* pid -> start time of an incarnation that was looked at and not traced */
@@ -76,6 +77,7 @@ struct fleet {
 };
 
 static void consider(struct app *app, pid_t pid, enum origin origin, uint64_t exec_ns);
+static bool untraced(struct app *app, pid_t pid);
 static void queue_retry(struct fleet *f, pid_t pid, uint64_t exec_ns, uint64_t due_ns);
 
 static void on_discover_event(const struct discover_event *e, void *ctx)
@@ -94,9 +96,23 @@ static void on_discover_event(const struct discover_event *e, void *ctx)
 				  strerror(errno));
 		break;
 	default:
+		/*
+		 * The command was traced before it exec'd its interpreter (perhaps through
+		 * /usr/bin/env): the program is the one planned, and stays confirmed.
+		 */
+		if (e->pid == (__u32)app->fleet->launched && !untraced(app, e->pid)) {
+			tracer_add_pid(app->tracer, e->pid);
+			break;
+		}
 		consider(app, e->pid, FROM_EXEC, e->ts_ns);
 		break;
 	}
+}
+
+void fleet_set_launched(struct app *app, pid_t pid)
+{
+	if (app->fleet)
+		app->fleet->launched = pid;
 }
 
 static void scan_one(pid_t pid, void *ctx)

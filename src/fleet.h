@@ -28,6 +28,8 @@ struct fleet_counts {
  * (-- COMMAND), only the processes put in the filter by the caller and their descendants.
  */
 int fleet_start(struct app *app, bool tree_only, char *err, size_t err_len);
+/* -- COMMAND: pid, traced already, execs the planned interpreter: not a new program. */
+void fleet_set_launched(struct app *app, pid_t pid);
 /* Hooks the dynamic loader of the executable at exe, so that its dlopens are seen. */
 int fleet_watch_loader_of(struct app *app, const char *exe);
 /* The discovery ring buffer is readable. */

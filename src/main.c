@@ -117,11 +117,19 @@ static void on_child_exit(struct app *app)
 	if (p || waitpid(app->child.pid, &status, WNOHANG) != app->child.pid)
 		return;
 	if (WIFEXITED(status))
-		msg_status(app->quiet, "pid %d exited with status %d without loading a libpython",
-			   app->child.pid, WEXITSTATUS(status));
-	else if (WIFSIGNALED(status))
-		msg_status(app->quiet, "pid %d killed by signal %d without loading a libpython",
-			   app->child.pid, WTERMSIG(status));
+		snprintf(app->child_end, sizeof(app->child_end),
+			 "pid %d (%s) exited with status %d without loading a libpython",
+			 app->child.pid, app->opts.command[0], WEXITSTATUS(status));
+	else
+		snprintf(app->child_end, sizeof(app->child_end),
+			 "pid %d (%s) killed by signal %d without loading a libpython",
+			 app->child.pid, app->opts.command[0],
+			 WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+	/* Processes it started were traced: its end is only news. */
+	if (app->nprocs) {
+		msg_status(app->quiet, "%s", app->child_end);
+		app->child_end[0] = '\0';
+	}
 }
 
 static int launch_command(struct app *app, struct target *t, bool python, char *err,
@@ -168,6 +176,7 @@ static int launch_command(struct app *app, struct target *t, bool python, char *
 		close(fd);
 		return ret;
 	}
+	fleet_set_launched(app, t->pid);
 	return launch_release(&app->child, err, err_len);
 }
 
@@ -488,6 +497,11 @@ int main(int argc, char **argv)
 
 	if (run_loop(&app))
 		goto cleanup;
+	if (app.child_end[0] && !app.nprocs) {
+		/* Nothing was Python: as for a command refused up front, one line and status 1. */
+		snprintf(err, sizeof(err), "%s: not a Python program", app.child_end);
+		goto cleanup;
+	}
 	consume_all(&app);
 	if (app.http)
 		http_session_finish(app.http);

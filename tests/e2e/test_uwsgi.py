@@ -44,7 +44,8 @@ def free_port():
 def uwsgi_args(port, *extra, http_router=False):
     listen = ["--http", f"127.0.0.1:{port}"] if http_router else \
         ["--http-socket", f"127.0.0.1:{port}"]
-    return [UWSGI, "--plugin", "python3", *listen, "--wsgi-file", UWSGI_APP, "--master",
+    # Debian builds uwsgi's HTTP router as a plugin, loaded before its option is parsed.
+    return [UWSGI, "--plugin", "python3,http" if http_router else "python3", *listen, "--wsgi-file", UWSGI_APP, "--master",
             "--die-on-term", "--disable-logging", *extra]
 
 
@@ -313,9 +314,60 @@ def test_all_dlopen_seen_without_rescan(procs, groups, tmp_path):
 
 
 def test_command_not_python_ever(procs, groups, tmp_path):
-    """A command that never loads Python runs to its end; gcpause says so and exits 0."""
+    """A command that never loads Python runs to its end; gcpause says so, exits 1."""
     g = Gcpause(procs, ["--", "/bin/sh", "-c", "sleep 0.2; exit 3"], json_mode=False)
-    assert g.wait(20) == 0, g.err.snapshot()
-    err = "\n".join(g.err.snapshot())
-    assert "is not Python yet" in err and "exited with status 3 without loading a libpython" \
-        in err, err
+    assert g.wait(20) == 1, g.err.snapshot()
+    err = g.err.snapshot()
+    assert "is not Python yet" in err[0], err
+    assert err[-1].startswith("gcpause: pid ") and err[-1].endswith(
+        "(/bin/sh) exited with status 3 without loading a libpython: not a Python program"), err
+    assert g.out.snapshot() == [], "no report: nothing was traced"
+
+
+def requests_by_pid(recs):
+    out = {}
+    for r in recs:
+        if r["type"] == "request":
+            out[r["pid"]] = out.get(r["pid"], 0) + 1
+    return out
+
+
+def test_http_socket_requests_per_worker(procs, groups, tmp_path):
+    """--http --  uwsgi --http-socket: each worker speaks HTTP itself, and each of its
+    requests is seen in it, with the GC inside them taken from its own collections."""
+    run = UwsgiRun(procs, groups, tmp_path, "--processes", "2", gcpause_args=("--http",))
+    served = drive(run.port, 80)
+    recs = run.stop()
+    assert requests_by_pid(recs) == served, (requests_by_pid(recs), served)
+    reqs = [r for r in recs if r["type"] == "request"]
+    assert all(r["path"] in ("/work", "/collect") and r["status"] == 200 for r in reqs)
+    # Every GET /collect runs a full collection inside its request.
+    collects = [r for r in reqs if r["path"] == "/collect"]
+    assert len(collects) == 4 and all(r["gc_ns_by_gen"][2] > 0 for r in collects), collects
+    # Each request's GC is its worker's collections clipped to [arrival, end]: recomputed
+    # here from the gc records (single-threaded workers: every collection is read in time).
+    gcs = [e for e in recs if e["type"] == "gc"]
+    for r in reqs:
+        overlap = [min(e["start_ns"] + e["duration_ns"], r["end_ns"]) -
+                   max(e["start_ns"], r["arrival_ns"]) for e in gcs if e["pid"] == r["pid"]]
+        overlap = [o for o in overlap if o > 0]
+        assert (r["gc_ns"], r["gc_count"]) == (sum(overlap), len(overlap)), (r, overlap)
+    assert sum(r["gc_count"] for r in reqs) > len(reqs), "the requests hardly collected"
+
+
+def test_http_router_seen_in_router_only(procs, groups, tmp_path):
+    """uwsgi's own router (--http, Debian's http plugin): a process forked from the master
+    speaks HTTP to clients and the uwsgi protocol to the workers. gcpause traces it (it maps
+    libpython, and never collects) and sees every request there, with no GC: the
+    collections are the workers', where no HTTP passes. docs/http.md says so."""
+    run = UwsgiRun(procs, groups, tmp_path, "--processes", "2", gcpause_args=("--http",),
+                   http_router=True)
+    served = drive(run.port, 60)
+    recs = run.stop()
+    by_pid = requests_by_pid(recs)
+    assert len(by_pid) == 1, by_pid
+    router = next(iter(by_pid))
+    assert router not in served and by_pid[router] == sum(served.values()), (by_pid, served)
+    assert not [e for e in recs if e["type"] == "gc" and e["pid"] == router]
+    assert all(r["gc_ns"] == 0 for r in recs if r["type"] == "request")
+    assert router in attached(recs)
