@@ -371,3 +371,26 @@ def test_http_router_seen_in_router_only(procs, groups, tmp_path):
     assert not [e for e in recs if e["type"] == "gc" and e["pid"] == router]
     assert all(r["gc_ns"] == 0 for r in recs if r["type"] == "request")
     assert router in attached(recs)
+
+
+@pytest.mark.skipif(not shutil.which("gunicorn"), reason="Debian's gunicorn is not installed")
+def test_command_follows_gunicorn_workers(procs, groups, tmp_path):
+    """The same following of forks serves `-- gunicorn` (issue 14): its workers, forked from
+    the traced master, are traced too, each exact from its app's import."""
+    port = free_port()
+    gt_dir = tmp_path / "gt"
+    gt_dir.mkdir()
+    g = Gcpause(procs, ["--", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{port}", "--chdir",
+                        UWSGI_APP.parent, f"{UWSGI_APP.stem}:application"],
+                env=dict(os.environ, GT_DIR=str(gt_dir)), start_new_session=True)
+    groups.append(g.pid)
+    wait_listening(port)
+    drive(port, 80)
+    assert g.stop(timeout=60) == 0, g.err.snapshot()
+    recs = g.records()
+    exits, loads = load_records(gt_dir)
+    assert len(exits) == 2 and set(exits) == set(loads), (exits.keys(), loads.keys())
+    assert set(exits) < set(attached(recs)), attached(recs)
+    events = [r for r in recs if r["type"] == "gc"]
+    for pid in exits:
+        check_worker(events, exits[pid], lazy=True)
