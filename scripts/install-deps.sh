@@ -38,6 +38,8 @@ build_packages=(
 )
 test_packages=(
 	binutils			# strip/objcopy for the stripped-build tests
+	patchelf			# a debootstrapped root's interpreter run on the host (-- COMMAND)
+	dwz				# a .gnu_debugaltlink file for the DWARF unit test
 	debootstrap			# rootfs with newer Debian Pythons for the tests
 	tmux				# gcpause top tests: a real terminal to drive and read
 	libcmocka-dev			# unit tests
@@ -48,6 +50,7 @@ test_packages=(
 	uvicorn python3-uvloop		# --http tests: ASGI server, asyncio and libuv event loops
 	uwsgi uwsgi-plugin-python3	# libpython loaded with dlopen (test_uwsgi.py)
 	wrk				# --http tests: load generator
+	bpftrace			# make bench: the markers' floor to compare with
 	prometheus python3-yaml		# serve tests: a real scraper; deployment manifest checks
 	util-linux procps		# setpriv (unprivileged test), ps
 )
