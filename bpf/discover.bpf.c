@@ -86,9 +86,14 @@ int BPF_PROG(on_exec, struct task_struct *task, pid_t old_pid, struct linux_binp
 	}
 	bpf_map_update_elem(&startup_pending, &tgid, &one, BPF_ANY);
 	if (candidates_at_exec) {
-		/* NOEXIST: a confirmed process that execs stays traced until userspace looks. */
-		ret = bpf_map_update_elem(&traced_pids, &tgid, &candidate, BPF_NOEXIST);
-		if (ret && ret != -EEXIST)
+		/*
+		 * A confirmed process that execs stays traced until userspace looks, as a
+		 * candidate: its new program is not known to be Python, and the loader hook must
+		 * report what it loads (a fork of a traced Python that execs uwsgi dlopens its
+		 * libpython within milliseconds, maybe before userspace has looked).
+		 */
+		ret = bpf_map_update_elem(&traced_pids, &tgid, &candidate, BPF_ANY);
+		if (ret)
 			count(DISCOVER_CNT_NO_SLOT);
 	}
 	report(DISCOVER_EXEC, tgid, 0, 0);
