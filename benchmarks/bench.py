@@ -284,6 +284,65 @@ def probe_hit_costs(rounds, n):
     return hits, per_pair
 
 
+def agent_at_rate(total_rate, procs, seconds):
+    """gcpause -p on `procs` processes making total_rate collections/s between them: its CPU
+    seconds per second, peak RSS, the rate reached, and events lost."""
+    import json
+    ws = [subprocess.Popen([PYTHON, str(REPO / "benchmarks" / "gc_rate.py"),
+                            str(total_rate / procs), str(seconds)], stdin=subprocess.PIPE,
+                           stdout=subprocess.PIPE, text=True) for _ in range(procs)]
+    for w in ws:
+        wait_line(w.stdout, lambda l: l.strip() == "ready", 30, "gc_rate")
+    args = [GCPAUSE, "--json"]
+    for w in ws:
+        args += ["-p", str(w.pid)]
+    agent = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    attached = 0
+    while attached < procs:
+        if json.loads(agent.stdout.readline())["type"] == "attach":
+            attached += 1
+    cpu0, _ = proc_cpu_rss(agent.pid)
+    for w in ws:
+        w.stdin.write("go\n")
+        w.stdin.flush()
+    made = sum(int(w.stdout.readline()) for w in ws)
+    for w in ws:
+        w.wait(30)
+    cpu1, rss = proc_cpu_rss(agent.pid)
+    agent.send_signal(signal.SIGINT)
+    out, _ = agent.communicate(timeout=60)
+    total = [json.loads(l) for l in out.splitlines() if '"scope":"total"' in l][-1]
+    lost = total["dropped_events"] + sum(total["lost"].values())
+    return made / seconds, (cpu1 - cpu0) / seconds, rss, lost
+
+
+def attach_time(n):
+    """Seconds from gcpause's start to its n-th attach record, for n idle Pythons."""
+    import json
+    idle = [subprocess.Popen([PYTHON, "-c", "import sys; sys.stdin.read()"],
+                             stdin=subprocess.PIPE) for _ in range(n)]
+    try:
+        time.sleep(1)
+        args = [GCPAUSE, "--json"]
+        for p in idle:
+            args += ["-p", str(p.pid)]
+        t0 = time.monotonic()
+        agent = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                 text=True)
+        seen = 0
+        while seen < n:
+            if json.loads(agent.stdout.readline())["type"] == "attach":
+                seen += 1
+        elapsed = time.monotonic() - t0
+        agent.send_signal(signal.SIGINT)
+        agent.communicate(timeout=60)
+        return elapsed
+    finally:
+        for p in idle:
+            p.kill()
+            p.wait()
+
+
 def report(args):
     lines = []
     hits, pairs = probe_hit_costs(max(3, args.rounds // 2), args.hits)
@@ -304,6 +363,15 @@ def report(args):
     lines += ["", f"gcpause's own cost per collection beyond bpftrace's (same markers, same "
               f"traps): {per['gcpause'] - per['bpftrace']:+.1f} µs; the function tier's "
               f"beyond the markers': {per['gcpause-stripped'] - per['gcpause']:+.1f} µs.", ""]
+    lines += ["gcpause itself (`-p` on several processes collecting at a set rate between them, "
+              f"{args.rate_seconds} s each):", "",
+              "| asked | reached | gcpause CPU | peak RSS | events lost |", "|---|---|---|---|---|"]
+    for rate, procs in ((1000, 1), (10000, 2), (50000, 4)):
+        reached, cpu, rss, lost = agent_at_rate(rate, procs, args.rate_seconds)
+        lines.append(f"| {rate}/s | {reached:.0f}/s | {cpu * 100:.1f}% of a CPU | "
+                     f"{rss / 1024:.1f} MiB | {lost} |")
+    lines += ["", f"Attaching to 100 idle python3.11 processes (`-p` × 100): "
+              f"{attach_time(100):.2f} s to the last attach record.", ""]
     if not args.no_web:
         rps, web = bench_web(max(3, args.rounds // 2), args.seconds)
         lines += [f"Web: wrk -t2 -c8 -d{args.seconds}s against gunicorn (2 sync workers, a "
@@ -322,6 +390,7 @@ def main():
     ap.add_argument("--seconds", type=int, default=4)
     ap.add_argument("--no-web", action="store_true")
     ap.add_argument("--hits", type=int, default=100_000)
+    ap.add_argument("--rate-seconds", type=float, default=5)
     ap.add_argument("--docs", help="file whose bench section is replaced with the report")
     args = ap.parse_args()
     if os.geteuid() != 0:

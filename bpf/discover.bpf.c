@@ -32,6 +32,8 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 const volatile bool candidates_at_exec = true;
 /* -- COMMAND: execs, forks and loads of processes already in the filter only. */
 const volatile bool tree_only = false;
+/* -p: only the execs of processes in the filter matter (a traced program replaced). */
+const volatile bool report_traced_only = false;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -75,6 +77,8 @@ int BPF_PROG(on_exec, struct task_struct *task, pid_t old_pid, struct linux_binp
 	__u8 candidate = TRACED_CANDIDATE, one = 1, *state;
 	long ret;
 
+	if (report_traced_only && !bpf_map_lookup_elem(&traced_pids, &tgid))
+		return 0;
 	if (tree_only) {
 		state = bpf_map_lookup_elem(&traced_pids, &tgid);
 		if (!state)

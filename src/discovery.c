@@ -39,7 +39,7 @@ static int handle_event(void *ctx, void *data, size_t size)
 	return 0;
 }
 
-int discovery_open(struct discovery **out, int traced_pids_fd, bool tree_only,
+int discovery_open(struct discovery **out, int traced_pids_fd, enum discovery_scope scope,
 		   discovery_event_fn on_event, void *ctx, char *err, size_t err_len)
 {
 	struct discovery *d;
@@ -59,10 +59,21 @@ int discovery_open(struct discovery **out, int traced_pids_fd, bool tree_only,
 		snprintf(err, err_len, "cannot open the discovery BPF object: %s", strerror(-ret));
 		goto cleanup;
 	}
-	d->skel->rodata->tree_only = tree_only;
+	d->skel->rodata->tree_only = scope == DISCOVERY_TREE;
 	/* Attached per loader file by discovery_watch_loader(); --all handles exits by pidfds. */
 	bpf_program__set_autoattach(d->skel->progs.on_loader_change, false);
-	bpf_program__set_autoload(d->skel->progs.on_exit, tree_only);
+	bpf_program__set_autoload(d->skel->progs.on_exit, scope == DISCOVERY_TREE);
+	if (scope == DISCOVERY_PIDS) {
+		d->skel->rodata->candidates_at_exec = false;
+		d->skel->rodata->report_traced_only = true;
+		bpf_program__set_autoload(d->skel->progs.on_loader_change, false);
+		ret = bpf_program__set_autoload(d->skel->progs.on_fork, false);
+		if (ret) {
+			snprintf(err, err_len, "cannot leave the fork probe out: %s",
+				 strerror(-ret));
+			goto cleanup;
+		}
+	}
 	ret = bpf_map__reuse_fd(d->skel->maps.traced_pids, traced_pids_fd);
 	if (ret) {
 		snprintf(err, err_len, "cannot share the process filter: %s", strerror(-ret));

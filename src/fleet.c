@@ -213,8 +213,9 @@ int fleet_start(struct app *app, bool tree_only, char *err, size_t err_len)
 		snprintf(err, err_len, "out of memory");
 		return -ENOMEM;
 	}
-	ret = discovery_open(&f->discovery, tracer_filter_fd(app->tracer), tree_only,
-			     on_discover_event, app, err, err_len);
+	ret = discovery_open(&f->discovery, tracer_filter_fd(app->tracer),
+			     tree_only ? DISCOVERY_TREE : DISCOVERY_ALL, on_discover_event, app,
+			     err, err_len);
 	if (ret && tree_only) {
 		msg_error("note: %s; the command's children and libraries it loads later are not "
 			  "followed", err);
@@ -517,6 +518,12 @@ static void consider(struct app *app, pid_t pid, enum origin origin, uint64_t ex
 		return;
 	}
 	ret = app_begin_tracing(app, &t, fd, err, sizeof(err));
+	if (ret == -ESTALE) {
+		/* Its binary changed while it was being probed: planned again in a moment. */
+		close(fd);
+		queue_retry(f, pid, clock_now_ns(), clock_now_ns() + RETRY_STEP_NS);
+		return;
+	}
 	if (ret) {
 		close(fd);
 		if (!proc_same_incarnation(pid, start_ticks)) {

@@ -20,6 +20,7 @@
 #include <bpf/libbpf.h>
 #include "clock.h"
 #include "container.h"
+#include "exec_watch.h"
 #include "fleet.h"
 #include "format.h"
 #include "http_session.h"
@@ -310,10 +311,16 @@ static int run_loop(struct app *app)
 					app_process_gone(app, &app->procs[index], NULL);
 				break;
 			case SRC_DISCOVERY:
-				fleet_on_discovery(app);
+				if (app->fleet)
+					fleet_on_discovery(app);
+				else
+					exec_watch_on_discovery(app);
 				break;
 			case SRC_RETRY:
-				fleet_on_retry(app);
+				if (app->fleet)
+					fleet_on_retry(app);
+				else
+					exec_watch_on_retry(app);
 				break;
 			case SRC_HOUSEKEEPING:
 				if (read(app->housekeeping_fd, &ticks, sizeof(ticks)) > 0)
@@ -328,6 +335,10 @@ static int run_loop(struct app *app)
 				if (app->fleet)
 					fleet_on_discovery(app);
 				on_child_exit(app);
+				break;
+			case SRC_BINARY:
+				tracer_check_binaries(app->tracer);
+				app_end_rewritten(app);
 				break;
 			}
 		}
@@ -363,6 +374,8 @@ static int setup_loop(struct app *app, char *err, size_t err_len)
 	ret = app_epoll_add(app, app->sigfd, SRC_SIGNAL, 0);
 	if (!ret)
 		ret = app_epoll_add(app, tracer_epoll_fd(app->tracer), SRC_EVENTS, 0);
+	if (!ret)
+		ret = app_epoll_add(app, tracer_binary_watch_fd(app->tracer), SRC_BINARY, 0);
 	/* Both ring buffers are drained on this timer: neither wakes us per event. */
 	if (!ret) {
 		app->drain_fd = clock_timerfd(app->http ? HTTP_DRAIN_NS : GC_DRAIN_NS, true);
@@ -500,7 +513,8 @@ int main(int argc, char **argv)
 			ret = launch_command(&app, targets, !waiting, err, sizeof(err));
 	} else if (app.opts.all)
 		ret = fleet_start(&app, false, err, sizeof(err));
-	else
+	else if (!(ret = exec_watch_start(&app, err, sizeof(err))))
+		/* Watched first: an exec right after a process is traced is not missed. */
 		ret = attach_pids(&app, targets, err, sizeof(err));
 	if (ret)
 		goto cleanup;
@@ -559,6 +573,7 @@ cleanup:
 	fleet_close(app.fleet);
 	if (app.child_pidfd >= 0)
 		close(app.child_pidfd);
+	exec_watch_close(app.exec_watch);
 	serve_close(&app);
 	if (app.housekeeping_fd >= 0)
 		close(app.housekeeping_fd);

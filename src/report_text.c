@@ -173,6 +173,8 @@ static void print_process(FILE *out, const struct report_summary *s, const struc
 {
 	const struct target *t = &p->target;
 	uint64_t wall = stats_wall_ns(p, s->scope, s->end_ns);
+	/* A process whose tracing ended without its exit says why (an exec, say). */
+	const char *end = !p->exited ? NULL : p->exit_reason ? p->exit_reason : "exited";
 	struct pause_stats all;
 	char label[16], title[48], walls[FMT_DURATION_LEN];
 	/* What the process and its files named: escaped for the terminal. */
@@ -183,12 +185,13 @@ static void print_process(FILE *out, const struct report_summary *s, const struc
 	char caveat[FMT_TERMINAL_LEN(sizeof(t->plan.caveat))];
 	int i;
 
-	fprintf(out, "\npid %d %s  Python %s  %s%s%s  probe %s  traced %s%s\n", t->pid,
+	fprintf(out, "\npid %d %s  Python %s  %s%s%s  probe %s  traced %s%s%s%s\n", t->pid,
 		fmt_terminal(comm, sizeof(comm), t->comm),
 		fmt_terminal(version, sizeof(version), t->version[0] ? t->version : "?"),
 		fmt_terminal(root, sizeof(root), t->root), t->root[0] ? ":" : "",
 		fmt_terminal(binary, sizeof(binary), t->binary),
-		t->probe, fmt_duration(walls, sizeof(walls), wall), p->exited ? " (exited)" : "");
+		t->probe, fmt_duration(walls, sizeof(walls), wall), end ? " (" : "", end ? end : "",
+		end ? ")" : "");
 	if (t->container.id[0] || t->container.pod_uid[0]) {
 		snprintf(id, sizeof(id), "%.12s", t->container.id[0] ? t->container.id : "?");
 		fprintf(out, "  container %s%s%s%s%s\n", fmt_terminal(id, sizeof(id), id),

@@ -177,7 +177,12 @@ int target_plan(struct target *t, const char *binary, const char *host_path,
 		const struct pyelf_info *info, enum probe_mode mode, char *err, size_t err_len)
 {
 	char debug_root[64] = "";
+	struct stat st;
 
+	/* Before anything is read: a file rewritten meanwhile is then told from this one. */
+	memset(&t->file, 0, sizeof(t->file));
+	if (!stat(host_path, &st))
+		t->file = file_id_of(&st);
 	snprintf(t->binary, sizeof(t->binary), "%s", binary);
 	snprintf(t->host_path, sizeof(t->host_path), "%s", host_path);
 	if (info->version[0])
@@ -214,6 +219,7 @@ static int plan_cached(struct target *t, struct cached_binary *e, const char *bi
 		t->free_threaded = e->plan.free_threaded;
 		t->probe = e->plan.probe;
 		t->plan = e->plan.plan;
+		t->file = e->plan.file;
 		snprintf(err, err_len, "%s", e->plan_err);
 		return e->plan_ret;
 	}
