@@ -137,7 +137,8 @@ int on_loader_change(struct pt_regs *ctx)
 	__u64 tgid = bpf_get_current_pid_tgid() >> 32;
 	__u64 r_debug = PT_REGS_IP(ctx) + bpf_get_attach_cookie(ctx);
 	__u8 candidate = TRACED_CANDIDATE, *state;
-	__u32 key = tgid, flags = 0;
+	struct discover_event *e;
+	__u32 key = tgid;
 	int r_state;
 
 	if (bpf_probe_read_user(&r_state, sizeof(r_state), (void *)(r_debug + R_DEBUG_STATE_OFFSET))
@@ -152,8 +153,21 @@ int on_loader_change(struct pt_regs *ctx)
 		/* A Python process loading extension modules: the common case, and nothing to do. */
 		if (*state == TRACED_CONFIRMED)
 			return 0;
-		if (*state == TRACED_WAITING && !bpf_send_signal(SIGSTOP))
-			flags = DISCOVER_HELD;
+		if (*state == TRACED_WAITING) {
+			/* Never held without the event that makes userspace let it go. */
+			e = bpf_ringbuf_reserve(&discover_events, sizeof(*e), 0);
+			if (!e) {
+				count(DISCOVER_CNT_DROPPED);
+				return 0;
+			}
+			e->ts_ns = bpf_ktime_get_ns();
+			e->kind = DISCOVER_LOADED;
+			e->pid = key;
+			e->ppid = 0;
+			e->flags = bpf_send_signal(SIGSTOP) ? 0 : DISCOVER_HELD;
+			bpf_ringbuf_submit(e, 0);
+			return 0;
+		}
 	} else {
 		if (tree_only)
 			return 0;
@@ -161,7 +175,7 @@ int on_loader_change(struct pt_regs *ctx)
 		if (bpf_map_update_elem(&traced_pids, &key, &candidate, BPF_NOEXIST))
 			count(DISCOVER_CNT_NO_SLOT);
 	}
-	report(DISCOVER_LOADED, key, 0, flags);
+	report(DISCOVER_LOADED, key, 0, 0);
 	return 0;
 }
 
