@@ -542,6 +542,15 @@ int tracer_add_pid(struct tracer *tr, pid_t pid)
 		       ? -errno : 0;
 }
 
+int tracer_watch_pid(struct tracer *tr, pid_t pid)
+{
+	__u32 key = pid;
+	__u8 waiting = TRACED_WAITING;
+
+	return bpf_map_update_elem(bpf_map__fd(tr->skel->maps.traced_pids), &key, &waiting,
+				   BPF_ANY) ? -errno : 0;
+}
+
 int tracer_remove_pid(struct tracer *tr, pid_t pid)
 {
 	__u32 key = pid;
