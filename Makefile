@@ -54,7 +54,8 @@ UNIT_BINS	:= $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(UNIT_SRCS))
 FIXTURE_SRCS	:= $(wildcard tests/fixtures/*.c)
 FIXTURES	:= $(patsubst tests/fixtures/%.c,$(OUTPUT)/tests/fixtures/%,$(FIXTURE_SRCS))
 
-.PHONY: all deps test unit-test e2e-test fixtures demo clean vmlinux
+.PHONY: all deps test unit-test e2e-test fixtures demo clean vmlinux \
+	asan-unit-test asan e2e-asan fuzz fuzz-smoke fuzz-build soak
 .DELETE_ON_ERROR:
 .SECONDARY: $(BPF_OBJS) $(SKELS)
 
@@ -117,9 +118,12 @@ e2e-test: deps all fixtures
 	$(Q)$(PYTHON) -m pytest -q tests/e2e
 
 # deps first, alone: the other targets' flags come from pkg-config, which it may install.
+# The unit tests run twice: as built, and under ASan+UBSan; the fuzzers run briefly each.
 test: deps
 	$(Q)$(SUBMAKE) all fixtures $(UNIT_BINS)
 	$(Q)$(SUBMAKE) unit-test
+	$(Q)$(SUBMAKE) asan-unit-test
+	$(Q)$(SUBMAKE) fuzz-smoke
 	$(Q)$(SUBMAKE) e2e-test
 
 demo: deps
@@ -129,5 +133,7 @@ demo: deps
 clean:
 	$(call msg,CLEAN,$(OUTPUT))
 	$(Q)rm -rf $(OUTPUT)
+
+include tests/sanitize.mk
 
 -include $(OBJS:.o=.d) $(BPF_OBJS:.o=.d) $(OUTPUT)/tests/*.d $(OUTPUT)/tests/fixtures/*.d

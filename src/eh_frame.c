@@ -149,8 +149,8 @@ int fde_table_read(struct fde_table *t, const unsigned char *d, size_t size, uin
 			enc = cie_encoding(d, size, last_cie, &z);
 		}
 		if (enc < 0 || !rd_enc(&p, end, enc, addr + (p - d), &start) ||
-		    !rd_enc(&p, end, enc & 0x0f, 0, &range) || !range)
-			continue;
+		    !rd_enc(&p, end, enc & 0x0f, 0, &range) || !range || start + range < start)
+			continue;	/* unreadable, empty, or wrapping past the address space */
 		if (z && (!rd_leb(&p, end, false, &auglen) || auglen > (uint64_t)(end - p)))
 			continue;
 		p += z ? auglen : 0;
