@@ -91,7 +91,8 @@ static int cie_encoding(const unsigned char *d, size_t size, size_t off, bool *z
 		return -1;
 	memcpy(&len, p, 4);
 	memcpy(&id, p + 4, 4);
-	if (id || len == 0xffffffff || len > size - off - 4)
+	/* At least the id and the version: the augmentation string starts inside the CIE. */
+	if (id || len < 5 || len == 0xffffffff || len > size - off - 4)
 		return -1;
 	end = p + 4 + len;
 	p += 8;
@@ -99,7 +100,10 @@ static int cie_encoding(const unsigned char *d, size_t size, size_t off, bool *z
 		return -1;
 	aug = ++p;
 	p = memchr(p, '\0', end - p);
-	if (!p++ || !rd_leb(&p, end, false, &v) || !rd_leb(&p, end, true, &v))
+	if (!p)
+		return -1;
+	p++;
+	if (!rd_leb(&p, end, false, &v) || !rd_leb(&p, end, true, &v))
 		return -1;
 	if (!(aug[-1] == 1 ? p++ < end : rd_leb(&p, end, false, &v)))
 		return -1;

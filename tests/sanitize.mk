@@ -100,7 +100,7 @@ define run_fuzzers
 				"$$(sed -n 's/^stat::number_of_executed_units: *//p' $$log) runs, ok"; \
 		else \
 			echo "fuzz: $$name failed; its log is $$log, the input in $(FUZZ_OUT)/artifacts/"; \
-			grep -E -A30 '^==[0-9]+==ERROR|runtime error|deadly signal|timeout' $$log | head -50; \
+			grep -E -m1 -A25 '^==[0-9]+==ERROR|runtime error|deadly signal|timeout' $$log; \
 			status=1; \
 		fi; \
 	done; exit $$status

@@ -94,11 +94,42 @@ static void test_eh_frame_range_wraps(void **state)
 	fde_table_free(&t);
 }
 
+/*
+ * fuzz_eh_frame: a CIE whose augmentation string has no terminator before the CIE ends made
+ * the reader increment the NULL that memchr() returned: undefined behaviour that clang's UBSan
+ * reports (gcc's does not), so the fuzzer's replay of this input from its corpus in every
+ * make test is what fails before the fix. The CIE is unreadable, so is the FDE that uses it.
+ */
+static const unsigned char eh_cie_no_augmentation_end[] = {
+	0xf0, 0x04, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x14, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+	0x00, 0x01, 0x7a, 0x52, 0x03, 0x01, 0x78, 0x12, 0x01, 0x31, 0x0c, 0x01, 0x90, 0xff, 0xf8,
+	0xff, 0xe5, 0x08, 0x00, 0x00, 0x00, 0x1c, 0x00, 0x00, 0x00, 0xf0, 0xfe, 0xff, 0x00, 0x00,
+	0x00, 0x00, 0x00, 0xf3, 0xfe, 0x9c, 0xff, 0x08, 0x80, 0x40, 0xc1, 0xe5, 0xc4, 0xd5, 0xcc,
+	0xdb, 0x08,
+};
+
+static void test_eh_frame_cie_no_augmentation_end(void **state)
+{
+	struct fde_table t = { 0 };
+	struct guarded g;
+	const unsigned char *d;
+	size_t len = sizeof(eh_cie_no_augmentation_end) - 8;
+	uint64_t addr;
+	char err[128];
+
+	memcpy(&addr, eh_cie_no_augmentation_end, 8);
+	d = guarded_copy(&g, eh_cie_no_augmentation_end + 8, len);
+	assert_int_equal(fde_table_read(&t, d, len, addr, err, sizeof(err)), -ENOENT);
+	fde_table_free(&t);
+	guarded_free(&g);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_stat_nothing_after_comm),
 		cmocka_unit_test(test_eh_frame_range_wraps),
+		cmocka_unit_test(test_eh_frame_cie_no_augmentation_end),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

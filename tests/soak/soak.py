@@ -1,0 +1,358 @@
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+"""Soak of `gcpause serve --all --http --per-pid` (make soak; SOAK_TIME seconds, 600 by default).
+
+For SOAK_TIME seconds, all on loopback and bounded in rate:
+  * churn: short-lived Pythons, some forking, some exec'd through sh, about 4 a second;
+  * load: a gunicorn (sync workers, tests/http/app.py) answering GET /work and /gc requests from
+    two keep-alive clients at about 40 requests a second, the workers recording their own
+    collections (gc.callbacks) and requests as ground truth;
+  * hostile clients of the app: unknown methods, binary garbage, control characters in the
+    target, requests cut short; none of them reaches the app or may be counted;
+  * hostile clients of serve's port: a few slow connections dribbling header bytes, garbage,
+    oversized header lines, half-open connections; /healthz must answer all the while.
+Every SOAK_SAMPLE seconds it samples gcpause's RSS, open fds and BPF map entries (bpftool).
+
+Fails (exit 1, one line per failure) when: gcpause exits or a /healthz goes unanswered; RSS,
+fds or map entries grow after the warm-up beyond a fixed allowance; a worker's collections per
+generation or its requests, as exported, differ from its own records; any event is dropped.
+"""
+
+import json
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+sys.path[:0] = [str(REPO / "tests" / "http"), str(REPO / "tests" / "e2e")]
+from prom import Scrape             # noqa: E402
+from servers import Server, free_port, read_jsonl   # noqa: E402
+
+GCPAUSE = os.environ.get("GCPAUSE_BIN") or str(REPO / "build" / "gcpause")
+PYTHON = "/usr/bin/python3.11"
+SOAK_TIME = float(os.environ.get("SOAK_TIME", "600"))
+SAMPLE = float(os.environ.get("SOAK_SAMPLE", "10"))
+# Growth allowed after the warm-up (the first fifth, at least 30 s): the allocator settles, the
+# series of short-lived processes come and go (--expire), a scrape buffer grows once.
+RSS_SLACK_KB = 8192
+RSS_SLACK_RATIO = 0.10
+FD_SLACK = 8
+MAP_SLACK = 256
+EXPIRE = 15
+
+
+def log(msg):
+    print(f"soak: {msg}", flush=True)
+
+
+class Agent:
+    def __init__(self, workdir):
+        self.port = free_port()
+        self.err_path = Path(workdir) / "gcpause.err"
+        self.proc = subprocess.Popen(
+            [GCPAUSE, "serve", "--all", "--http", "--per-pid", "--listen",
+             f"127.0.0.1:{self.port}", "--expire", str(EXPIRE), "--rescan", "2"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=open(self.err_path, "w"))
+        deadline = time.monotonic() + 60
+        while not self.healthy():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"soak: gcpause serve did not start: {self.stderr()}")
+            time.sleep(0.2)
+
+    def get(self, path, timeout=10):
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}",
+                                    timeout=timeout) as r:
+            return r.read().decode()
+
+    def healthy(self):
+        try:
+            self.get("/healthz", timeout=5)
+            return True
+        except OSError:
+            return False
+
+    def scrape(self):
+        return Scrape(self.get("/metrics"))
+
+    def stderr(self):
+        return self.err_path.read_text(errors="replace")[-2000:]
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return "did not stop on SIGTERM"
+
+
+def rss_kb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def map_entries(pid):
+    """Entries in the hash and LRU maps that process pid holds (arrays have a fixed size)."""
+    maps = json.loads(subprocess.run(["bpftool", "-j", "map", "show"], capture_output=True,
+                                     text=True, check=True).stdout or "[]")
+    total = 0
+    for m in maps:
+        if "hash" not in m.get("type", "") or not any(p.get("pid") == pid
+                                                       for p in m.get("pids", [])):
+            continue
+        dump = subprocess.run(["bpftool", "-j", "map", "dump", "id", str(m["id"])],
+                              capture_output=True, text=True)
+        if dump.returncode == 0:
+            total += len(json.loads(dump.stdout or "[]"))
+    return total
+
+
+class Loop(threading.Thread):
+    """Runs step() every period seconds until stop is set; counts its exceptions."""
+
+    def __init__(self, stop, period, step):
+        super().__init__(daemon=True)
+        self.stop, self.period, self.step, self.errors = stop, period, step, 0
+
+    def run(self):
+        while not self.stop.wait(self.period):
+            try:
+                self.step()
+            except Exception:   # noqa: BLE001 - hostile traffic fails by design
+                self.errors += 1
+
+
+def churn(procs):
+    kind = random.randrange(3)
+    if kind == 0:
+        cmd = [PYTHON, "-c", "import gc; [gc.collect(g) for g in (0, 1, 2)]"]
+    elif kind == 1:
+        cmd = [PYTHON, "-c", "import gc, os; gc.collect(); os.fork() or gc.collect()"]
+    else:
+        cmd = ["sh", "-c", f"exec {PYTHON} -c 'import gc; gc.collect(); gc.collect(0)'"]
+    procs.append(subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    for p in list(procs):
+        if p.poll() is not None:
+            procs.remove(p)
+
+
+class LoadClient:
+    """Keep-alive GETs; counts the answers."""
+
+    def __init__(self, port, cid):
+        self.port, self.cid, self.n, self.sock = port, cid, 0, None
+
+    def step(self):
+        if self.sock is None:
+            self.sock = socket.create_connection(("127.0.0.1", self.port), timeout=10)
+            self.buf = b""
+        self.n += 1
+        path = f"/gc/{self.cid}-{self.n}" if self.n % 50 == 0 else \
+            f"/work/{self.cid}-{self.n}/item?token=soak"
+        self.sock.sendall(f"GET {path} HTTP/1.1\r\nHost: soak\r\n\r\n".encode())
+        while b"\r\n\r\n" not in self.buf:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("closed")
+            self.buf += chunk
+        head, _, rest = self.buf.partition(b"\r\n\r\n")
+        length = int(next(line.split(b":")[1] for line in head.split(b"\r\n")
+                          if line.lower().startswith(b"content-length:")))
+        while len(rest) < length:
+            rest += self.sock.recv(65536)
+        self.buf = rest[length:]
+        if not head.startswith(b"HTTP/1.1 200"):
+            raise AssertionError(head[:60])
+
+
+HOSTILE_APP = [
+    b"BREW /pot HTTP/1.1\r\nHost: x\r\n\r\n",
+    b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + bytes(range(64)),
+    b"GET /\x01\x1b[2J HTTP/1.1\r\nHost: x\r\n\r\n",
+    b"GET /work/cut HTTP/1.1\r\nHo",            # and then the client goes away
+    b"\r\n\r\n\r\n",
+]
+
+
+def hostile_app(port):
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(random.choice(HOSTILE_APP))
+        s.settimeout(1)
+        try:
+            s.recv(4096)
+        except OSError:
+            pass
+
+
+HOSTILE_SERVE = [
+    b"\x00\xff" * 100,
+    b"GET /metrics HTTP/1.1\r\nX: " + b"A" * 100000 + b"\r\n\r\n",
+    b"GET /" + b"%" * 5000 + b" HTTP/1.1\r\n\r\n",
+    b"POST /metrics HTTP/1.1\r\nContent-Length: 5\r\n\r\nabc",
+    b"GET /healthz HTTP/9.9\r\n\r\n",
+    b"GET",
+]
+
+
+def hostile_serve(port):
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(random.choice(HOSTILE_SERVE))
+        s.settimeout(2)
+        try:
+            s.recv(4096)
+        except OSError:
+            pass
+
+
+class Slowloris:
+    """A few connections to serve that send one header byte each period (fewer than serve's
+    connection limit: this soak is about staying up, issue 11 tests the starvation itself)."""
+
+    def __init__(self, port, n):
+        self.port, self.n, self.socks = port, n, []
+
+    def step(self):
+        while len(self.socks) < self.n:
+            s = socket.create_connection(("127.0.0.1", self.port), timeout=5)
+            s.sendall(b"GET /metrics HTTP/1.1\r\n")
+            self.socks.append(s)
+        for s in list(self.socks):
+            try:
+                s.sendall(b"X")
+            except OSError:
+                self.socks.remove(s)
+                s.close()
+
+
+def main():
+    failures = []
+    work = Path(tempfile.mkdtemp(prefix="gcpause-soak-"))
+    log(f"{SOAK_TIME:.0f} s, samples every {SAMPLE:.0f} s, binary {GCPAUSE}, files in {work}")
+    agent = Agent(work)
+    server = Server("gunicorn-sync", work / "app", workers=2, heap=100000, cycles=2000,
+                    keep=500, static_size=4096)
+    server.start()
+    # The workers are traced and idle: what their counters say now is the baseline.
+    deadline = time.monotonic() + 60
+    while True:
+        s = agent.scrape()
+        if all(s.find("gcpause_gc_collections_total", pid=w) for w in server.workers):
+            break
+        if time.monotonic() > deadline:
+            raise SystemExit(f"soak: the workers {server.workers} were never traced")
+        time.sleep(1)
+    base_ns = time.monotonic_ns()
+    base = agent.scrape()
+    log(f"gcpause pid {agent.proc.pid}, gunicorn workers {server.workers}, port {server.port}")
+
+    stop = threading.Event()
+    procs = []
+    clients = [LoadClient(server.port, c) for c in ("a", "b")]
+    slow = Slowloris(agent.port, 6)
+    loops = [Loop(stop, 0.25, lambda: churn(procs))]
+    loops += [Loop(stop, 0.05, c.step) for c in clients]
+    loops += [Loop(stop, 0.5, lambda: hostile_app(server.port)),
+              Loop(stop, 0.5, lambda: hostile_serve(agent.port)),
+              Loop(stop, 2.0, slow.step)]
+    for t in loops:
+        t.start()
+
+    samples = []    # (elapsed s, rss kB, fds, map entries)
+    start = time.monotonic()
+    while time.monotonic() - start < SOAK_TIME:
+        time.sleep(min(SAMPLE, max(0.0, SOAK_TIME - (time.monotonic() - start))))
+        if agent.proc.poll() is not None:
+            failures.append(f"gcpause exited with {agent.proc.returncode}: {agent.stderr()}")
+            break
+        if not agent.healthy():
+            failures.append(f"/healthz unanswered at {time.monotonic() - start:.0f} s")
+        pid = agent.proc.pid
+        samples.append((time.monotonic() - start, rss_kb(pid),
+                        len(os.listdir(f"/proc/{pid}/fd")), map_entries(pid)))
+        el, rss, fds, ents = samples[-1]
+        log(f"{el:6.0f} s  rss {rss / 1024:6.1f} MB  fds {fds:3d}  map entries {ents:4d}  "
+            f"requests {sum(c.n for c in clients)}  churn live {len(procs)}")
+    stop.set()
+    for t in loops:
+        t.join(15)
+    for p in procs:
+        p.wait(10)
+    for s in slow.socks:
+        s.close()
+    requests_sent = sum(c.n for c in clients)
+
+    # Flatness: after the warm-up, nothing grows past the allowance.
+    warm = max(30.0, SOAK_TIME / 5)
+    early = [s for s in samples if s[0] <= warm] or samples[:1]
+    late = [s for s in samples if s[0] > warm]
+    if late:
+        rss0, fd0, map0 = (max(s[i] for s in early) for i in (1, 2, 3))
+        rss1, fd1, map1 = (max(s[i] for s in late) for i in (1, 2, 3))
+        log(f"after warm-up: rss {rss0} -> {rss1} kB, fds {fd0} -> {fd1}, "
+            f"map entries {map0} -> {map1}")
+        if rss1 > rss0 * (1 + RSS_SLACK_RATIO) + RSS_SLACK_KB:
+            failures.append(f"RSS grew from {rss0} to {rss1} kB")
+        if fd1 > fd0 + FD_SLACK:
+            failures.append(f"open fds grew from {fd0} to {fd1}")
+        if map1 > map0 + MAP_SLACK:
+            failures.append(f"BPF map entries grew from {map0} to {map1}")
+    else:
+        failures.append("no sample after the warm-up: SOAK_TIME too short (at least 40 s)")
+
+    # Exactness: the workers' own records against what serve exports for their PIDs.
+    time.sleep(2)
+    rc = server.stop()
+    time.sleep(3)       # their last events are read; the series live on for --expire s
+    final = agent.scrape()
+    for w in server.workers:
+        if not server.exited_cleanly(w):
+            failures.append(f"worker {w} did not flush its records (server exit {rc})")
+            continue
+        truth = [c for c in read_jsonl(server.truth / f"gc-{w}.jsonl")
+                 if c["start_ns"] > base_ns]
+        for gen in (0, 1, 2):
+            want = sum(1 for c in truth if c["gen"] == gen)
+            got = final.int("gcpause_gc_collections_total", pid=w, generation=gen) - \
+                base.int("gcpause_gc_collections_total", pid=w, generation=gen)
+            if got != want:
+                failures.append(f"worker {w} generation {gen}: {got} collections exported, "
+                                f"{want} recorded by the worker")
+        handled = sum(1 for r in read_jsonl(server.truth / f"requests-{w}.jsonl")
+                      if r["handler_start_ns"] > base_ns)
+        got = sum(s.int() for s in final.find("gcpause_http_requests_total", pid=w)) - \
+            sum(s.int() for s in base.find("gcpause_http_requests_total", pid=w))
+        log(f"worker {w}: {len(truth)} collections, {handled} requests")
+        if got != handled:
+            failures.append(f"worker {w}: {got} requests exported, {handled} handled")
+    for d in final.find("gcpause_events_dropped_total"):
+        if d.int():
+            failures.append(f"events dropped: {d}")
+    code = agent.stop()
+    if code != 0:
+        failures.append(f"gcpause serve exited with {code} on SIGTERM: {agent.stderr()}")
+    errors = {"load": sum(t.errors for t in loops[1:3])}
+    if errors["load"]:
+        failures.append(f"{errors['load']} load requests failed")
+
+    for f in failures:
+        print(f"soak: FAIL: {f}")
+    print(f"soak: {SOAK_TIME:.0f} s, {requests_sent} requests, {len(samples)} samples: "
+          f"{'FAILED' if failures else 'ok'}")
+    print(f"{0 if failures else 1} passed, {1 if failures else 0} failed")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
