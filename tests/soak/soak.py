@@ -44,8 +44,8 @@ SAMPLE = float(os.environ.get("SOAK_SAMPLE", "10"))
 # series of short-lived processes come and go (--expire), a scrape buffer grows once.
 RSS_SLACK_KB = 8192
 RSS_SLACK_RATIO = 0.10
-FD_SLACK = 8
-MAP_SLACK = 256
+FD_SLACK = 4
+MAP_SLACK = 16
 EXPIRE = 15
 
 
@@ -104,19 +104,50 @@ def rss_kb(pid):
 
 
 def map_entries(pid):
-    """Entries in the hash and LRU maps that process pid holds (arrays have a fixed size)."""
-    maps = json.loads(subprocess.run(["bpftool", "-j", "map", "show"], capture_output=True,
-                                     text=True, check=True).stdout or "[]")
-    total = 0
-    for m in maps:
-        if "hash" not in m.get("type", "") or not any(p.get("pid") == pid
-                                                       for p in m.get("pids", [])):
+    """{map name: (entries, max_entries, LRU)} for the hash maps process pid holds (arrays
+    have a fixed size), found through its fds' fdinfo and counted with bpftool."""
+    out = {}
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            info = {k.strip(): v.strip() for k, v in
+                    (line.split(":", 1) for line in
+                     open(f"/proc/{pid}/fdinfo/{fd}").read().splitlines() if ":" in line)}
+        except OSError:
             continue
-        dump = subprocess.run(["bpftool", "-j", "map", "dump", "id", str(m["id"])],
+        # map_type: 1 hash, 5 percpu hash, 9 LRU hash, 10 LRU percpu hash
+        if info.get("map_type") not in ("1", "5", "9", "10"):
+            continue
+        dump = subprocess.run(["bpftool", "-j", "map", "dump", "id", info["map_id"]],
                               capture_output=True, text=True)
+        name = json.loads(subprocess.run(["bpftool", "-j", "map", "show", "id",
+                                          info["map_id"]], capture_output=True,
+                                         text=True).stdout or "{}").get("name", info["map_id"])
         if dump.returncode == 0:
-            total += len(json.loads(dump.stdout or "[]"))
-    return total
+            out[name] = (len(json.loads(dump.stdout or "[]")), int(info["max_entries"]),
+                         info["map_type"] in ("9", "10"))
+    return out
+
+
+def plain_entries(maps):
+    """Entries of the maps that must not grow: LRU ones fill up to their size by design."""
+    return sum(n for n, _, lru in maps.values() if not lru)
+
+
+def fd_kinds(pid):
+    """{what an fd is (socket, anon_inode:bpf-map, a path): how many}"""
+    kinds = {}
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            what = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        what = what.split(":[")[0] if what.startswith(("socket:", "pipe:")) else what
+        kinds[what] = kinds.get(what, 0) + 1
+    return kinds
+
+
+def quiet_sample(pid):
+    return fd_kinds(pid), map_entries(pid)
 
 
 class Loop(threading.Thread):
@@ -152,9 +183,18 @@ class LoadClient:
     """Keep-alive GETs; counts the answers."""
 
     def __init__(self, port, cid):
-        self.port, self.cid, self.n, self.sock = port, cid, 0, None
+        self.port, self.cid, self.n, self.answered, self.sock = port, cid, 0, 0, None
 
     def step(self):
+        try:
+            self.request()
+        except Exception:
+            if self.sock is not None:
+                self.sock.close()
+            self.sock = None
+            raise
+
+    def request(self):
         if self.sock is None:
             self.sock = socket.create_connection(("127.0.0.1", self.port), timeout=10)
             self.buf = b""
@@ -168,13 +208,21 @@ class LoadClient:
                 raise ConnectionError("closed")
             self.buf += chunk
         head, _, rest = self.buf.partition(b"\r\n\r\n")
-        length = int(next(line.split(b":")[1] for line in head.split(b"\r\n")
-                          if line.lower().startswith(b"content-length:")))
+        fields = dict(line.lower().split(b":", 1) for line in head.split(b"\r\n")[1:]
+                      if b":" in line)
+        length = int(fields.get(b"content-length", b"0"))
         while len(rest) < length:
-            rest += self.sock.recv(65536)
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("closed mid-body")
+            rest += chunk
         self.buf = rest[length:]
         if not head.startswith(b"HTTP/1.1 200"):
             raise AssertionError(head[:60])
+        self.answered += 1
+        if fields.get(b"connection", b"").strip() == b"close":
+            self.sock.close()       # gunicorn's sync workers answer one request a connection
+            self.sock = None
 
 
 HOSTILE_APP = [
@@ -255,7 +303,9 @@ def main():
         time.sleep(1)
     base_ns = time.monotonic_ns()
     base = agent.scrape()
-    log(f"gcpause pid {agent.proc.pid}, gunicorn workers {server.workers}, port {server.port}")
+    fds0, maps0 = quiet_sample(agent.proc.pid)
+    log(f"gcpause pid {agent.proc.pid}, gunicorn workers {server.workers}, port {server.port}; "
+        f"idle: {sum(fds0.values())} fds, maps {maps0}")
 
     stop = threading.Event()
     procs = []
@@ -279,10 +329,14 @@ def main():
         if not agent.healthy():
             failures.append(f"/healthz unanswered at {time.monotonic() - start:.0f} s")
         pid = agent.proc.pid
+        maps = map_entries(pid)
+        for name, (n, most, _) in maps.items():
+            if n > most:
+                failures.append(f"map {name}: {n} entries of {most}")
         samples.append((time.monotonic() - start, rss_kb(pid),
-                        len(os.listdir(f"/proc/{pid}/fd")), map_entries(pid)))
+                        len(os.listdir(f"/proc/{pid}/fd")), plain_entries(maps)))
         el, rss, fds, ents = samples[-1]
-        log(f"{el:6.0f} s  rss {rss / 1024:6.1f} MB  fds {fds:3d}  map entries {ents:4d}  "
+        log(f"{el:6.0f} s  rss {rss / 1024:6.1f} MB  fds {fds:3d}  hash entries {ents:4d}  "
             f"requests {sum(c.n for c in clients)}  churn live {len(procs)}")
     stop.set()
     for t in loops:
@@ -291,7 +345,7 @@ def main():
         p.wait(10)
     for s in slow.socks:
         s.close()
-    requests_sent = sum(c.n for c in clients)
+    requests_sent = sum(c.answered for c in clients)
 
     # Flatness: after the warm-up, nothing grows past the allowance.
     warm = max(30.0, SOAK_TIME / 5)
@@ -304,24 +358,52 @@ def main():
             f"map entries {map0} -> {map1}")
         if rss1 > rss0 * (1 + RSS_SLACK_RATIO) + RSS_SLACK_KB:
             failures.append(f"RSS grew from {rss0} to {rss1} kB")
-        if fd1 > fd0 + FD_SLACK:
-            failures.append(f"open fds grew from {fd0} to {fd1}")
-        if map1 > map0 + MAP_SLACK:
-            failures.append(f"BPF map entries grew from {map0} to {map1}")
+        # fds and map entries follow the live processes during churn: checked at rest below.
     else:
         failures.append("no sample after the warm-up: SOAK_TIME too short (at least 40 s)")
 
-    # Exactness: the workers' own records against what serve exports for their PIDs.
-    time.sleep(2)
-    rc = server.stop()
-    time.sleep(3)       # their last events are read; the series live on for --expire s
+    # Back at rest (churn gone and forgotten after --expire, workers idle): fds and map entries
+    # are those of the start again, give or take.
+    time.sleep(EXPIRE + 5)
     final = agent.scrape()
+    final_ns = time.monotonic_ns()
+    fds1, maps1 = quiet_sample(agent.proc.pid)
+    log(f"at rest again: {sum(fds1.values())} fds, maps {maps1}")
+    # Each traced process holds a pidfd and each probed binary its uprobe links: --all traces
+    # every Python of the host, so those follow whatever else runs here; the rest must be back
+    # to its idle count, pidfds equal the processes traced, links per binary be as at idle.
+    per_proc = ("anon_inode:[pidfd]",)
+    per_binary = ("anon_inode:bpf_link", "anon_inode:[perf_event]")
+    procs0, procs1 = (s.int("gcpause_processes_traced") for s in (base, final))
+    bins0, bins1 = (s.int("gcpause_binaries_probed") for s in (base, final))
+    other0, other1 = (sum(v for k, v in f.items() if k not in per_proc + per_binary)
+                      for f in (fds0, fds1))
+    links0, links1 = (sum(f.get(k, 0) for k in per_binary) for f in (fds0, fds1))
+    log(f"traced processes {procs0} -> {procs1}, binaries {bins0} -> {bins1}, "
+        f"links {links0} -> {links1}, other fds {other0} -> {other1}")
+    if other1 > other0 + FD_SLACK:
+        more = {k: v - fds0.get(k, 0) for k, v in fds1.items() if v > fds0.get(k, 0)}
+        failures.append(f"open fds at rest went from {other0} to {other1}: {more}")
+    if fds1.get(per_proc[0], 0) != procs1:
+        failures.append(f"{fds1.get(per_proc[0], 0)} pidfds for {procs1} traced processes")
+    if bins0 and links1 * bins0 > links0 * bins1 + FD_SLACK * bins0:
+        failures.append(f"{links1} uprobe links for {bins1} binaries (idle: {links0} for {bins0})")
+    traced = maps1.get("traced_pids", (0, 0, False))[0]
+    if abs(traced - procs1) > 2:
+        failures.append(f"traced_pids holds {traced} entries for {procs1} traced processes")
+    if plain_entries(maps1) - traced > plain_entries(maps0) - maps0.get(
+            "traced_pids", (0, 0, False))[0] + MAP_SLACK:
+        failures.append(f"entries of the non-LRU maps at rest: {maps1} (idle: {maps0})")
+
+    # Exactness: the workers' own records against what serve exports for their PIDs, between
+    # two scrapes at rest (the workers record collections at exit, hence the stop).
+    rc = server.stop()
     for w in server.workers:
         if not server.exited_cleanly(w):
             failures.append(f"worker {w} did not flush its records (server exit {rc})")
             continue
         truth = [c for c in read_jsonl(server.truth / f"gc-{w}.jsonl")
-                 if c["start_ns"] > base_ns]
+                 if base_ns < c["start_ns"] < final_ns]
         for gen in (0, 1, 2):
             want = sum(1 for c in truth if c["gen"] == gen)
             got = final.int("gcpause_gc_collections_total", pid=w, generation=gen) - \
@@ -330,7 +412,7 @@ def main():
                 failures.append(f"worker {w} generation {gen}: {got} collections exported, "
                                 f"{want} recorded by the worker")
         handled = sum(1 for r in read_jsonl(server.truth / f"requests-{w}.jsonl")
-                      if r["handler_start_ns"] > base_ns)
+                      if base_ns < r["handler_start_ns"] < final_ns)
         got = sum(s.int() for s in final.find("gcpause_http_requests_total", pid=w)) - \
             sum(s.int() for s in base.find("gcpause_http_requests_total", pid=w))
         log(f"worker {w}: {len(truth)} collections, {handled} requests")
@@ -342,9 +424,14 @@ def main():
     code = agent.stop()
     if code != 0:
         failures.append(f"gcpause serve exited with {code} on SIGTERM: {agent.stderr()}")
-    errors = {"load": sum(t.errors for t in loops[1:3])}
-    if errors["load"]:
-        failures.append(f"{errors['load']} load requests failed")
+    load_errors = sum(t.errors for t in loops[1:3])
+    if load_errors:
+        failures.append(f"{load_errors} load requests failed")
+    handled = sum(1 for w in server.workers
+                  for r in read_jsonl(server.truth / f"requests-{w}.jsonl")
+                  if base_ns < r["handler_start_ns"] < final_ns)
+    if handled != requests_sent:
+        failures.append(f"{requests_sent} requests answered, the app handled {handled}")
 
     for f in failures:
         print(f"soak: FAIL: {f}")
