@@ -20,6 +20,7 @@ generation or its requests, as exported, differ from its own records; any event 
 import json
 import os
 import random
+import shutil
 import signal
 import socket
 import subprocess
@@ -33,11 +34,17 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 sys.path[:0] = [str(REPO / "tests" / "http"), str(REPO / "tests" / "e2e")]
+import servers                      # noqa: E402
 from prom import Scrape             # noqa: E402
 from servers import Server, free_port, read_jsonl   # noqa: E402
 
 GCPAUSE = os.environ.get("GCPAUSE_BIN") or str(REPO / "build" / "gcpause")
-PYTHON = "/usr/bin/python3.11"
+# The soak's Pythons run a copy of Debian's python3.11 under a name of their own, which serve's
+# --comm selects: --all then discovers and filters the whole host as usual, but traces only the
+# soak's processes, so other work on the machine (other gcpause tests planting hostile files)
+# neither disturbs the figures nor is disturbed.
+COMM = "soakpy3.11"
+PYTHON = None       # the copy, set in main()
 SOAK_TIME = float(os.environ.get("SOAK_TIME", "600"))
 SAMPLE = float(os.environ.get("SOAK_SAMPLE", "10"))
 # Growth allowed after the warm-up (the first fifth, at least 30 s): the allocator settles, the
@@ -58,7 +65,7 @@ class Agent:
         self.port = free_port()
         self.err_path = Path(workdir) / "gcpause.err"
         self.proc = subprocess.Popen(
-            [GCPAUSE, "serve", "--all", "--http", "--per-pid", "--listen",
+            [GCPAUSE, "serve", "--all", "--comm", COMM, "--http", "--per-pid", "--listen",
              f"127.0.0.1:{self.port}", "--expire", str(EXPIRE), "--rescan", "2"],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
             stderr=open(self.err_path, "w"))
@@ -285,8 +292,12 @@ class Slowloris:
 
 
 def main():
+    global PYTHON
     failures = []
     work = Path(tempfile.mkdtemp(prefix="gcpause-soak-"))
+    (work / "bin").mkdir()
+    PYTHON = servers.PYTHON = str(work / "bin" / COMM)
+    shutil.copy2("/usr/bin/python3.11", PYTHON)
     log(f"{SOAK_TIME:.0f} s, samples every {SAMPLE:.0f} s, binary {GCPAUSE}, files in {work}")
     agent = Agent(work)
     server = Server("gunicorn-sync", work / "app", workers=2, heap=100000, cycles=2000,
@@ -365,7 +376,12 @@ def main():
     # Back at rest (churn gone and forgotten after --expire, workers idle): fds and map entries
     # are those of the start again, give or take.
     time.sleep(EXPIRE + 5)
-    final = agent.scrape()
+    try:
+        final = agent.scrape()
+    except OSError as e:
+        failures.append(f"/metrics unanswered at rest: {e}")
+        server.kill()
+        return report(failures, requests_sent, samples, agent)
     final_ns = time.monotonic_ns()
     fds1, maps1 = quiet_sample(agent.proc.pid)
     log(f"at rest again: {sum(fds1.values())} fds, maps {maps1}")
@@ -433,6 +449,12 @@ def main():
     if handled != requests_sent:
         failures.append(f"{requests_sent} requests answered, the app handled {handled}")
 
+    return report(failures, requests_sent, samples, agent)
+
+
+def report(failures, requests_sent, samples, agent):
+    if agent.proc.poll() is None:
+        agent.proc.kill()
     for f in failures:
         print(f"soak: FAIL: {f}")
     print(f"soak: {SOAK_TIME:.0f} s, {requests_sent} requests, {len(samples)} samples: "
