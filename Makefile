@@ -54,8 +54,7 @@ UNIT_BINS	:= $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(UNIT_SRCS))
 FIXTURE_SRCS	:= $(wildcard tests/fixtures/*.c)
 FIXTURES	:= $(patsubst tests/fixtures/%.c,$(OUTPUT)/tests/fixtures/%,$(FIXTURE_SRCS))
 
-.PHONY: all deps test unit-test e2e-test fixtures demo clean vmlinux \
-	asan-unit-test asan e2e-asan fuzz fuzz-smoke fuzz-build soak
+.PHONY: all deps test unit-test e2e-test fixtures demo clean vmlinux
 .DELETE_ON_ERROR:
 .SECONDARY: $(BPF_OBJS) $(SKELS)
 

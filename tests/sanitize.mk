@@ -6,7 +6,9 @@
 #   make e2e-asan		end-to-end suite and tests/stress/fleet.sh against build/asan/gcpause
 #   make fuzz-smoke		every fuzzer for FUZZ_SMOKE_TIME s; part of `make test`
 #   make fuzz		every fuzzer for FUZZ_TIME s (FUZZERS="proc_maps http" picks some)
-#   make soak		tests/soak/soak.sh for SOAK_TIME s (600 by default)
+#   make soak		tests/soak/soak.py for SOAK_TIME s (600 by default)
+
+.PHONY: asan asan-unit-test e2e-asan fuzz fuzz-smoke fuzz-build soak
 
 SAN_DIR		:= tests/sanitize
 SAN_FLAGS	:= -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
