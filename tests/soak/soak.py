@@ -90,6 +90,19 @@ class Agent:
     def scrape(self):
         return Scrape(self.get("/metrics"))
 
+    def where(self):
+        """Where gcpause is stuck, for a failure line: its kernel wait channel and what it was
+        opening or reading."""
+        pid = self.proc.pid
+        try:
+            wchan = open(f"/proc/{pid}/wchan").read()
+            files = sorted({os.readlink(f"/proc/{pid}/fd/{fd}") for fd in
+                            os.listdir(f"/proc/{pid}/fd")} - {""})
+            odd = [f for f in files if f.startswith("/") and not f.startswith(("/dev/", "/proc/"))]
+            return f"wchan {wchan}, files open {odd[:5]}"
+        except OSError as e:
+            return f"state unreadable: {e}"
+
     def stderr(self):
         return self.err_path.read_text(errors="replace")[-2000:]
 
@@ -338,7 +351,8 @@ def main():
             failures.append(f"gcpause exited with {agent.proc.returncode}: {agent.stderr()}")
             break
         if not agent.healthy():
-            failures.append(f"/healthz unanswered at {time.monotonic() - start:.0f} s")
+            failures.append(f"/healthz unanswered at {time.monotonic() - start:.0f} s "
+                            f"({agent.where()})")
         pid = agent.proc.pid
         maps = map_entries(pid)
         for name, (n, most, _) in maps.items():
