@@ -54,7 +54,7 @@ UNIT_BINS	:= $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(UNIT_SRCS))
 FIXTURE_SRCS	:= $(wildcard tests/fixtures/*.c)
 FIXTURES	:= $(patsubst tests/fixtures/%.c,$(OUTPUT)/tests/fixtures/%,$(FIXTURE_SRCS))
 
-.PHONY: all deps test unit-test e2e-test fixtures demo clean vmlinux
+.PHONY: all deps test unit-test e2e-test fixtures demo clean vmlinux bench
 .DELETE_ON_ERROR:
 .SECONDARY: $(BPF_OBJS) $(SKELS)
 
@@ -124,6 +124,11 @@ test: deps
 	$(Q)$(SUBMAKE) asan-unit-test
 	$(Q)$(SUBMAKE) fuzz-smoke
 	$(Q)$(SUBMAKE) e2e-test
+
+# Overhead on the traced process, side by side; rewrites the report in docs/performance.md.
+bench: deps
+	$(Q)$(SUBMAKE) all
+	$(Q)$(PYTHON) benchmarks/bench.py --docs docs/performance.md
 
 demo: deps
 	$(Q)$(SUBMAKE) all

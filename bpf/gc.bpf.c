@@ -20,6 +20,13 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 /* Tests and future node-wide mode turn the per-process filter off. */
 const volatile bool filter_pids = true;
+/*
+ * Non-zero: events are submitted without waking the reader, which drains the ring buffer on a
+ * short timer (GC_DRAIN_NS), until this many bytes wait in it. A wake-up is an irq_work, an
+ * IPI when the reader sleeps on another CPU, run in the traced process's context on every
+ * collection: in a VM it costs about as much as the probes' traps themselves.
+ */
+const volatile __u64 wakeup_bytes = 0;
 
 /* One collection under way on a thread. */
 struct gc_frame {
@@ -144,7 +151,12 @@ static __always_inline void emit(__u64 pid_tgid, const struct gc_frame *f, __s32
 	e->depth = depth;
 	task = (struct task_struct *)bpf_get_current_task();
 	e->process_start_ns = BPF_CORE_READ(task, group_leader, start_boottime);
-	bpf_ringbuf_submit(e, 0);
+	if (!wakeup_bytes)
+		bpf_ringbuf_submit(e, 0);
+	else if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) + sizeof(*e) >= wakeup_bytes)
+		bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP);
+	else
+		bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
 }
 
 SEC("usdt")
@@ -197,9 +209,20 @@ static __always_inline bool read_collections(const struct gc_func_config *cfg, _
 	int i;
 
 	for (i = 0; i < GC_COUNTED_GENS; i++) {
-		__u64 addr = stats_addr + (__u64)i * cfg->stats_stride + cfg->collections_offset;
+		__u64 addr = stats_addr + cfg->gen_offset[i];
+		__s8 idx = 0;
 
-		if (bpf_probe_read_user(&out[i], sizeof(out[i]), (void *)addr)) {
+		if (cfg->ring_len[i]) {
+			if (bpf_probe_read_user(&idx, sizeof(idx),
+						(void *)(addr + cfg->ring_index_offset[i])) ||
+			    idx < 0 || (__u32)idx >= cfg->ring_len[i]) {
+				count(GC_CNT_ARG_FAIL);
+				return false;
+			}
+			addr += (__u64)idx * cfg->entry_size;
+		}
+		if (bpf_probe_read_user(&out[i], sizeof(out[i]),
+					(void *)(addr + cfg->collections_offset))) {
 			count(GC_CNT_ARG_FAIL);
 			return false;
 		}
@@ -242,7 +265,12 @@ int gc_func_entry(struct pt_regs *ctx)
 			return 0;
 		}
 		f->stats_addr = interp + cfg->stats_offset;
-		if (!read_collections(cfg, f->stats_addr, f->collections))
+		if (cfg->stats_indirect &&
+		    bpf_probe_read_user(&f->stats_addr, sizeof(f->stats_addr),
+					(void *)f->stats_addr)) {
+			count(GC_CNT_ARG_FAIL);
+			f->stats_addr = 0;
+		} else if (!read_collections(cfg, f->stats_addr, f->collections))
 			f->stats_addr = 0;
 	}
 	return 0;
@@ -288,6 +316,86 @@ int gc_func_return(struct pt_regs *ctx)
 		}
 	}
 	emit(id, f, gen, (__s64)PT_REGS_RC(ctx), depth, now);
+	return 0;
+}
+
+/* A 3.15 ring entry's fields that gc_func_end reads. */
+struct ring_entry {
+	__u64 ts_start, ts_stop;
+	__s64 collected, uncollectable;
+};
+
+static __always_inline int read_entry(const struct gc_func_config *cfg, __u64 ring, __s8 idx,
+				      struct ring_entry *out)
+{
+	__u64 at = ring + (__u64)idx * cfg->entry_size;
+
+	if (bpf_probe_read_user(&out->ts_start, 2 * sizeof(__u64), (void *)(at + cfg->entry_ts)))
+		return -1;
+	return bpf_probe_read_user(&out->collected, 2 * sizeof(__s64),
+				   (void *)(at + cfg->entry_collected));
+}
+
+/*
+ * 3.15+: one probe after the collection, where its record in the interpreter's statistics is
+ * complete (see struct gc_func_config): the collection as CPython timed it itself.
+ */
+SEC("uprobe")
+int gc_func_end(struct pt_regs *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid(), bias, interp, stats, ring = 0, best_ts = 0;
+	__u32 config = (__u32)bpf_get_attach_cookie(ctx);
+	const struct gc_func_config *cfg;
+	struct ring_entry cur, prev;
+	struct gc_frame f = {};
+	__s8 idx, best_idx = 0;
+	__u32 best_len = 0;
+	int i, gen = -1;
+
+	if (!is_traced(id))
+		return 0;
+	cfg = bpf_map_lookup_elem(&func_configs, &config);
+	if (!cfg || !cfg->end_only)
+		return 0;
+	/* Shared objects load at page boundaries: anything else is a misread address. */
+	bias = PT_REGS_IP(ctx) - cfg->site_vaddr;
+	if ((bias & 0xfff) ||
+	    bpf_probe_read_user(&interp, sizeof(interp),
+				(void *)(bias + cfg->runtime_vaddr + cfg->runtime_interp_head)) ||
+	    bpf_probe_read_user(&stats, sizeof(stats), (void *)(interp + cfg->stats_offset))) {
+		count(GC_CNT_ARG_FAIL);
+		return 0;
+	}
+	for (i = 0; i < GC_COUNTED_GENS; i++) {
+		__u64 base = stats + cfg->gen_offset[i], ts;
+
+		if (bpf_probe_read_user(&idx, sizeof(idx),
+					(void *)(base + cfg->ring_index_offset[i])) ||
+		    idx < 0 || (__u32)idx >= cfg->ring_len[i] ||
+		    bpf_probe_read_user(&ts, sizeof(ts), (void *)(base + (__u64)idx *
+								cfg->entry_size + cfg->entry_ts +
+								sizeof(__u64)))) {
+			count(GC_CNT_ARG_FAIL);
+			return 0;
+		}
+		if (ts > best_ts) {
+			best_ts = ts;
+			gen = i;
+			ring = base;
+			best_idx = idx;
+			best_len = cfg->ring_len[i];
+		}
+	}
+	if (gen < 0 || read_entry(cfg, ring, best_idx, &cur) ||
+	    read_entry(cfg, ring, best_idx ? best_idx - 1 : (__s8)(best_len - 1), &prev) ||
+	    cur.ts_stop < cur.ts_start) {
+		count(GC_CNT_ARG_FAIL);
+		return 0;
+	}
+	f.start_ns = cur.ts_start;
+	f.end_ns = cur.ts_stop;
+	emit(id, &f, gen, cur.collected + cur.uncollectable - prev.collected - prev.uncollectable,
+	     0, cur.ts_stop);
 	return 0;
 }
 

@@ -93,15 +93,39 @@ struct gc_func_config {
 	 * Non-zero: the generation argument may be "automatic" (-1) and a call may return without
 	 * collecting (3.13+), so compare the interpreter's per-generation collection counters at
 	 * entry and at return: the one that moved is the generation, none moved means no
-	 * collection.
-	 * Address of counter i: *(tstate + interp_offset) + stats_offset + i * stats_stride
-	 * + collections_offset, with tstate the first argument.
+	 * collection. With tstate the first argument and stats = *(tstate + interp_offset) +
+	 * stats_offset (dereferenced once more when stats_indirect), counter i is at
+	 *   stats + gen_offset[i] + collections_offset                       (ring_len[i] == 0)
+	 *   stats + gen_offset[i] + idx * entry_size + collections_offset    (ring_len[i] > 0)
+	 * where idx = *(__s8 *)(stats + gen_offset[i] + ring_index_offset[i]) < ring_len[i]:
+	 * up to 3.14 the statistics are one array, 3.15 keeps each generation's last collections
+	 * in a ring whose current entry holds the running totals.
 	 */
 	__u32 recover_gen;
 	__u32 interp_offset;
 	__u32 stats_offset;
-	__u32 stats_stride;
+	__u32 stats_indirect;
+	__u32 gen_offset[GC_COUNTED_GENS];
+	__u32 ring_len[GC_COUNTED_GENS];
+	__u32 ring_index_offset[GC_COUNTED_GENS];
+	__u32 entry_size;
 	__u32 collections_offset;
+	/*
+	 * Non-zero (3.15+, whose rings keep each collection's own start and end, taken with
+	 * CLOCK_MONOTONIC): one plain uprobe where the collection's record is complete stands for
+	 * the entry, return and window probes. It finds the interpreter through _PyRuntime, whose
+	 * address in the process is runtime_vaddr plus the load bias, the probe's address in the
+	 * process less site_vaddr; then the statistics as above; the collection just done is the
+	 * newest entry with the latest end, and what it collected the difference with the entry
+	 * before it. An entry holds ts_start, ts_stop at entry_ts and collected, uncollectable at
+	 * entry_collected.
+	 */
+	__u32 end_only;
+	__u32 runtime_interp_head;	/* offset of interpreters.head in _PyRuntime */
+	__u64 site_vaddr;
+	__u64 runtime_vaddr;
+	__u32 entry_ts;
+	__u32 entry_collected;
 	/*
 	 * Non-zero: a call made while a collection runs on the same thread returns without
 	 * collecting (3.13+ checks a "collecting" flag inside the function); drop it.
@@ -135,6 +159,11 @@ struct gc_event {
 #define HTTP_RINGBUF_BYTES	(4 << 20)
 /* How often userspace drains the HTTP ring buffer (it is never woken up by it). */
 #define HTTP_DRAIN_NS		10000000ull
+/*
+ * How often userspace drains the GC ring buffer, which wakes it up only once half full: the
+ * delay of a collection's report, and no wake-up per collection in the traced process.
+ */
+#define GC_DRAIN_NS		25000000ull
 
 enum http_io_kind {
 	HTTP_IO_READ = 1,	/* data read from a TCP socket */

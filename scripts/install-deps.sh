@@ -38,6 +38,8 @@ build_packages=(
 )
 test_packages=(
 	binutils			# strip/objcopy for the stripped-build tests
+	patchelf			# a debootstrapped root's interpreter run on the host (-- COMMAND)
+	dwz				# a .gnu_debugaltlink file for the DWARF unit test
 	debootstrap			# rootfs with newer Debian Pythons for the tests
 	tmux				# gcpause top tests: a real terminal to drive and read
 	libcmocka-dev			# unit tests
@@ -47,6 +49,7 @@ test_packages=(
 	gunicorn python3-flask python3-gevent	# --http tests: WSGI servers (sync, gevent workers)
 	uvicorn python3-uvloop		# --http tests: ASGI server, asyncio and libuv event loops
 	wrk				# --http tests: load generator
+	bpftrace			# make bench: the markers' floor to compare with
 	prometheus python3-yaml		# serve tests: a real scraper; deployment manifest checks
 	util-linux procps		# setpriv (unprivileged test), ps
 )

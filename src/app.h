@@ -3,6 +3,7 @@
 #ifndef GCPAUSE_APP_H
 #define GCPAUSE_APP_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -41,10 +42,10 @@ struct app {
 	struct pidmap by_pid;		/* pid -> slot of its latest process */
 	uint64_t start_ns, interval_start_ns;
 	int epfd, sigfd, interval_fd, deadline_fd;
-	int http_drain_fd;		/* --http: the ring buffer is drained on this timer */
+	int drain_fd;		/* the ring buffers are drained on this timer */
 	int housekeeping_fd;		/* --all, serve: rescans, expiry, the server's timeouts */
 	struct launch child;
-	char command_output[64];	/* top -- COMMAND: where the command's output goes */
+	char command_output[PATH_MAX];	/* top -- COMMAND: where the command's output goes */
 	bool launched;
 	bool stop_requested;
 	double start_unix_seconds;	/* serve: for gcpause_start_time_seconds */
@@ -55,7 +56,7 @@ struct app {
 
 /* The event loop's sources: the high half of an epoll event's data. */
 enum source {
-	SRC_EVENTS = 1, SRC_HTTP, SRC_SIGNAL, SRC_INTERVAL, SRC_DEADLINE, SRC_PROCESS, SRC_KEYS,
+	SRC_EVENTS = 1, SRC_DRAIN, SRC_SIGNAL, SRC_INTERVAL, SRC_DEADLINE, SRC_PROCESS, SRC_KEYS,
 	SRC_DISCOVERY, SRC_RETRY, SRC_HOUSEKEEPING, SRC_METRICS,
 };
 

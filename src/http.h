@@ -48,6 +48,8 @@ void http_conns_flush_pid(struct http_conns *c, pid_t pid);
 void http_conns_flush(struct http_conns *c);
 /* Reads that began with no request line (binary or non-HTTP traffic), ignored. */
 uint64_t http_conns_non_http(const struct http_conns *c);
+/* Requests whose Content-Length was not a plausible number: their body was not skipped. */
+uint64_t http_conns_bad_length(const struct http_conns *c);
 void http_conns_free(struct http_conns *c);
 
 #endif /* GCPAUSE_HTTP_H */

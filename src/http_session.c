@@ -138,6 +138,11 @@ void http_session_losses(struct http_session *s, uint64_t *dropped, uint64_t *no
 	*non_http = http_conns_non_http(s->conns);
 }
 
+uint64_t http_session_bad_length(struct http_session *s)
+{
+	return http_conns_bad_length(s->conns);
+}
+
 void http_session_close(struct http_session *s)
 {
 	if (!s)

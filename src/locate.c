@@ -338,12 +338,13 @@ static int locate_manual(struct ctx *c, struct walk *w, struct gc_func_site *sit
 	site->gen_arg = arg < 0 ? -1 : arg;
 	site->gen_const = arg < 0 ? (int)gen : 0;
 	if (arg < 0)
-		snprintf(site->evidence, sizeof(site->evidence), "called from %s; prints the "
-			 "constant generation 2; .eh_frame function start", where);
+		snprintf(site->evidence, sizeof(site->evidence), "0x%llx, called from %s; prints "
+			 "the constant generation 2; .eh_frame function start",
+			 (unsigned long long)site->vaddr, where);
 	else
-		snprintf(site->evidence, sizeof(site->evidence), "called from %s with %s=2; "
-			 "prints %s as the generation; .eh_frame function start", where,
-			 reg_names[arg], reg_names[arg]);
+		snprintf(site->evidence, sizeof(site->evidence), "0x%llx, called from %s with "
+			 "%s=2; prints %s as the generation; .eh_frame function start",
+			 (unsigned long long)site->vaddr, where, reg_names[arg], reg_names[arg]);
 	return a;
 }
 
@@ -389,8 +390,9 @@ static int take_automatic(struct ctx *c, const struct walk *w, int n, int arg,
 	site->vaddr = w->nodes[n].entry;
 	site->gen_arg = arg;
 	site->gen_const = 0;
-	snprintf(site->evidence, sizeof(site->evidence), "called from %s; prints %s as the "
-		 "generation; .eh_frame function start", where, reg_names[arg]);
+	snprintf(site->evidence, sizeof(site->evidence), "0x%llx, called from %s; prints %s "
+		 "as the generation; .eh_frame function start", (unsigned long long)site->vaddr,
+		 where, reg_names[arg]);
 	return 0;
 }
 
@@ -431,7 +433,7 @@ static int parse_minor(const char *version, int *minor)
 	if (!version || sscanf(version, "%d.%d%n", &major, minor, &n) != 2 ||
 	    (version[n] && version[n] != '.'))
 		return -EINVAL;
-	return major == 3 && *minor >= 8 && *minor <= 13 ? 0 : -ENOTSUP;
+	return major == 3 && *minor >= 8 && *minor <= 15 ? 0 : -ENOTSUP;
 }
 
 int locate_gc_functions(const char *path, const char *version, struct gc_func_site *out, int max,
@@ -447,7 +449,7 @@ int locate_gc_functions(const char *path, const char *version, struct gc_func_si
 	ret = parse_minor(version, &c.minor);
 	if (ret)
 		return fail(&c, ret, "version \"%s\": the collection function is located for "
-			    "CPython 3.8 to 3.13", version ? version : "");
+			    "CPython 3.8 to 3.15", version ? version : "");
 	if (!out || max < 1)
 		return fail(&c, -EINVAL, "no room for a site");
 	ret = load_image(&c, path);

@@ -14,7 +14,7 @@ struct gc_func_site {
 	/* 0: generation in the 1st integer argument (rdi), 1: in the 2nd (rsi), -1: constant */
 	int gen_arg;
 	int gen_const;		/* the generation when gen_arg is -1 */
-	char evidence[128];	/* how it was found, for the user */
+	char evidence[160];	/* how it was found, for the user */
 };
 
 /*

@@ -21,6 +21,7 @@
 #include "clock.h"
 #include "container.h"
 #include "fleet.h"
+#include "format.h"
 #include "http_session.h"
 #include "launch.h"
 #include "list.h"
@@ -45,8 +46,19 @@ static bool verbose;
 
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list args)
 {
+	char *text = NULL;
+	int n;
+
 	/* Without -v, errors are reported by gcpause in one line of its own. */
-	return verbose ? vfprintf(stderr, fmt, args) : 0;
+	if (!verbose)
+		return 0;
+	/* libbpf names the binaries it attaches to: escaped, its own line breaks kept. */
+	n = vasprintf(&text, fmt, args);
+	if (n < 0)
+		return n;
+	fmt_terminal_put(stderr, text, true);
+	free(text);
+	return n;
 }
 
 static int attach_pids(struct app *app, const struct target *targets, char *err, size_t err_len)
@@ -75,9 +87,17 @@ static int launch_command(struct app *app, struct target *t, char *err, size_t e
 	int ret, fd, out = -1;
 
 	if (app->opts.top) {
+		const char *tmp = getenv("TMPDIR");
+
 		/* mkstemps: a name nobody could have planted a link at, opened exclusively. */
-		snprintf(app->command_output, sizeof(app->command_output),
-			 "/tmp/gcpause-top-XXXXXX.log");
+		if (!tmp || tmp[0] != '/')
+			tmp = "/tmp";
+		if (snprintf(app->command_output, sizeof(app->command_output),
+			     "%s/gcpause-top-XXXXXX.log", tmp) >= (int)sizeof(app->command_output)) {
+			snprintf(err, err_len, "TMPDIR is too long: %s", tmp);
+			app->command_output[0] = '\0';
+			return -ENAMETOOLONG;
+		}
 		out = mkstemps(app->command_output, 4);
 		if (out < 0) {
 			snprintf(err, err_len, "cannot create a file for the command's output: %s",
@@ -177,8 +197,8 @@ static int run_loop(struct app *app)
 			uint32_t index = (uint32_t)evs[i].data.u64;
 
 			switch (src) {
-			case SRC_HTTP:
-				if (read(app->http_drain_fd, &ticks, sizeof(ticks)) <= 0)
+			case SRC_DRAIN:
+				if (read(app->drain_fd, &ticks, sizeof(ticks)) <= 0)
 					break;
 				/* fall through */
 			case SRC_EVENTS:
@@ -266,10 +286,11 @@ static int setup_loop(struct app *app, char *err, size_t err_len)
 	ret = app_epoll_add(app, app->sigfd, SRC_SIGNAL, 0);
 	if (!ret)
 		ret = app_epoll_add(app, tracer_epoll_fd(app->tracer), SRC_EVENTS, 0);
-	if (!ret && app->http) {
-		app->http_drain_fd = clock_timerfd(HTTP_DRAIN_NS, true);
-		ret = app->http_drain_fd < 0 ? app->http_drain_fd :
-		      app_epoll_add(app, app->http_drain_fd, SRC_HTTP, 0);
+	/* Both ring buffers are drained on this timer: neither wakes us per event. */
+	if (!ret) {
+		app->drain_fd = clock_timerfd(app->http ? HTTP_DRAIN_NS : GC_DRAIN_NS, true);
+		ret = app->drain_fd < 0 ? app->drain_fd :
+		      app_epoll_add(app, app->drain_fd, SRC_DRAIN, 0);
 	}
 	if (!ret && app->opts.top)
 		ret = app_epoll_add(app, STDIN_FILENO, SRC_KEYS, 0);
@@ -334,7 +355,7 @@ static int resolve_targets(struct app *app, struct target **out, char *err, size
 int main(int argc, char **argv)
 {
 	struct app app = { .epfd = -1, .sigfd = -1, .interval_fd = -1, .deadline_fd = -1,
-			   .http_drain_fd = -1, .housekeeping_fd = -1,
+			   .drain_fd = -1, .housekeeping_fd = -1,
 			   .child = { .gate_fd = -1, .exec_err_fd = -1 } };
 	struct tracer_opts topts = { .on_event = on_event, .ctx = &app };
 	struct target *targets = NULL;
@@ -375,6 +396,7 @@ int main(int argc, char **argv)
 		goto cleanup;
 
 	topts.ringbuf_bytes = app.opts.ringbuf_bytes;
+	topts.wakeup_bytes = app.opts.ringbuf_bytes / 2;
 	if (tracer_open(&app.tracer, &topts, err, sizeof(err)))
 		goto cleanup;
 	if (app.opts.http) {
@@ -459,8 +481,8 @@ cleanup:
 		close(app.interval_fd);
 	if (app.deadline_fd >= 0)
 		close(app.deadline_fd);
-	if (app.http_drain_fd >= 0)
-		close(app.http_drain_fd);
+	if (app.drain_fd >= 0)
+		close(app.drain_fd);
 	if (app.sigfd >= 0)
 		close(app.sigfd);
 	if (app.epfd >= 0)

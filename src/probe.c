@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "dwarf_types.h"
+#include "gc_counters.h"
 #include "locate.h"
 #include "probe.h"
 #include "pyversion.h"
@@ -57,96 +57,32 @@ static void config_from(struct gc_func_config *cfg, const struct gc_semantics *s
 	cfg->skip_nested = sem->skip_nested;
 }
 
-/* Where, in 3.13's GCState, the per-generation statistics are: fixed by its C definition. */
-#define GC313_STATS_IN_GCSTATE		0x80
-#define GC313_STATS_STRIDE		24
-#define GC313_COLLECTIONS_OFFSET	0
-/* In 3.13's _Py_DebugOffsets (Include/internal/pycore_runtime.h). */
-#define DEBUG_OFFSETS_COOKIE		"xdebugpy"
-#define DEBUG_OFFSETS_VERSION		8
-#define DEBUG_OFFSETS_313_INTERP_GC	80	/* interpreter_state.gc */
-#define DEBUG_OFFSETS_313_TSTATE_INTERP	176	/* thread_state.interp */
-
-struct counter_offsets {
-	long interp, stats, stride, collections;
-};
-
-static int counters_from_dwarf(const char *dwarf_file, struct counter_offsets *o)
-{
-	if (!dwarf_file ||
-	    dwarf_offsetof(dwarf_file, "PyThreadState", "interp", &o->interp) ||
-	    dwarf_offsetof(dwarf_file, "PyInterpreterState", "gc.generation_stats", &o->stats) ||
-	    dwarf_sizeof(dwarf_file, "struct gc_generation_stats", &o->stride) ||
-	    dwarf_offsetof(dwarf_file, "struct gc_generation_stats", "collections",
-			   &o->collections))
-		return -ENOENT;
-	return 0;
-}
-
-static uint64_t head_u64(const struct pyelf_info *info, size_t off)
-{
-	uint64_t v;
-
-	memcpy(&v, info->runtime_head + off, sizeof(v));
-	return v;
-}
-
 /*
- * 3.13 publishes where the interpreter's GC state is (_Py_DebugOffsets at the start of
- * _PyRuntime, initialised in the file), for tools like this one: enough when there is no DWARF.
- */
-static int counters_from_debug_offsets(const struct pyelf_info *info,
-				       const struct py_version *v, struct counter_offsets *o)
-{
-	uint64_t version;
-
-	if (v->major != 3 || v->minor != 13 || !info->has_runtime_head ||
-	    memcmp(info->runtime_head, DEBUG_OFFSETS_COOKIE, 8))
-		return -ENOENT;
-	version = head_u64(info, DEBUG_OFFSETS_VERSION);
-	if ((version >> 16) != 0x030d)
-		return -ENOENT;
-	o->interp = head_u64(info, DEBUG_OFFSETS_313_TSTATE_INTERP);
-	o->stats = head_u64(info, DEBUG_OFFSETS_313_INTERP_GC) + GC313_STATS_IN_GCSTATE;
-	o->stride = GC313_STATS_STRIDE;
-	o->collections = GC313_COLLECTIONS_OFFSET;
-	/* Sizes a sane layout never exceeds: a garbage header must not become addresses. */
-	if (o->interp <= 0 || o->interp > 4096 || o->stats <= 0 || o->stats > (1L << 20))
-		return -ENOENT;
-	return 0;
-}
-
-/*
- * 3.13+: where the per-generation collection counters are, from DWARF, else from the offsets
- * 3.13 publishes. Without either the generation of an automatic collection stays unknown (-1):
- * said in the plan's caveat.
+ * 3.13+: where the per-generation collection counters are (gc_counters.c). Without them the
+ * generation of an automatic collection stays unknown (-1): said in the plan's caveat.
  */
 static void plan_counters(struct probe_plan *plan, const char *dwarf_file,
 			  const struct pyelf_info *info, const struct py_version *v)
 {
-	struct counter_offsets o;
-	const char *how;
+	struct gc_func_config cfg = { 0 };
+	char how[32], why[160];
 	int i;
 
-	if (!counters_from_dwarf(dwarf_file, &o)) {
-		how = "DWARF";
-	} else if (!counters_from_debug_offsets(info, v, &o)) {
-		how = "_Py_DebugOffsets";
-	} else {
+	if (gc_counters_find(dwarf_file, info, v, &cfg, how, sizeof(how), why, sizeof(why))) {
 		snprintf(plan->caveat, sizeof(plan->caveat),
-			 "no DWARF or _Py_DebugOffsets for the interpreter's GC state: automatic "
+			 "the interpreter's GC counters cannot be found (%s): automatic "
 			 "collections are reported with generation -1, and a call that finds "
-			 "another thread collecting is counted as a pause");
+			 "another thread collecting is counted as a pause", why);
 		return;
 	}
 	for (i = 0; i < plan->nsites; i++) {
-		struct gc_func_config *cfg = &plan->sites[i].cfg;
+		struct gc_func_config *site = &plan->sites[i].cfg;
+		struct gc_func_config keep = *site;
 
-		cfg->recover_gen = 1;
-		cfg->interp_offset = o.interp;
-		cfg->stats_offset = o.stats;
-		cfg->stats_stride = o.stride;
-		cfg->collections_offset = o.collections;
+		*site = cfg;
+		site->gen_source = keep.gen_source;
+		site->gen_const = keep.gen_const;
+		site->skip_nested = keep.skip_nested;
 	}
 	snprintf(plan->counters_source, sizeof(plan->counters_source), "%s", how);
 }
@@ -197,14 +133,44 @@ static void plan_window(struct probe_plan *plan, const char *host_path)
 		if (!start || !stop || start->target != stop->target ||
 		    elf_vaddr_to_offset(host_path, start->vaddr + start->len,
 					&site->window_start_offset) ||
-		    elf_vaddr_to_offset(host_path, stop->vaddr, &site->window_end_offset)) {
-			site->window_start_offset = site->window_end_offset = 0;
+		    elf_vaddr_to_offset(host_path, stop->vaddr, &site->window_end_offset) ||
+		    elf_vaddr_to_offset(host_path, stop->vaddr + stop->len, &site->end_offset)) {
+			site->window_start_offset = site->window_end_offset = site->end_offset = 0;
 			snprintf(plan->caveat, sizeof(plan->caveat), "the gc.callbacks calls were "
 				 "not found in %s%s%s: pauses include the callbacks' run time",
 				 site->what, why[0] ? ": " : "", why);
+		} else {
+			site->end_vaddr = stop->vaddr + stop->len;
 		}
 	}
 	free(calls);
+}
+
+/*
+ * 3.15+ keep each collection's own start and end in their statistics: where the interpreter
+ * can be found from _PyRuntime, one probe after the "stop" callback's call replaces the four
+ * (entry, return, window marks), a quarter of the traps. Shutdown collections skip the
+ * callbacks by jumping to that same instruction; the tests check that none is missed.
+ */
+static void plan_end_only(struct probe_plan *plan)
+{
+	int i;
+
+	if (getenv("GCPAUSE_NO_END_PROBE"))
+		return;
+	for (i = 0; i < plan->nsites; i++) {
+		struct probe_site *site = &plan->sites[i];
+
+		if (!site->cfg.recover_gen || !site->cfg.stats_indirect || !site->end_offset ||
+		    !site->cfg.runtime_vaddr || !site->cfg.runtime_interp_head)
+			continue;
+		site->cfg.end_only = 1;
+		site->cfg.site_vaddr = site->end_vaddr;
+		snprintf(plan->source + strlen(plan->source),
+			 sizeof(plan->source) - strlen(plan->source),
+			 "; one probe after each collection, timed by the interpreter's own "
+			 "statistics");
+	}
 }
 
 static int add_site(struct probe_plan *plan, const char *host_path, uint64_t vaddr,
@@ -293,7 +259,7 @@ static int plan_symbols(struct probe_plan *plan, const char *host_path, const ch
 	char why[PROBE_TEXT_LEN];
 	int ret, n;
 
-	ret = symtab_load(host_path, root, &st, why, sizeof(why));
+	ret = symtab_load_named(host_path, plan->display, root, &st, why, sizeof(why));
 	if (ret) {
 		snprintf(err, err_len, "%s: no symbols: %s", plan->display, why);
 		return ret;
@@ -326,8 +292,10 @@ static int plan_symbols(struct probe_plan *plan, const char *host_path, const ch
 	}
 	if (!ret && sem->recover_gen)
 		plan_counters(plan, symtab_dwarf_file(st), info, v);
-	if (!ret && sem->skip_nested)
+	if (!ret && sem->skip_nested) {
 		plan_window(plan, host_path);
+		plan_end_only(plan);
+	}
 cleanup:
 	symtab_free(st);
 	return ret;
@@ -355,8 +323,10 @@ static int plan_stripped(struct probe_plan *plan, const char *host_path,
 		 found[0].evidence);
 	if (sem->recover_gen)
 		plan_counters(plan, NULL, info, v);
-	if (sem->skip_nested)
+	if (sem->skip_nested) {
 		plan_window(plan, host_path);
+		plan_end_only(plan);
+	}
 	return 0;
 }
 

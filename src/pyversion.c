@@ -25,8 +25,8 @@ int gc_semantics_for(const struct py_version *v, bool free_threaded, struct gc_s
 {
 	memset(sem, 0, sizeof(*sem));
 	sem->free_threaded = free_threaded;
-	if (v->major != 3 || v->minor < 8 || v->minor > 14) {
-		snprintf(err, err_len, "function probes know CPython 3.8 to 3.14, not %d.%d",
+	if (v->major != 3 || v->minor < 8 || v->minor > 15) {
+		snprintf(err, err_len, "function probes know CPython 3.8 to 3.15, not %d.%d",
 			 v->major, v->minor);
 		return -ENOTSUP;
 	}
@@ -77,7 +77,10 @@ int gc_semantics_for(const struct py_version *v, bool free_threaded, struct gc_s
 		}
 		break;
 	}
-	/* gc_collect_main(tstate, generation, reason): -1 is "automatic", nesting returns 0. */
+	/*
+	 * 3.13, 3.14.5+, 3.15: gc_collect_main(tstate, generation, reason): -1 is "automatic",
+	 * nesting returns 0.
+	 */
 	sem->function = "gc_collect_main";
 	sem->gen_source = GC_GEN_ARG2;
 	sem->recover_gen = true;

@@ -361,6 +361,7 @@ void report_json_summary(FILE *out, const struct report_summary *s)
 	if (s->http) {
 		add_u64(obj, "http_dropped_events", s->http_dropped);
 		add_u64(obj, "non_http_connections", s->http_non_http);
+		add_u64(obj, "bad_content_length", s->http_bad_length);
 	}
 	procs = json_object_new_array();
 	for (i = 0; i < s->nprocs; i++)

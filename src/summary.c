@@ -20,8 +20,10 @@ static void summary_window(struct app *app, struct report_summary *s, enum stats
 	s->counters[GC_CNT_UNATTRIBUTED] = app->unattributed;
 	s->procs = calloc(app->nprocs ? app->nprocs : 1, sizeof(*s->procs));
 	s->http = app->http;
-	if (app->http)
+	if (app->http) {
 		http_session_losses(app->http, &s->http_dropped, &s->http_non_http);
+		s->http_bad_length = http_session_bad_length(app->http);
+	}
 }
 
 /* The processes in the slots (exited ones still kept included). */

@@ -11,6 +11,7 @@
 #include "percpu.h"
 #include "gc.skel.h"
 #include "tracer.h"
+#include "untrusted_file.h"
 
 /*
  * Per binary: the marker probes, or per collection function an entry and a return probe and up
@@ -84,6 +85,7 @@ int tracer_open(struct tracer **out, const struct tracer_opts *opts, char *err, 
 		goto cleanup;
 	}
 	tr->skel->rodata->filter_pids = true;
+	tr->skel->rodata->wakeup_bytes = opts->wakeup_bytes;
 	ret = bpf_map__set_max_entries(tr->skel->maps.events, opts->ringbuf_bytes);
 	if (ret) {
 		snprintf(err, err_len, "cannot size ring buffer to %u bytes: %s",
@@ -198,6 +200,20 @@ static int attach_function(struct tracer *tr, struct attached_binary *bin, const
 	}
 	tr->config_used[config] = true;
 	bin->configs[bin->nconfigs++] = config;
+	if (site->cfg.end_only) {
+		opts.bpf_cookie = config;
+		link = bpf_program__attach_uprobe_opts(tr->skel->progs.gc_func_end, -1, path,
+						       site->end_offset, &opts);
+		if (!link) {
+			ret = -errno;
+			snprintf(err, err_len, "cannot attach the end probe of %s at %s+0x%llx: "
+				 "%s%s", site->what, path, (unsigned long long)site->end_offset,
+				 strerror(-ret), uprobe_hint(ret));
+			return ret;
+		}
+		bin->links[bin->nlinks++] = link;
+		return 0;
+	}
 	/* The return first, as for the markers: an entry without its return would linger. */
 	for (ret_probe = 1; ret_probe >= 0; ret_probe--) {
 		opts.bpf_cookie = config;
@@ -253,13 +269,11 @@ int tracer_attach_binary(struct tracer *tr, const char *host_path, const struct 
 	 * Through an fd from here on: a path under /proc/PID/root vanishes when that process exits,
 	 * which a short-lived process may do while its probes are being attached.
 	 */
-	fd = open(host_path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || fstat(fd, &st)) {
-		ret = -errno;
-		snprintf(err, err_len, "cannot open %s: %s", host_path, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return ret;
+	fd = untrusted_open(host_path, UNTRUSTED_ELF_MAX, &st);
+	if (fd < 0) {
+		snprintf(err, err_len, "cannot open %s: %s", host_path,
+			 untrusted_strerror(fd));
+		return fd;
 	}
 	snprintf(fd_path, sizeof(fd_path), "/proc/self/fd/%d", fd);
 	*id = (struct tracer_binary_id){ st.st_dev, st.st_ino };

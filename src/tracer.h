@@ -15,6 +15,8 @@ typedef void (*tracer_event_fn)(const struct gc_event *e, void *ctx);
 
 struct tracer_opts {
 	uint32_t ringbuf_bytes;		/* power of two, at least one page */
+	/* 0: wake the reader per event; else only once this many bytes wait (drain on a timer) */
+	uint32_t wakeup_bytes;
 	tracer_event_fn on_event;
 	void *ctx;
 };

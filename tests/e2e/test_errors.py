@@ -79,7 +79,7 @@ def test_python_without_any_usable_probe(procs, gcpause_bin):
         pytest.skip("no pyenv python 3.7 (a Python with neither markers nor known function)")
     p = start_python(procs, found[-1])
     check_error(run_gcpause([GCPAUSE, "--json", "-p", p.pid]), 1, "no gc markers",
-                "3.8 to 3.14")
+                "3.8 to 3.15")
 
 
 def test_forced_tier_unavailable(procs, gcpause_bin):
@@ -101,7 +101,7 @@ def test_command_mode_refuses(gcpause_bin, case):
         found = sorted(glob.glob("/root/.pyenv/versions/3.7.*/bin/python3.7"))
         if not found:
             pytest.skip("no pyenv python 3.7 (a Python with neither markers nor known function)")
-        cmd, keywords = [found[-1], "-c", "pass"], ("no gc markers", "3.8 to 3.14")
+        cmd, keywords = [found[-1], "-c", "pass"], ("no gc markers", "3.8 to 3.15")
     else:
         cmd, keywords = ["/nonexistent/python3.11"], ("no such file", "not found")
     check_error(run_gcpause([GCPAUSE, "--json", "--"] + cmd), 1, *keywords)

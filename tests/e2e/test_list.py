@@ -63,7 +63,7 @@ def test_list_explains_each_process(procs, tmp_path, embed_fixture):
         if version:
             assert row["version"] == version, row
         if probe is None:
-            assert "3.8 to 3.14" in row["error"], row
+            assert "3.8 to 3.15" in row["error"], row
         else:
             assert "error" not in row and row["probe_source"], row
 

@@ -140,7 +140,7 @@ static void test_resolve_too_old(void **state)
 	argv[0] = g.gl_pathv[0];
 	assert_int_equal(launch_resolve(argv, PROBE_AUTO, &t, err, sizeof(err)), -ENOTSUP);
 	assert_non_null(strstr(err, "Python 3.7"));
-	assert_non_null(strstr(err, "3.8 to 3.14"));
+	assert_non_null(strstr(err, "3.8 to 3.15"));
 	globfree(&g);
 }
 

@@ -63,7 +63,7 @@ static void test_semantics_table(void **state)
 
 	v.minor = 7;
 	assert_int_equal(gc_semantics_for(&v, false, &sem, err, sizeof(err)), -ENOTSUP);
-	assert_non_null(strstr(err, "3.8 to 3.14"));
+	assert_non_null(strstr(err, "3.8 to 3.15"));
 	v.minor = 8;
 	assert_int_equal(gc_semantics_for(&v, false, &sem, err, sizeof(err)), 0);
 	assert_true(sem.gcc_clones && !sem.recover_gen);
@@ -89,7 +89,12 @@ static void test_semantics_table(void **state)
 	assert_true(sem.recover_gen && !sem.incremental);
 	v.minor = 15;
 	v.micro = 0;
+	assert_int_equal(gc_semantics_for(&v, false, &sem, err, sizeof(err)), 0);
+	assert_string_equal(sem.function, "gc_collect_main");
+	assert_true(sem.recover_gen && sem.skip_nested && !sem.incremental);
+	v.minor = 16;
 	assert_int_equal(gc_semantics_for(&v, false, &sem, err, sizeof(err)), -ENOTSUP);
+	assert_non_null(strstr(err, "3.8 to 3.15"));
 }
 
 static void test_markers_preferred(void **state)
