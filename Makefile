@@ -117,9 +117,12 @@ e2e-test: deps all fixtures
 	$(Q)$(PYTHON) -m pytest -q tests/e2e
 
 # deps first, alone: the other targets' flags come from pkg-config, which it may install.
+# The unit tests run twice: as built, and under ASan+UBSan; the fuzzers run briefly each.
 test: deps
 	$(Q)$(SUBMAKE) all fixtures $(UNIT_BINS)
 	$(Q)$(SUBMAKE) unit-test
+	$(Q)$(SUBMAKE) asan-unit-test
+	$(Q)$(SUBMAKE) fuzz-smoke
 	$(Q)$(SUBMAKE) e2e-test
 
 # Overhead on the traced process, side by side; rewrites the report in docs/performance.md.
@@ -134,5 +137,7 @@ demo: deps
 clean:
 	$(call msg,CLEAN,$(OUTPUT))
 	$(Q)rm -rf $(OUTPUT)
+
+include tests/sanitize.mk
 
 -include $(OBJS:.o=.d) $(BPF_OBJS:.o=.d) $(OUTPUT)/tests/*.d $(OUTPUT)/tests/fixtures/*.d

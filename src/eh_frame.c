@@ -91,7 +91,8 @@ static int cie_encoding(const unsigned char *d, size_t size, size_t off, bool *z
 		return -1;
 	memcpy(&len, p, 4);
 	memcpy(&id, p + 4, 4);
-	if (id || len == 0xffffffff || len > size - off - 4)
+	/* At least the id and the version: the augmentation string starts inside the CIE. */
+	if (id || len < 5 || len == 0xffffffff || len > size - off - 4)
 		return -1;
 	end = p + 4 + len;
 	p += 8;
@@ -99,7 +100,10 @@ static int cie_encoding(const unsigned char *d, size_t size, size_t off, bool *z
 		return -1;
 	aug = ++p;
 	p = memchr(p, '\0', end - p);
-	if (!p++ || !rd_leb(&p, end, false, &v) || !rd_leb(&p, end, true, &v))
+	if (!p)
+		return -1;
+	p++;
+	if (!rd_leb(&p, end, false, &v) || !rd_leb(&p, end, true, &v))
 		return -1;
 	if (!(aug[-1] == 1 ? p++ < end : rd_leb(&p, end, false, &v)))
 		return -1;
@@ -149,8 +153,8 @@ int fde_table_read(struct fde_table *t, const unsigned char *d, size_t size, uin
 			enc = cie_encoding(d, size, last_cie, &z);
 		}
 		if (enc < 0 || !rd_enc(&p, end, enc, addr + (p - d), &start) ||
-		    !rd_enc(&p, end, enc & 0x0f, 0, &range) || !range)
-			continue;
+		    !rd_enc(&p, end, enc & 0x0f, 0, &range) || !range || start + range < start)
+			continue;	/* unreadable, empty, or wrapping past the address space */
 		if (z && (!rd_leb(&p, end, false, &auglen) || auglen > (uint64_t)(end - p)))
 			continue;
 		p += z ? auglen : 0;

@@ -106,7 +106,10 @@ int http_stats_merge(struct http_stats *dst, const struct http_stats *src)
 		dst->tail_pool = grown;
 		dst->pool_cap = need;
 	}
-	memcpy(dst->tail_pool + dst->npool, src->tail_pool, src->npool * sizeof(*src->tail_pool));
+	/* An empty source has no pool at all: memcpy() from NULL is undefined even for 0 bytes. */
+	if (src->npool)
+		memcpy(dst->tail_pool + dst->npool, src->tail_pool,
+		       src->npool * sizeof(*src->tail_pool));
 	dst->npool = need;
 	hist_merge(&dst->latency, &src->latency);
 	hist_merge(&dst->gc_hit, &src->gc_hit);

@@ -455,9 +455,11 @@ int main(int argc, char **argv)
 
 	switch (options_parse(argc, argv, &app.opts, err, sizeof(err))) {
 	case OPTIONS_EXIT_OK:
+		options_free(&app.opts);
 		return 0;
 	case OPTIONS_USAGE_ERROR:
 		msg_error("%s", err);
+		options_free(&app.opts);	/* what was parsed before the error */
 		return 2;
 	case OPTIONS_RUN:
 		break;
@@ -467,6 +469,7 @@ int main(int argc, char **argv)
 	if (app.opts.top && (!isatty(STDOUT_FILENO) || !isatty(STDIN_FILENO))) {
 		msg_error("top needs a terminal on stdin and stdout; for a report use gcpause "
 			  "-p PID (text) or --json");
+		options_free(&app.opts);
 		return 1;
 	}
 	libbpf_set_print(libbpf_print);

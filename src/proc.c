@@ -39,7 +39,8 @@ int proc_parse_stat(const char *stat, char *comm, size_t comm_len, uint64_t *sta
 	size_t n;
 	int field;
 
-	if (!open || !close || close < open)
+	/* Nothing after the comm: the field walk below would start past the terminator. */
+	if (!open || !close || close < open || !close[1])
 		return -EINVAL;
 	n = close - open - 1;
 	if (n >= comm_len)

@@ -25,7 +25,9 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 BUILD = REPO / "build"
-GCPAUSE = BUILD / "gcpause"
+# GCPAUSE_BIN runs the suite against another build of the same source (make e2e-asan: the
+# ASan+UBSan one); the fixtures stay those of build/.
+GCPAUSE = Path(os.environ.get("GCPAUSE_BIN") or BUILD / "gcpause")
 FIXTURES = BUILD / "tests" / "fixtures"
 SDT_MARKERS = FIXTURES / "sdt_markers"
 EMBED_HOST = FIXTURES / "embed_host"

@@ -2,20 +2,17 @@
 # SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 # Stress of `gcpause serve --all --http` under an AddressSanitizer build: bursts of short-lived
 # Python processes (some forking, some exec'd through sh, two pyenv versions), /bin/true, and
-# scrapes in a loop; fails on any sanitizer report or a non-zero exit. Not part of `make test`
-# (the sanitizer build takes a while); run it after changing the fleet code:
-#
-#   make OUTPUT=build-asan CFLAGS='-g -O1 -fsanitize=address,undefined -fno-omit-frame-pointer' \
-#        build-asan/gcpause && tests/stress/fleet.sh
+# scrapes in a loop; fails on any sanitizer report or a non-zero exit. `make e2e-asan` runs it
+# (in CI) against build/asan/gcpause; by hand: make asan && tests/stress/fleet.sh
 set -u
 cd "$(dirname "$0")/../.."
-G=${GCPAUSE:-build-asan/gcpause}
+G=${GCPAUSE:-build/asan/gcpause}
 PORT=${PORT:-9551}
 LOG=$(mktemp /tmp/gcpause-stress-XXXXXX.log)
 PY=/usr/bin/python3.11
 PYENV=(/root/.pyenv/versions/3.12.*/bin/python3.12 /root/.pyenv/versions/3.9.*/bin/python3.9)
 
-ASAN_OPTIONS=detect_leaks=1 "$G" serve --http --listen 127.0.0.1:$PORT --expire 2 --rescan 1 \
+ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1} "$G" serve --http --listen 127.0.0.1:$PORT --expire 2 --rescan 1 \
 	2>"$LOG" &
 agent=$!
 for _ in $(seq 50); do curl -sf 127.0.0.1:$PORT/healthz >/dev/null && break; sleep 0.1; done
