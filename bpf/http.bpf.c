@@ -30,6 +30,9 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define NR_recvmsg	47
 #define NR_accept4	288
 
+#define S_IFMT_BITS		00170000
+#define S_IFSOCK_BITS		0140000
+
 #define TCP_ESTABLISHED_STATE	1
 #define TCP_SYN_RECV_STATE	3
 
@@ -65,6 +68,14 @@ struct {
 	__type(value, struct sock_times);
 } socks SEC(".maps");
 
+/* A record is built here, then sent as long as what it holds: too big for the BPF stack. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct http_io);
+} scratch SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, HTTP_RINGBUF_BYTES);
@@ -92,6 +103,32 @@ static __always_inline bool interesting(long nr)
 	return false;
 }
 
+/*
+ * The socket an fd of the current process names, 0 when it names something else. Read before
+ * close() releases the fd: the close event then says which connection ended, whatever another
+ * thread has since opened on the same fd number.
+ */
+static __always_inline __u64 fd_socket(__s32 fd)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct file **fds, *file = NULL;
+	struct socket *sock;
+	unsigned int max;
+	umode_t mode;
+
+	fds = BPF_CORE_READ(task, files, fdt, fd);
+	max = BPF_CORE_READ(task, files, fdt, max_fds);
+	if (fd < 0 || (unsigned int)fd >= max)
+		return 0;
+	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
+		return 0;
+	mode = BPF_CORE_READ(file, f_inode, i_mode);
+	if ((mode & S_IFMT_BITS) != S_IFSOCK_BITS)
+		return 0;
+	sock = BPF_CORE_READ(file, private_data);
+	return (__u64)BPF_CORE_READ(sock, sk);
+}
+
 SEC("tp_btf/sys_enter")
 int BPF_PROG(http_sys_enter, struct pt_regs *regs, long nr)
 {
@@ -104,6 +141,8 @@ int BPF_PROG(http_sys_enter, struct pt_regs *regs, long nr)
 	p.nr = nr;
 	p.fd = (__s32)BPF_CORE_READ(regs, di);
 	p.buf = BPF_CORE_READ(regs, si);
+	if (nr == NR_close)
+		p.sk = fd_socket(p.fd);
 	if (bpf_map_update_elem(&pending, &tid, &p, BPF_ANY))
 		count(HTTP_CNT_NO_SLOT);
 	return 0;
@@ -154,13 +193,11 @@ static __always_inline void emit(__u64 id, const struct pending_io *p, __u16 kin
 {
 	struct http_io *e;
 	__u64 buf = p->buf;
-	__u32 len = 0;
+	__u32 len = 0, zero = 0;
 
-	e = bpf_ringbuf_reserve(&http_events, sizeof(*e), 0);
-	if (!e) {
-		count(HTTP_CNT_DROPPED);
+	e = bpf_map_lookup_elem(&scratch, &zero);
+	if (!e)
 		return;
-	}
 	e->ts_ns = now;
 	e->arrival_ns = 0;
 	e->conn_ns = 0;
@@ -194,7 +231,9 @@ static __always_inline void emit(__u64 id, const struct pending_io *p, __u16 kin
 	}
 	e->len = len;
 	/* Userspace drains on a short timer: a wake-up per socket syscall would cost more. */
-	bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
+	if (bpf_ringbuf_output(&http_events, e, offsetof(struct http_io, data) + len,
+			       BPF_RB_NO_WAKEUP))
+		count(HTTP_CNT_DROPPED);
 }
 
 SEC("tp_btf/sys_exit")

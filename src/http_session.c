@@ -129,13 +129,16 @@ void http_session_finish(struct http_session *s)
 	http_session_publish(s);
 }
 
-void http_session_losses(struct http_session *s, uint64_t *dropped, uint64_t *non_http)
+void http_session_losses(struct http_session *s, uint64_t *dropped, uint64_t *non_http,
+			 struct http_unassembled *u)
 {
 	uint64_t counters[HTTP_CNT_MAX];
 
 	http_tracer_read_counters(s->tracer, counters);
 	*dropped = counters[HTTP_CNT_DROPPED] + counters[HTTP_CNT_NO_SLOT];
 	*non_http = http_conns_non_http(s->conns);
+	if (u)
+		http_conns_unassembled(s->conns, u);
 }
 
 void http_session_close(struct http_session *s)

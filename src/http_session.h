@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <sys/types.h>
+#include "http.h"
 #include "stats.h"
 
 struct http_session;
@@ -36,8 +37,12 @@ void http_session_publish(struct http_session *s);
 void http_session_process_gone(struct http_session *s, pid_t pid);
 /* End of tracing: everything in flight that was answered completes, and is published. */
 void http_session_finish(struct http_session *s);
-/* I/O events lost, and connections whose traffic was not HTTP. */
-void http_session_losses(struct http_session *s, uint64_t *dropped, uint64_t *non_http);
+/*
+ * I/O events lost, connections whose traffic was not HTTP, and what was seen but could not be
+ * assembled into requests (u may be NULL).
+ */
+void http_session_losses(struct http_session *s, uint64_t *dropped, uint64_t *non_http,
+			 struct http_unassembled *u);
 void http_session_close(struct http_session *s);
 
 #endif /* GCPAUSE_HTTP_SESSION_H */

@@ -459,6 +459,18 @@ static void emit_agent(struct render *r, const struct series_table *t,
 		agent_u64(r, name, "source=\"http\"", m->http_events_dropped);
 	if (m->discovery)
 		agent_u64(r, name, "source=\"discovery\"", m->discovery_events_dropped);
+	if (m->http) {
+		name = "gcpause_http_unassembled_total";
+		family(r, name, "counter", "--http: what was seen but could not be made into a "
+		       "request, by reason: unanswered (the connection ended first), "
+		       "unmatched_response (no request seen before it), cut (request line cut at "
+		       "the capture's edge), overflow (pipelined past the queue).");
+		agent_u64(r, name, "reason=\"unanswered\"", m->http_unassembled.unanswered);
+		agent_u64(r, name, "reason=\"unmatched_response\"",
+			  m->http_unassembled.unmatched_responses);
+		agent_u64(r, name, "reason=\"cut\"", m->http_unassembled.cut);
+		agent_u64(r, name, "reason=\"overflow\"", m->http_unassembled.overflow);
+	}
 
 	agent_family_u64(r, "gcpause_processes_traced", "gauge",
 			 "Python processes traced now.", m->processes_traced);

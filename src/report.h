@@ -15,6 +15,7 @@ struct report_summary {
 	uint64_t counters[GC_CNT_MAX];	/* losses since start, whatever the scope */
 	bool http;			/* --http: request figures since start */
 	uint64_t http_dropped, http_non_http;
+	struct http_unassembled http_unassembled;	/* seen, not made into requests */
 	struct proc_stats **procs;
 	int nprocs;
 };

@@ -361,6 +361,12 @@ void report_json_summary(FILE *out, const struct report_summary *s)
 	if (s->http) {
 		add_u64(obj, "http_dropped_events", s->http_dropped);
 		add_u64(obj, "non_http_connections", s->http_non_http);
+		lost = json_object_new_object();
+		add_u64(lost, "unanswered_requests", s->http_unassembled.unanswered);
+		add_u64(lost, "unmatched_responses", s->http_unassembled.unmatched_responses);
+		add_u64(lost, "cut_request_lines", s->http_unassembled.cut);
+		add_u64(lost, "pipeline_overflow", s->http_unassembled.overflow);
+		json_object_object_add(obj, "http_unassembled", lost);
 	}
 	procs = json_object_new_array();
 	for (i = 0; i < s->nprocs; i++)

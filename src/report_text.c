@@ -118,6 +118,20 @@ static void print_tail(FILE *out, const struct http_stats *s, double pct)
 			    t.latency_ns ? (double)t.gc_ns / t.latency_ns : 0));
 }
 
+/* Always printed with --http: a silent zero and a silent loss look alike otherwise. */
+static void report_text_unassembled(FILE *out, const struct http_unassembled *u)
+{
+	uint64_t n = u->unanswered + u->unmatched_responses + u->cut + u->overflow;
+
+	fprintf(out, "\nrequests not assembled: %" PRIu64, n);
+	if (n)
+		fprintf(out, " (%" PRIu64 " read but the connection ended unanswered, %" PRIu64
+			" responses to requests not seen, %" PRIu64 " request lines cut at the "
+			"capture's edge, %" PRIu64 " past the pipeline queue)", u->unanswered,
+			u->unmatched_responses, u->cut, u->overflow);
+	fputc('\n', out);
+}
+
 static void print_http(FILE *out, const struct http_stats *s)
 {
 	char a[FMT_DURATION_LEN], b[FMT_DURATION_LEN], c[FMT_DURATION_LEN];
@@ -239,6 +253,8 @@ void report_text_summary(FILE *out, const struct report_summary *s)
 	if (s->http && s->http_dropped)
 		fprintf(out, "\nWARNING: %" PRIu64 " socket events lost: some requests may be "
 			"missing or cut short\n", s->http_dropped);
+	if (s->http)
+		report_text_unassembled(out, &s->http_unassembled);
 	if (s->http && s->http_non_http)
 		fprintf(out, "note: %" PRIu64 " connection%s carried no HTTP/1.x request, "
 			"ignored\n", s->http_non_http, s->http_non_http == 1 ? "" : "s");

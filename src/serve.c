@@ -35,7 +35,7 @@ static int render(void *ctx, struct prom_buf *out)
 	consume_all(app);
 	tracer_read_counters(app->tracer, counters);
 	if (app->http)
-		http_session_losses(app->http, &http_dropped, &non_http);
+		http_session_losses(app->http, &http_dropped, &non_http, &m.http_unassembled);
 	if (app->fleet)
 		fleet_counts(app, &fc);
 	m.gc_events_dropped = counters[GC_CNT_DROPPED] + counters[GC_CNT_NO_THREAD_SLOT] +

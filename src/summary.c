@@ -21,7 +21,8 @@ static void summary_window(struct app *app, struct report_summary *s, enum stats
 	s->procs = calloc(app->nprocs ? app->nprocs : 1, sizeof(*s->procs));
 	s->http = app->http;
 	if (app->http)
-		http_session_losses(app->http, &s->http_dropped, &s->http_non_http);
+		http_session_losses(app->http, &s->http_dropped, &s->http_non_http,
+				    &s->http_unassembled);
 }
 
 /* The processes in the slots (exited ones still kept included). */

@@ -389,9 +389,18 @@ def check_http_summary(summary, pid, lines):
     return http
 
 
-def check_http_totals(summary, non_http=None):
-    """The summary's top-level --http counters, and all processes' requests together."""
+UNASSEMBLED_KEYS = ("unanswered_requests", "unmatched_responses", "cut_request_lines",
+                    "pipeline_overflow")
+
+
+def check_http_totals(summary, non_http=None, unassembled=None):
+    """The summary's top-level --http counters, and all processes' requests together.
+    unassembled: the expected http_unassembled counts ({} for all zero)."""
     assert summary["http_dropped_events"] == 0, summary["http_dropped_events"]
+    assert set(summary["http_unassembled"]) == set(UNASSEMBLED_KEYS), summary["http_unassembled"]
+    if unassembled is not None:
+        want = {k: unassembled.get(k, 0) for k in UNASSEMBLED_KEYS}
+        assert summary["http_unassembled"] == want, summary["http_unassembled"]
     procs = [p["http"] for p in summary["processes"]]
     together = summary["http_all"]
     for key in ("requests", "arrival_from_read"):
@@ -674,3 +683,40 @@ def test_interval_summaries_add_up(procs, server_factory, http_gcpause):
     for pid in srv.workers:
         per_pid = [summary_process(s, pid)["http"]["requests"] for s in intervals]
         assert sum(per_pid) == summary_process(total, pid)["http"]["requests"], per_pid
+
+
+# --------------------------------------------------------------------------
+# Threaded servers: a connection per request, fds reused across threads
+# --------------------------------------------------------------------------
+
+THREADED_KINDS = ("gunicorn-gthread", "stdlib-threaded")
+
+
+def parallel_new_connections(c, paths, threads=8):
+    """Each path on a connection of its own, from `threads` client threads at once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(threads) as pool:
+        return list(pool.map(lambda p: c.one(p), paths))
+
+
+@pytest.mark.parametrize("kind", THREADED_KINDS)
+def test_threaded_server_loses_nothing(procs, server_factory, http_gcpause, kind):
+    """Thread A's close of fd N can reach gcpause after thread B accepted the next connection
+    on fd N and read its request: every answered request must still be reported exactly once,
+    with its method, path and status, and nothing left unassembled."""
+    srv = server_factory(kind, heap=50000, cycles=300, keep=200)
+    gp, attach = start_tracing(procs, srv.workers)
+    c = http_client.Client("127.0.0.1", srv.port)
+    sent = parallel_new_connections(c, [f"/work/th{i:05d}" for i in range(1500)])
+    assert all(r.ok for r in sent), [r for r in sent if not r.ok][:5]
+    time.sleep(0.3)
+    stop_ns, total = finish(gp, srv, srv.workers)
+    lines = request_lines(gp)
+    for r in lines:
+        check_request_well_formed(r)
+    pairs, problems = match_requests(lines, sent, srv.handled(), static_paths=())
+    assert not problems, f"{kind}: {len(problems)} problems: {problems[:5]}"
+    for r, c_res, h in pairs:
+        assert (r["method"], r["path"], r["status"]) == ("GET", c_res.path, 200), r
+    check_http_totals(total, unassembled={})

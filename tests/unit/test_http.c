@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
@@ -11,34 +12,57 @@
 #include "http.h"
 #include "http_stats.h"
 
+static size_t parse(const char *line, char *method, char *path)
+{
+	return http_parse_request_line(line, strlen(line), method, HTTP_METHOD_LEN, path,
+				       HTTP_PATH_LEN, NULL);
+}
+
 static void test_request_line(void **state)
 {
 	char method[HTTP_METHOD_LEN], path[HTTP_PATH_LEN], long_req[400];
+	size_t i;
 	const char *get = "GET /work/abc?token=secret HTTP/1.1\r\nHost: x\r\n\r\n";
 
 	assert_true(http_parse_request_line(get, strlen(get), method, sizeof(method), path,
-					    sizeof(path)) > 0);
+					    sizeof(path), NULL) > 0);
 	assert_string_equal(method, "GET");
 	assert_string_equal(path, "/work/abc");	/* the query string is not kept */
 	assert_true(http_parse_request_line("OPTIONS * HTTP/1.1\r\n", 20, method, sizeof(method),
-					    path, sizeof(path)) > 0);
+					    path, sizeof(path), NULL) > 0);
 	assert_string_equal(path, "*");
-	/* Not requests: an unknown method, binary, a lower-case verb, a missing target. */
-	assert_int_equal(http_parse_request_line("BREW /pot HTTP/1.1", 18, method, sizeof(method),
-						 path, sizeof(path)), 0);
-	assert_int_equal(http_parse_request_line("GET /\x01\x02", 7, method, sizeof(method), path,
-						 sizeof(path)), 0);
-	assert_int_equal(http_parse_request_line("get / HTTP/1.1", 14, method, sizeof(method),
-						 path, sizeof(path)), 0);
-	assert_int_equal(http_parse_request_line("GET ", 4, method, sizeof(method), path,
-						 sizeof(path)), 0);
-	assert_int_equal(http_parse_request_line("\x16\x03\x01\x02\x00", 5, method,
-						 sizeof(method), path, sizeof(path)), 0);
+	/* Any RFC 9110 token is a method: WebDAV, CalDAV, extensions. */
+	assert_true(parse("PROPFIND /dav/ HTTP/1.1\r\n", method, path) > 0);
+	assert_string_equal(method, "PROPFIND");
+	assert_true(parse("MKCALENDAR /cal/home/ HTTP/1.1\r\n", method, path) > 0);
+	assert_string_equal(method, "MKCALENDAR");
+	assert_true(parse("BREW /pot HTTP/1.1\r\n", method, path) > 0);
+	assert_string_equal(method, "BREW");
+	assert_true(parse("X-MS_ENUM.ATTS /a HTTP/1.0\r\n", method, path) > 0);
+	/* Not requests: binary, no protocol version, a missing target, text, too long a method. */
+	assert_int_equal(parse("GET /\x01\x02 HTTP/1.1", method, path), 0);
+	assert_int_equal(parse("GET / HTTP/2.0\r\n", method, path), 0);
+	assert_int_equal(parse("GET / FTP/1.1\r\n", method, path), 0);
+	assert_int_equal(parse("hello there, this is not HTTP\r\n", method, path), 0);
+	assert_int_equal(parse("GET  / HTTP/1.1\r\n", method, path), 0);
+	assert_int_equal(parse("ABCDEFGHIJKLMNOPQRSTUVWXYZ / HTTP/1.1\r\n", method, path), 0);
+	assert_int_equal(parse("\x16\x03\x01\x02\x00", method, path), 0);
+	/* Cut where the buffer ends: said so, whatever was read of it. */
+	for (i = 1; i < strlen(get) && get[i] != '\r'; i++) {
+		bool cut = false;
+
+		if (get[i - 1] == ' ' && get[i] == ' ')
+			continue;
+		assert_int_equal(http_parse_request_line(get, i, method, sizeof(method), path,
+							 sizeof(path), &cut), i);
+		assert_true(cut);
+	}
 	/* A long path is cut to 128 bytes. */
 	memset(long_req, 'a', sizeof(long_req));
 	memcpy(long_req, "POST /", 6);
-	assert_true(http_parse_request_line(long_req, sizeof(long_req), method, sizeof(method),
-					    path, sizeof(path)) > 0);
+	memcpy(long_req + sizeof(long_req) - 12, " HTTP/1.1\r\n", 11);
+	assert_true(http_parse_request_line(long_req, sizeof(long_req) - 1, method, sizeof(method),
+					    path, sizeof(path), NULL) > 0);
 	assert_int_equal(strlen(path), HTTP_PATH_LEN - 1);
 }
 
@@ -112,12 +136,117 @@ static void test_keepalive_and_pipelining(void **state)
 	assert_true(done[1].status == 201 && done[1].arrival_ns == 45);
 	io(c, HTTP_IO_WRITE, 7, 0xa, 80, 0, 0, "HTTP/1.1 200 OK\r\n");
 	io(c, HTTP_IO_WRITE, 7, 0xa, 90, 0, 0, "HTTP/1.1 404 Not Found\r\n");
-	io(c, HTTP_IO_CLOSE, 7, 0, 95, 0, 0, NULL);
+	/* A close of another socket on this fd (another thread's, seen late) ends nothing. */
+	io(c, HTTP_IO_CLOSE, 7, 0x99, 94, 0, 0, NULL);
+	assert_int_equal(ndone, 3);
+	io(c, HTTP_IO_CLOSE, 7, 0xa, 95, 0, 0, NULL);
 	assert_int_equal(ndone, 4);
 	assert_true(!strcmp(done[2].path, "/a") && done[2].status == 200 &&
 		    done[2].end_ns == 80);
 	assert_true(!strcmp(done[3].path, "/b") && done[3].status == 404 &&
 		    done[3].start_ns == 70 && done[3].end_ns == 90);
+	http_conns_free(c);
+}
+
+/* struct http_io is big (the capture): one, reused, off the stack. */
+static struct http_io big;
+
+static void test_threads_reuse_fds(void **state)
+{
+	struct http_conns *c = http_conns_new(collect, NULL);
+	struct http_unassembled u;
+
+	ndone = 0;
+	/* Thread A answers /a on fd 9 (socket 0xa1) and closes it... */
+	io(c, HTTP_IO_ACCEPT, 9, 0, 1, 0, 0, NULL);
+	io(c, HTTP_IO_READ, 9, 0xa1, 2, 0, 0, "GET /a HTTP/1.1\r\n\r\n");
+	io(c, HTTP_IO_WRITE, 9, 0xa1, 3, 0, 0, "HTTP/1.1 200 OK\r\n");
+	/* ...but before its close returns, thread M accepts 0xa2 on fd 9, thread B reads /b. */
+	io(c, HTTP_IO_ACCEPT, 9, 0, 4, 0, 0, NULL);
+	assert_int_equal(ndone, 1);
+	io(c, HTTP_IO_READ, 9, 0xa2, 5, 0, 0, "GET /b HTTP/1.1\r\n\r\n");
+	io(c, HTTP_IO_CLOSE, 9, 0xa1, 6, 0, 0, NULL);	/* A's close, seen late */
+	io(c, HTTP_IO_WRITE, 9, 0xa2, 7, 0, 0, "HTTP/1.1 201 Created\r\n");
+	io(c, HTTP_IO_CLOSE, 9, 0xa2, 8, 0, 0, NULL);
+	assert_int_equal(ndone, 2);
+	assert_true(!strcmp(done[1].path, "/b") && done[1].status == 201 && done[1].end_ns == 7);
+	/* A close that is not of a socket (0) ends nothing either. */
+	io(c, HTTP_IO_READ, 9, 0xa3, 10, 0, 0, "GET /c HTTP/1.1\r\n\r\n");
+	io(c, HTTP_IO_CLOSE, 9, 0, 11, 0, 0, NULL);
+	io(c, HTTP_IO_WRITE, 9, 0xa3, 12, 0, 0, "HTTP/1.1 200 OK\r\n");
+	/* A request whose connection closed unanswered is counted. */
+	io(c, HTTP_IO_READ, 9, 0xa3, 13, 0, 0, "GET /d HTTP/1.1\r\n\r\n");
+	io(c, HTTP_IO_CLOSE, 9, 0xa3, 14, 0, 0, NULL);
+	assert_int_equal(ndone, 3);
+	assert_string_equal(done[2].path, "/c");
+	http_conns_unassembled(c, &u);
+	assert_true(u.unanswered == 1 && !u.unmatched_responses && !u.cut && !u.overflow);
+	http_conns_free(c);
+}
+
+static int npublished;
+static char last_path[HTTP_PATH_LEN];
+
+static void count_published(const struct http_request *req, void *ctx)
+{
+	npublished++;
+	strcpy(last_path, req->path);
+}
+
+static void big_io(struct http_conns *c, int kind, const char *data, size_t len, long bytes)
+{
+	memset(&big, 0, offsetof(struct http_io, data));
+	big.kind = kind;
+	big.pid = 100;
+	big.fd = 11;
+	big.sk = 0x77;
+	big.ts_ns = 1000;
+	big.len = len;
+	big.bytes = bytes;
+	memcpy(big.data, data, len);
+	http_conns_feed(c, &big);
+}
+
+static void test_deep_pipeline(void **state)
+{
+	struct http_conns *c = http_conns_new(count_published, NULL);
+	static char reqs[3 * HTTP_CAPTURE_BYTES];
+	struct http_unassembled u;
+	size_t len = 0, line;
+	int i, n = 0;
+
+	npublished = 0;
+	/* 100 pipelined requests in one read: every one seen and answered. */
+	for (i = 0; i < 100; i++)
+		len += sprintf(reqs + len, "GET /deep/%d HTTP/1.1\r\nHost: localhost:8000\r\n"
+			       "User-Agent: test\r\n\r\n", i);
+	assert_true(len < HTTP_CAPTURE_BYTES);
+	big_io(c, HTTP_IO_READ, reqs, len, len);
+	for (i = 0; i < 100; i++)
+		big_io(c, HTTP_IO_WRITE, "HTTP/1.1 200 OK\r\n", 17, 100);
+	http_conns_flush(c);
+	assert_int_equal(npublished, 100);
+	assert_string_equal(last_path, "/deep/99");
+	/* More than the capture: the line cut at its edge and those past it are counted. */
+	len = 0;
+	while (len < 2 * HTTP_CAPTURE_BYTES) {
+		/* 26 bytes each: the capture's edge falls inside the line of the 631st. */
+		line = sprintf(reqs + len, "GET /cut/%06d HTTP/1.1\r\n\r\n", n);
+		if (len + line - 4 <= HTTP_CAPTURE_BYTES)
+			i = n;		/* the last request line whole inside the capture */
+		len += line;
+		n++;
+	}
+	npublished = 0;
+	big_io(c, HTTP_IO_READ, reqs, HTTP_CAPTURE_BYTES, len);
+	for (int k = 0; k < n; k++)
+		big_io(c, HTTP_IO_WRITE, "HTTP/1.1 200 OK\r\n", 17, 100);
+	http_conns_flush(c);
+	http_conns_unassembled(c, &u);
+	assert_int_equal(npublished, i + 1);
+	assert_true(strncmp(last_path, "/cut/", 5) == 0 && strlen(last_path) == 11);
+	assert_int_equal(u.cut, 1);
+	assert_int_equal(u.unmatched_responses, n - (i + 2));
 	http_conns_free(c);
 }
 
@@ -271,6 +400,8 @@ int main(void)
 		cmocka_unit_test(test_request_line),
 		cmocka_unit_test(test_status_line),
 		cmocka_unit_test(test_keepalive_and_pipelining),
+		cmocka_unit_test(test_threads_reuse_fds),
+		cmocka_unit_test(test_deep_pipeline),
 		cmocka_unit_test(test_fd_reuse_garbage_and_fallback),
 		cmocka_unit_test(test_bodies_are_not_requests),
 		cmocka_unit_test(test_pipelined_arrival),
