@@ -175,6 +175,7 @@ struct http_io {
 	__u64 arrival_ns;
 	__u64 conn_ns;		/* reads: the connection's establishment, when seen */
 	__u64 sk;		/* the kernel socket: tells connections apart across fd reuse */
+	__u64 cookie;		/* the socket's cookie (never reused, unlike sk); 0 if unknown */
 	__s64 bytes;		/* the syscall's return value */
 	__u32 pid, tid;
 	__s32 fd;

@@ -39,6 +39,7 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 /* A syscall of interest under way on a thread. */
 struct pending_io {
 	__u64 sk;		/* set by the socket tracepoints: 0 means not a socket */
+	__u64 cookie;		/* the socket's cookie: unlike its address, never reused */
 	__u64 buf;		/* user buffer, iovec array or msghdr, by syscall */
 	__u32 nr;
 	__s32 fd;
@@ -108,11 +109,12 @@ static __always_inline bool interesting(long nr)
  * close() releases the fd: the close event then says which connection ended, whatever another
  * thread has since opened on the same fd number.
  */
-static __always_inline __u64 fd_socket(__s32 fd)
+static __always_inline __u64 fd_socket(__s32 fd, __u64 *cookie)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct file **fds, *file = NULL;
 	struct socket *sock;
+	struct sock *sk;
 	unsigned int max;
 	umode_t mode;
 
@@ -126,7 +128,10 @@ static __always_inline __u64 fd_socket(__s32 fd)
 	if ((mode & S_IFMT_BITS) != S_IFSOCK_BITS)
 		return 0;
 	sock = BPF_CORE_READ(file, private_data);
-	return (__u64)BPF_CORE_READ(sock, sk);
+	sk = BPF_CORE_READ(sock, sk);
+	/* Set by the read that opened the connection (bpf_get_socket_cookie), if one did. */
+	*cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
+	return (__u64)sk;
 }
 
 SEC("tp_btf/sys_enter")
@@ -142,7 +147,7 @@ int BPF_PROG(http_sys_enter, struct pt_regs *regs, long nr)
 	p.fd = (__s32)BPF_CORE_READ(regs, di);
 	p.buf = BPF_CORE_READ(regs, si);
 	if (nr == NR_close)
-		p.sk = fd_socket(p.fd);
+		p.sk = fd_socket(p.fd, &p.cookie);
 	if (bpf_map_update_elem(&pending, &tid, &p, BPF_ANY))
 		count(HTTP_CNT_NO_SLOT);
 	return 0;
@@ -154,8 +159,14 @@ static __always_inline void note_socket(struct sock *sk)
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct pending_io *p = bpf_map_lookup_elem(&pending, &tid);
 
-	if (p && BPF_CORE_READ(sk, __sk_common.skc_family) != 1 /* AF_UNIX */)
+	if (p && BPF_CORE_READ(sk, __sk_common.skc_family) != 1 /* AF_UNIX */) {
 		p->sk = (__u64)sk;
+		/*
+		 * A closed socket's memory is soon another connection's: the address alone
+		 * cannot tell a late close from the next connection's.
+		 */
+		p->cookie = bpf_get_socket_cookie(sk);
+	}
 }
 
 SEC("tp_btf/sock_recv_length")
@@ -202,6 +213,7 @@ static __always_inline void emit(__u64 id, const struct pending_io *p, __u16 kin
 	e->arrival_ns = 0;
 	e->conn_ns = 0;
 	e->sk = p->sk;
+	e->cookie = p->cookie;
 	e->bytes = ret;
 	e->pid = id >> 32;
 	e->tid = (__u32)id;

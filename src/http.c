@@ -15,7 +15,7 @@
 struct conn {
 	pid_t pid;
 	int fd;
-	uint64_t sk;
+	uint64_t sock;			/* sock_id() of the socket the fd names */
 	bool read_before;		/* the first request gets the connection's arrival */
 	bool upgraded;			/* 101 Switching Protocols: no longer HTTP/1.x */
 	bool responding;
@@ -302,6 +302,12 @@ static void on_write(struct http_conns *c, struct conn *conn, const struct http_
 	}
 }
 
+/* Which socket: its cookie, never reused, else its address. */
+static uint64_t sock_id(const struct http_io *io)
+{
+	return io->cookie ? io->cookie : io->sk;
+}
+
 void http_conns_feed(struct http_conns *c, const struct http_io *io)
 {
 	struct conn **pp = find(c, io->pid, io->fd), *conn = *pp;
@@ -313,7 +319,7 @@ void http_conns_feed(struct http_conns *c, const struct http_io *io)
 	 * socket it names; an accept's fd is new, so whatever the fd named before is over.
 	 */
 	if (io->kind == HTTP_IO_CLOSE) {
-		if (conn && io->sk && conn->sk == io->sk)
+		if (conn && sock_id(io) && conn->sock == sock_id(io))
 			drop(c, pp, true);
 		return;
 	}
@@ -323,7 +329,7 @@ void http_conns_feed(struct http_conns *c, const struct http_io *io)
 		return;
 	}
 	/* The fd now names another socket: its close went unseen (attached in between). */
-	if (conn && io->sk && conn->sk && conn->sk != io->sk) {
+	if (conn && sock_id(io) && conn->sock && conn->sock != sock_id(io)) {
 		drop(c, pp, true);
 		conn = NULL;
 	}
@@ -338,7 +344,7 @@ void http_conns_feed(struct http_conns *c, const struct http_io *io)
 		conn->next = *pp;
 		*pp = conn;
 	}
-	conn->sk = io->sk;
+	conn->sock = sock_id(io);
 	if (conn->upgraded)
 		return;
 	if (io->kind == HTTP_IO_READ)

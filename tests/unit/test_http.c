@@ -86,6 +86,8 @@ static void collect(const struct http_request *req, void *ctx)
 		done[ndone++] = *req;
 }
 
+static uint64_t next_cookie;	/* the cookie io() gives its event */
+
 static void io(struct http_conns *c, int kind, int fd, uint64_t sk, uint64_t ts,
 	       uint64_t arrival, uint64_t conn_ns, const char *data)
 {
@@ -97,6 +99,7 @@ static void io(struct http_conns *c, int kind, int fd, uint64_t sk, uint64_t ts,
 	e.tid = 101;
 	e.fd = fd;
 	e.sk = sk;
+	e.cookie = next_cookie;
 	e.ts_ns = ts;
 	e.arrival_ns = arrival;
 	e.conn_ns = conn_ns;
@@ -181,6 +184,23 @@ static void test_threads_reuse_fds(void **state)
 	assert_string_equal(done[2].path, "/c");
 	http_conns_unassembled(c, &u);
 	assert_true(u.unanswered == 1 && !u.unmatched_responses && !u.cut && !u.overflow);
+	/* The freed socket's memory is the next connection's: only the cookie tells them apart. */
+	next_cookie = 1;
+	io(c, HTTP_IO_READ, 9, 0xa4, 20, 0, 0, "GET /e HTTP/1.1\r\n\r\n");
+	io(c, HTTP_IO_WRITE, 9, 0xa4, 21, 0, 0, "HTTP/1.1 200 OK\r\n");
+	io(c, HTTP_IO_ACCEPT, 9, 0, 22, 0, 0, NULL);
+	next_cookie = 2;
+	io(c, HTTP_IO_READ, 9, 0xa4, 23, 0, 0, "GET /f HTTP/1.1\r\n\r\n");
+	next_cookie = 1;
+	io(c, HTTP_IO_CLOSE, 9, 0xa4, 24, 0, 0, NULL);		/* /e's, late */
+	next_cookie = 2;
+	io(c, HTTP_IO_WRITE, 9, 0xa4, 25, 0, 0, "HTTP/1.1 200 OK\r\n");
+	io(c, HTTP_IO_CLOSE, 9, 0xa4, 26, 0, 0, NULL);
+	next_cookie = 0;
+	assert_int_equal(ndone, 5);
+	assert_true(!strcmp(done[4].path, "/f") && done[4].end_ns == 25);
+	http_conns_unassembled(c, &u);
+	assert_int_equal(u.unanswered, 1);
 	http_conns_free(c);
 }
 
