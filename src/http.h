@@ -14,6 +14,7 @@
 
 #define HTTP_METHOD_LEN		24	/* RFC 9110 token methods; longer ones are not requests */
 #define HTTP_PATH_LEN		129	/* 128 bytes and the NUL */
+#define HTTP_ROUTE_LEN		160	/* a path's template: {int} is longer than 1 */
 
 struct http_request {
 	pid_t pid;
@@ -21,6 +22,7 @@ struct http_request {
 	int fd;
 	char method[HTTP_METHOD_LEN];
 	char path[HTTP_PATH_LEN];
+	char route[HTTP_ROUTE_LEN];	/* path's template, when published ("" before) */
 	int status;			/* 0 when no response was seen */
 	uint64_t arrival_ns;		/* in the kernel (arrival_from_tcp) or = start_ns */
 	uint64_t start_ns;		/* the worker's read of its first bytes returned */

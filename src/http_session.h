@@ -25,6 +25,13 @@ int http_session_open(struct http_session **out, int traced_pids_fd, http_find_p
 /* Called with each published request and the context given at open (serve's series). */
 typedef void (*http_sink_fn)(struct proc_stats *p, const struct http_sample *sample, void *ctx);
 void http_session_set_sink(struct http_session *s, http_sink_fn sink);
+/*
+ * --route patterns (kept, not copied: they must outlive the session) and --hit-min: the GC a
+ * request must overlap to count as a big hit.
+ */
+#define HTTP_DEFAULT_HIT_MIN_NS	1000000ull
+void http_session_set_options(struct http_session *s, char *const *route_patterns,
+			      int npatterns, uint64_t hit_min_ns);
 /* Reads waiting I/O events; requests that completed wait for publish. */
 int http_session_consume(struct http_session *s);
 /*

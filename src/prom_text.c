@@ -386,7 +386,8 @@ static void emit_processes(struct render *r, const struct series_table *t)
 static void emit_requests(struct render *r, const struct series_table *t)
 {
 	const char *dur = "gcpause_http_request_duration_seconds";
-	const char *gc = "gcpause_http_request_gc_seconds_total";
+	const char *gc = "gcpause_http_request_weighted_gc_seconds_total";
+	const char *wall = "gcpause_http_gc_wall_seconds_total";
 	const char *total = "gcpause_http_requests_total";
 	const struct series *s;
 	char own[OWN_LEN], value[NUM_LEN];
@@ -407,13 +408,24 @@ static void emit_requests(struct render *r, const struct series_table *t)
 		}
 	}
 
-	family(r, gc, "counter", "GC pause time inside HTTP requests.");
+	family(r, gc, "counter", "GC pause time inside HTTP requests, summed over requests: a "
+	       "pause that delayed n concurrent requests counts n times.");
 	for (s = t ? series_first(t) : NULL; s; s = series_next(s)) {
 		if (!s->http)
 			continue;
 		set_series_prefix(r, s);
 		fmt_seconds(value, s->http->gc_ns);
 		sample(r, gc, "", NULL, value);
+	}
+
+	family(r, wall, "counter", "GC pause wall time that overlapped at least one HTTP request "
+	       "(each pause counted once).");
+	for (s = t ? series_first(t) : NULL; s; s = series_next(s)) {
+		if (!s->http)
+			continue;
+		set_series_prefix(r, s);
+		fmt_seconds(value, s->http->gc_wall_ns);
+		sample(r, wall, "", NULL, value);
 	}
 
 	family(r, total, "counter", "Answered HTTP requests, by whether a GC pause fell inside.");

@@ -104,6 +104,7 @@ static struct json_object *request_json(const struct http_sample *sample, bool p
 	add_i64(obj, "fd", r->fd);
 	add_str(obj, "method", r->method);
 	add_str(obj, "path", r->path);
+	add_str(obj, "route", r->route);
 	add_i64(obj, "status", r->status);
 	add_u64(obj, "arrival_ns", r->arrival_ns);
 	add_u64(obj, "start_ns", r->start_ns);
@@ -164,6 +165,12 @@ static struct json_object *tail_json(const struct http_stats *s, double pct)
 	add_u64(obj, "gc_hit", t.gc_hit);
 	add_u64(obj, "gc_ns", t.gc_ns);
 	add_u64(obj, "latency_ns", t.latency_ns);
+	add_u64(obj, "gen2_hit", t.gen2_hit);
+	add_u64(obj, "gen2_gc_ns", t.gen2_gc_ns);
+	add_u64(obj, "gen2_latency_ns", t.gen2_latency_ns);
+	add_u64(obj, "big_hit", t.big_hit);
+	add_u64(obj, "big_gc_ns", t.big_gc_ns);
+	add_u64(obj, "big_latency_ns", t.big_latency_ns);
 	return obj;
 }
 
@@ -177,6 +184,9 @@ static struct json_object *http_json(const struct http_stats *s)
 	json_object_object_add(obj, "latency", latency_json(&s->latency));
 	json_object_object_add(obj, "gc_hit", latency_json(&s->gc_hit));
 	json_object_object_add(obj, "clean", latency_json(&s->clean));
+	json_object_object_add(obj, "gen2_hit", latency_json(&s->gen2_hit));
+	json_object_object_add(obj, "big_hit", latency_json(&s->big_hit));
+	add_u64(obj, "hit_min_ns", s->hit_min_ns);
 	json_object_object_add(obj, "queue", latency_json(&s->queue));
 	arr = json_object_new_object();
 	json_object_object_add(arr, "p95", tail_json(s, 95));
@@ -184,8 +194,13 @@ static struct json_object *http_json(const struct http_stats *s)
 	json_object_object_add(obj, "tail", arr);
 	by_gen = json_object_new_array();
 	for (i = 0; i < GC_LOG_GENS; i++)
-		json_object_array_add(by_gen, json_object_new_uint64(s->gc_ns_by_gen[i]));
-	json_object_object_add(obj, "gc_ns_by_gen", by_gen);
+		json_object_array_add(by_gen, json_object_new_uint64(
+					      s->request_weighted_gc_ns_by_gen[i]));
+	json_object_object_add(obj, "request_weighted_gc_ns_by_gen", by_gen);
+	by_gen = json_object_new_array();
+	for (i = 0; i < GC_LOG_GENS; i++)
+		json_object_array_add(by_gen, json_object_new_uint64(s->gc_wall_ns_by_gen[i]));
+	json_object_object_add(obj, "gc_wall_ns_by_gen", by_gen);
 	arr = json_object_new_array();
 	for (i = 0; i < s->nslowest; i++)
 		json_object_array_add(arr, request_json(&s->slowest[i], true));
@@ -194,7 +209,7 @@ static struct json_object *http_json(const struct http_stats *s)
 	for (i = 0; i < s->nroutes; i++) {
 		route = latency_json(&s->routes[i].latency);
 		add_str(route, "method", s->routes[i].method);
-		add_str(route, "path", s->routes[i].path);
+		add_str(route, "route", s->routes[i].path);
 		add_u64(route, "gc_hit", s->routes[i].gc_hit);
 		json_object_array_add(arr, route);
 	}

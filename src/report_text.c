@@ -102,20 +102,33 @@ static void print_latency_row(FILE *out, const char *label, const struct hist *h
 	fputc('\n', out);
 }
 
+/* "N overlapped ...; GC x of their y (z%)": how much of the tail a kind of hit explains. */
+static void print_tail_part(FILE *out, uint64_t n, const char *what, uint64_t gc_ns,
+			    uint64_t latency_ns)
+{
+	char gc[FMT_DURATION_LEN], lat[FMT_DURATION_LEN], share[FMT_PERCENT_LEN];
+
+	fprintf(out, "%" PRIu64 " %s; GC %s of their %s (%s)", n, what,
+		fmt_duration(gc, sizeof(gc), gc_ns), fmt_duration(lat, sizeof(lat), latency_ns),
+		fmt_percent(share, sizeof(share), latency_ns ? (double)gc_ns / latency_ns : 0));
+}
+
 static void print_tail(FILE *out, const struct http_stats *s, double pct)
 {
-	char thr[FMT_DURATION_LEN], gc[FMT_DURATION_LEN], lat[FMT_DURATION_LEN];
-	char share[FMT_PERCENT_LEN];
+	char thr[FMT_DURATION_LEN], min[FMT_DURATION_LEN], what[64];
 	struct http_tail t;
 
 	http_stats_tail(s, pct, &t);
-	fprintf(out, "  tail p%g (>= %s): %" PRIu64 " requests, %" PRIu64 " overlapped a "
-		"collection; GC %s of their %s (%s)\n", pct,
-		fmt_duration(thr, sizeof(thr), t.threshold_ns), t.requests, t.gc_hit,
-		fmt_duration(gc, sizeof(gc), t.gc_ns),
-		fmt_duration(lat, sizeof(lat), t.latency_ns),
-		fmt_percent(share, sizeof(share),
-			    t.latency_ns ? (double)t.gc_ns / t.latency_ns : 0));
+	fprintf(out, "  tail p%g (>= %s): %" PRIu64 " requests, ", pct,
+		fmt_duration(thr, sizeof(thr), t.threshold_ns), t.requests);
+	print_tail_part(out, t.gc_hit, "overlapped a collection", t.gc_ns, t.latency_ns);
+	fprintf(out, "\n      of them ");
+	print_tail_part(out, t.gen2_hit, "a generation-2 one", t.gen2_gc_ns, t.gen2_latency_ns);
+	snprintf(what, sizeof(what), "had >= %s of GC",
+		 fmt_duration(min, sizeof(min), s->hit_min_ns));
+	fprintf(out, "\n      of them ");
+	print_tail_part(out, t.big_hit, what, t.big_gc_ns, t.big_latency_ns);
+	fputc('\n', out);
 }
 
 /* Always printed with --http: a silent zero and a silent loss look alike otherwise. */
@@ -134,7 +147,7 @@ static void report_text_unassembled(FILE *out, const struct http_unassembled *u)
 
 static void print_http(FILE *out, const struct http_stats *s)
 {
-	char a[FMT_DURATION_LEN], b[FMT_DURATION_LEN], c[FMT_DURATION_LEN];
+	char a[FMT_DURATION_LEN], b[FMT_DURATION_LEN], c[FMT_DURATION_LEN], label[32];
 	int i, j;
 
 	fprintf(out, "\n  HTTP requests (latency from arrival in the kernel to the response's "
@@ -143,15 +156,23 @@ static void print_http(FILE *out, const struct http_stats *s)
 	print_latency_row(out, "all", &s->latency);
 	print_latency_row(out, "gc-hit", &s->gc_hit);
 	print_latency_row(out, "clean", &s->clean);
+	print_latency_row(out, "gen2-hit", &s->gen2_hit);
+	snprintf(label, sizeof(label), "gc>=%s", fmt_duration(a, sizeof(a), s->hit_min_ns));
+	print_latency_row(out, label, &s->big_hit);
 	print_latency_row(out, "queued", &s->queue);
 	if (!s->latency.count)
 		return;
 	print_tail(out, s, 95);
 	print_tail(out, s, 99);
-	fprintf(out, "  GC inside requests by generation: gen0 %s, gen1 %s, gen2 %s\n",
-		fmt_duration(a, sizeof(a), s->gc_ns_by_gen[0]),
-		fmt_duration(b, sizeof(b), s->gc_ns_by_gen[1]),
-		fmt_duration(c, sizeof(c), s->gc_ns_by_gen[2]));
+	fprintf(out, "  GC wall time that delayed at least one request: gen0 %s, gen1 %s, "
+		"gen2 %s\n", fmt_duration(a, sizeof(a), s->gc_wall_ns_by_gen[0]),
+		fmt_duration(b, sizeof(b), s->gc_wall_ns_by_gen[1]),
+		fmt_duration(c, sizeof(c), s->gc_wall_ns_by_gen[2]));
+	fprintf(out, "  GC in requests, request-weighted (a pause counts once per request it "
+		"delayed): gen0 %s, gen1 %s, gen2 %s\n",
+		fmt_duration(a, sizeof(a), s->request_weighted_gc_ns_by_gen[0]),
+		fmt_duration(b, sizeof(b), s->request_weighted_gc_ns_by_gen[1]),
+		fmt_duration(c, sizeof(c), s->request_weighted_gc_ns_by_gen[2]));
 	if (s->arrival_from_read)
 		fprintf(out, "  note: %" PRIu64 " requests timed from the worker's read (no kernel "
 			"arrival stamp)\n", s->arrival_from_read);

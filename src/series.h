@@ -52,7 +52,8 @@ struct series_req {
 
 struct series_http {
 	struct series_req req[SERIES_REQ_CLASSES];	/* by enum series_req_class */
-	uint64_t gc_ns;		/* GC pause time inside requests */
+	uint64_t gc_ns;		/* GC pause time inside requests, request-weighted */
+	uint64_t gc_wall_ns;	/* GC wall time that overlapped at least one request */
 };
 
 /* Read-only outside series.c. */
@@ -92,8 +93,12 @@ void series_release(struct series *s, uint64_t now_ns);
 
 /* gen outside 0..2 counts as "other"; a negative collected adds nothing. */
 void series_add_gc(struct series *s, int gen, uint64_t pause_ns, int64_t collected);
-/* --http: one answered request; gc_ns is the GC pause time inside it (0: none, "clean"). */
-void series_add_request(struct series *s, uint64_t latency_ns, uint64_t gc_ns);
+/*
+ * --http: one answered request; gc_ns is the GC pause time inside it (0: none, "clean"),
+ * gc_wall_ns the part of it no request published before had overlapped.
+ */
+void series_add_request(struct series *s, uint64_t latency_ns, uint64_t gc_ns,
+			uint64_t gc_wall_ns);
 
 /*
  * Frees the series with no live process that have been idle for idle_ns or more; returns how

@@ -17,7 +17,9 @@ static void record_request(struct proc_stats *ps, const struct http_sample *samp
 	struct traced *p = find_proc(ctx, ps->target.pid);
 
 	if (p && p->series)
-		series_add_request(p->series, http_latency(&sample->req), sample->gc.ns);
+		series_add_request(p->series, http_latency(&sample->req), sample->gc.ns,
+				   sample->gc_wall_ns_by_gen[0] + sample->gc_wall_ns_by_gen[1] +
+				   sample->gc_wall_ns_by_gen[2]);
 }
 
 /* A scrape: everything the ring buffers hold is counted first, so it is never a step behind. */

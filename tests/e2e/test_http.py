@@ -138,6 +138,7 @@ def check_request_well_formed(r):
     assert isinstance(r.get("method"), str) and r["method"], r
     assert isinstance(r.get("path"), str) and len(r["path"].encode()) <= PATH_MAX, r
     assert "?" not in r["path"], f"query string not dropped: {r}"
+    assert isinstance(r.get("route"), str) and r["route"].startswith(r["path"][:1]), r
     assert r.get("arrival_source") in ("tcp", "read"), r
     gens = r.get("gc_ns_by_gen")
     assert isinstance(gens, list) and len(gens) == 3 and all(isinstance(g, int) for g in gens), r
@@ -298,6 +299,9 @@ def check_pair(r, c, h, truth):
     if r["method"] != c.method or r["path"] != expected_path(c.path) or r["status"] != c.status:
         problems.append(f"method/path/status {r['method']} {r['path']!r} {r['status']} != sent "
                         f"{c.method} {expected_path(c.path)!r}, answered {c.status}")
+    rid = id_of(c.path)
+    if rid and (rid in r["route"] or not r["route"].startswith(c.path.split("/")[1], 1)):
+        problems.append(f"route {r['route']!r} of {c.path!r} still holds its id {rid}")
     if not c.sent_lower_ns <= r["arrival_ns"]:
         problems.append(f"arrival_ns {r['arrival_ns']} before the client "
                         f"{'connected' if c.first_on_conn else 'sent'} "
@@ -358,6 +362,10 @@ def check_http_summary(summary, pid, lines):
     block(http["gc_hit"], [r["latency_ns"] for r in lines if r["gc_count"] > 0], "gc_hit")
     block(http["clean"], [r["latency_ns"] for r in lines if r["gc_count"] == 0], "clean")
     block(http["queue"], [r["queue_ns"] for r in lines], "queue")
+    block(http["gen2_hit"], [r["latency_ns"] for r in lines if r["gc_ns_by_gen"][2] > 0],
+          "gen2_hit")
+    big = [r for r in lines if r["gc_count"] > 0 and r["gc_ns"] >= http["hit_min_ns"]]
+    block(http["big_hit"], [r["latency_ns"] for r in big], "big_hit")
     for name, q in (("p95", 0.95), ("p99", 0.99)):
         t = http["tail"][name]
         if not lines:
@@ -368,18 +376,31 @@ def check_http_summary(summary, pid, lines):
         assert lo * (1 - PERCENTILE_TOLERANCE) <= thr <= hi * (1 + PERCENTILE_TOLERANCE), \
             f"{what} tail {name}: threshold {thr} outside [{lo}, {hi}]"
         above = [r for r in lines if r["latency_ns"] >= t["threshold_ns"]]
+        gen2 = [r for r in above if r["gc_ns_by_gen"][2] > 0]
+        big_above = [r for r in above if r["gc_count"] > 0 and r["gc_ns"] >= http["hit_min_ns"]]
         want = {"requests": len(above), "gc_hit": sum(r["gc_count"] > 0 for r in above),
                 "gc_ns": sum(r["gc_ns"] for r in above),
-                "latency_ns": sum(r["latency_ns"] for r in above)}
+                "latency_ns": sum(r["latency_ns"] for r in above),
+                "gen2_hit": len(gen2), "gen2_gc_ns": sum(r["gc_ns"] for r in gen2),
+                "gen2_latency_ns": sum(r["latency_ns"] for r in gen2),
+                "big_hit": len(big_above), "big_gc_ns": sum(r["gc_ns"] for r in big_above),
+                "big_latency_ns": sum(r["latency_ns"] for r in big_above)}
         got = {k: t[k] for k in want}
         assert got == want, f"{what} tail {name} (threshold {t['threshold_ns']}): {got} != {want}"
-    assert http["gc_ns_by_gen"] == [sum(r["gc_ns_by_gen"][g] for r in lines) for g in range(3)], \
-        f"{what}: gc_ns_by_gen {http['gc_ns_by_gen']}"
+    weighted = http["request_weighted_gc_ns_by_gen"]
+    assert weighted == [sum(r["gc_ns_by_gen"][g] for r in lines) for g in range(3)], \
+        f"{what}: request_weighted_gc_ns_by_gen {weighted}"
+    # Each pause at most once: no more than the request-weighted sum, nor than the largest
+    # single request's share when one request overlapped it all.
+    wall = http["gc_wall_ns_by_gen"]
+    for g in range(3):
+        assert max([r["gc_ns_by_gen"][g] for r in lines] or [0]) <= wall[g] <= weighted[g], \
+            f"{what}: gc_wall_ns_by_gen {wall} vs request-weighted {weighted}"
     slowest = [r["latency_ns"] for r in http["slowest"]]
     assert slowest == sorted(lat, reverse=True)[:5], f"{what}: slowest {slowest}"
-    routes = {(x["method"], x["path"]): x for x in http["routes"]}
-    for (m, p) in {(r["method"], r["path"]) for r in lines}:
-        want = [r for r in lines if (r["method"], r["path"]) == (m, p)]
+    routes = {(x["method"], x["route"]): x for x in http["routes"]}
+    for (m, p) in {(r["method"], r["route"]) for r in lines}:
+        want = [r for r in lines if (r["method"], r["route"]) == (m, p)]
         if (m, p) not in routes:
             assert len(routes) >= 63, f"{what}: route {m} {p} missing: {list(routes)}"
             continue
@@ -409,8 +430,8 @@ def check_http_totals(summary, non_http=None, unassembled=None):
         assert together[block]["count"] == sum(h[block]["count"] for h in procs), block
         if together[block]["count"]:
             assert together[block]["max_ns"] == max(h[block]["max_ns"] or 0 for h in procs)
-    assert together["gc_ns_by_gen"] == [sum(h["gc_ns_by_gen"][g] for h in procs)
-                                        for g in range(3)]
+    for key in ("request_weighted_gc_ns_by_gen", "gc_wall_ns_by_gen"):
+        assert together[key] == [sum(h[key][g] for h in procs) for g in range(3)], key
     slowest = sorted((r["latency_ns"] for h in procs for r in h["slowest"]), reverse=True)
     assert [r["latency_ns"] for r in together["slowest"]] == slowest[:len(together["slowest"])]
     for r in together["slowest"]:
@@ -654,8 +675,12 @@ def test_text_report(procs, server_factory, http_gcpause):
     assert len(counts) == len(srv.workers) + 1, lines
     assert sum(counts[:-1]) == counts[-1] == len(sent), (counts, len(sent))
     assert any(l.startswith(f"all {len(srv.workers)} processes") for l in lines), lines
-    routes = [l for l in lines if "/work/text" in l and l.split()[0] == "GET"]
-    assert len(routes) >= len(sent), routes
+    # The ids are templated away: one route for all of them.
+    routes = [l.split() for l in lines if l.split()[:1] == ["GET"]]
+    counts = [int(r[2]) for r in routes if r[1] == "/work/{id}"]
+    assert counts and counts[-1] == len(sent) and sum(counts[:-1]) == len(sent), routes
+    assert not [r for r in routes if "text" in r[1]], routes
+    assert any(l.startswith("requests not assembled: 0") for l in lines), lines
 
 
 def test_interval_summaries_add_up(procs, server_factory, http_gcpause):

@@ -10,6 +10,7 @@
 
 #include "gc_log.h"
 #include "http.h"
+#include "http_route.h"
 #include "http_stats.h"
 
 static size_t parse(const char *line, char *method, char *path)
@@ -360,6 +361,71 @@ static void test_gc_overlap(void **state)
 	gc_log_free(&log);
 }
 
+static void test_route_templates(void **state)
+{
+	static const struct { const char *path, *route; } cases[] = {
+		{ "/api/items/17", "/api/items/{int}" },
+		{ "/api/items/17/comments/3", "/api/items/{int}/comments/{int}" },
+		{ "/u/3f2504e0-4f89-11d3-9a0c-0305e82c3301/x", "/u/{uuid}/x" },
+		{ "/cal/home/1f2e3d4c5b6a7980.ics", "/cal/home/{hex}.ics" },
+		{ "/blob/deadbeef01", "/blob/{hex}" },
+		{ "/work/th00413", "/work/{id}" },
+		{ "/v2/users", "/v2/users" },			/* not ids: kept */
+		{ "/static/app.min.js", "/static/app.min.js" },
+		{ "/cafebabe", "/cafebabe" },			/* a word made of hex letters */
+		{ "/", "/" },
+		{ "*", "*" },
+		{ "/a//b/", "/a//b/" },
+	};
+	char *patterns[] = { "/dav/{user}/*.vcf", "/files/**", "/api/items/:id/raw" };
+	char out[HTTP_ROUTE_LEN], err[128];
+	unsigned int i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		http_route_template(cases[i].path, NULL, 0, out, sizeof(out));
+		assert_string_equal(out, cases[i].route);
+	}
+	http_route_template("/dav/alice/contact-9.vcf", patterns, 3, out, sizeof(out));
+	assert_string_equal(out, "/dav/{user}/*.vcf");
+	http_route_template("/dav/alice/contact-9.ics", patterns, 3, out, sizeof(out));
+	assert_string_equal(out, "/dav/alice/contact-9.ics");
+	http_route_template("/files/a/b/c.txt", patterns, 3, out, sizeof(out));
+	assert_string_equal(out, "/files/**");
+	http_route_template("/api/items/12/raw", patterns, 3, out, sizeof(out));
+	assert_string_equal(out, "/api/items/:id/raw");
+	http_route_template("/api/items/12/raw/more", patterns, 3, out, sizeof(out));
+	assert_string_equal(out, "/api/items/{int}/raw/more");
+	/* A template longer than the buffer is cut, still terminated. */
+	http_route_template("/1/2/3/4/5/6/7/8/9", NULL, 0, out, 16);
+	assert_int_equal(strlen(out), 15);
+	assert_true(http_route_pattern_valid("/a/{id}/**", err, sizeof(err)));
+	assert_false(http_route_pattern_valid("a/b", err, sizeof(err)));
+	assert_false(http_route_pattern_valid("/a/**/b", err, sizeof(err)));
+}
+
+static void test_gc_wall_cover(void **state)
+{
+	struct gc_log log = {};
+	uint64_t newly[GC_LOG_GENS] = {};
+
+	assert_int_equal(gc_log_add(&log, 100, 200, 0), 0);
+	assert_int_equal(gc_log_add(&log, 1000, 2000, 2), 0);
+	/* Three concurrent requests over the same pause: it counts once. */
+	gc_log_cover(&log, 900, 2100, newly);
+	gc_log_cover(&log, 950, 2200, newly);
+	gc_log_cover(&log, 1000, 2000, newly);
+	assert_true(newly[2] == 1000 && newly[0] == 0);
+	/* Parts of a pause: the union, however they come. */
+	gc_log_cover(&log, 0, 120, newly);
+	gc_log_cover(&log, 180, 300, newly);
+	assert_true(newly[0] == 40);
+	gc_log_cover(&log, 110, 190, newly);
+	assert_true(newly[0] == 100);
+	gc_log_cover(&log, 0, 5000, newly);
+	assert_true(newly[0] == 100 && newly[2] == 1000);
+	gc_log_free(&log);
+}
+
 static void test_stats_split_and_tail(void **state)
 {
 	struct http_stats s;
@@ -381,13 +447,22 @@ static void test_stats_split_and_tail(void **state)
 			x.gc.ns = 50000000;
 			x.gc.count = 1;
 			x.gc.ns_by_gen[2] = 50000000;
+		} else if (i >= 20) {
+			/* Allocation-heavy: most requests take a 100 us gen-0 collection. */
+			x.gc.ns = 100000;
+			x.gc.count = 1;
+			x.gc.ns_by_gen[0] = 100000;
 		}
+		x.hit_min_ns = 1000000;
 		assert_int_equal(http_stats_add(&s, &x), 0);
 	}
-	assert_true(s.latency.count == 100 && s.gc_hit.count == 5 && s.clean.count == 95);
-	assert_true(s.gc_ns_by_gen[2] == 250000000);
+	assert_true(s.latency.count == 100 && s.gc_hit.count == 80 && s.clean.count == 20);
+	assert_true(s.gen2_hit.count == 5 && s.big_hit.count == 5 && s.hit_min_ns == 1000000);
+	assert_true(s.request_weighted_gc_ns_by_gen[2] == 250000000);
 	http_stats_tail(&s, 99, &t);
 	assert_true(t.requests == 5 && t.gc_hit == 5 && t.gc_ns == 250000000);
+	assert_true(t.gen2_hit == 5 && t.gen2_gc_ns == 250000000 && t.big_hit == 5);
+	assert_true(t.gen2_latency_ns == 5 * 60000000ull);
 	assert_int_equal(s.nslowest, HTTP_SLOWEST);
 	assert_true(http_latency(&s.slowest[0].req) == 60000000);
 	/* Routes are bounded: 100 distinct paths share the last slot past the limit. */
@@ -401,8 +476,9 @@ static void test_stats_split_and_tail(void **state)
 		assert_int_equal(http_stats_init(&both), 0);
 		assert_int_equal(http_stats_merge(&both, &s), 0);
 		assert_int_equal(http_stats_merge(&both, &s), 0);
-		assert_true(both.latency.count == 200 && both.gc_hit.count == 10);
-		assert_true(both.gc_ns_by_gen[2] == 500000000);
+		assert_true(both.latency.count == 200 && both.gc_hit.count == 160);
+		assert_true(both.gen2_hit.count == 10 && both.big_hit.count == 10);
+		assert_true(both.request_weighted_gc_ns_by_gen[2] == 500000000);
 		http_stats_tail(&both, 99, &t);
 		assert_true(t.requests == 10 && t.gc_hit == 10);
 		assert_int_equal(both.nslowest, HTTP_SLOWEST);
@@ -427,6 +503,8 @@ int main(void)
 		cmocka_unit_test(test_pipelined_arrival),
 		cmocka_unit_test(test_gc_overlap),
 		cmocka_unit_test(test_stats_split_and_tail),
+		cmocka_unit_test(test_route_templates),
+		cmocka_unit_test(test_gc_wall_cover),
 	};
 
 	return cmocka_run_group_tests_name("http", tests, NULL, NULL);
