@@ -472,10 +472,17 @@ void tui_render(struct tui_state *st, struct proc_stats **procs, int n, uint64_t
 	snprintf(cells[COL_PROBE], sizeof(cells[COL_PROBE]), "%-8s", "PROBE");
 	add_table_line(scr, shown, " ", cells);
 
+	for (i = 0; st->selected_pid && i < n; i++)
+		if (procs[i]->target.pid == st->selected_pid)
+			st->selected = i;
+	st->selected += st->move;
+	st->move = 0;
 	if (st->selected >= n)
 		st->selected = n - 1;
 	if (st->selected < 0)
 		st->selected = 0;
+	if (n)
+		st->selected_pid = procs[st->selected]->target.pid;
 	/* Half of what is left for the table, at least three rows; the rest for histograms. */
 	table_rows = (scr->height - scr->nlines - footer) / 2;
 	if (table_rows < 3)

@@ -571,7 +571,11 @@ def _http_gunicorn(sv, srv, comm, tag):
 
     # Every collection of the worker lies inside a request: GC time inside requests is all of
     # its pause time, to the nanosecond.
-    gc_in_requests = raw.dec("gcpause_http_request_gc_seconds_total", **labels)
+    gc_in_requests = raw.dec("gcpause_http_request_weighted_gc_seconds_total", **labels)
+    # One request at a time: each pause delayed one request, so wall time is the same.
+    assert raw.dec("gcpause_http_gc_wall_seconds_total", **labels) == gc_in_requests
+    for reason in ("unanswered", "unmatched_response", "cut", "overflow"):
+        assert raw.int("gcpause_http_unassembled_total", reason=reason) == 0, reason
     pause_total = sum(raw.dec("gcpause_gc_pause_time_seconds_total", **labels, generation=g)
                       for g in GENS)
     assert gc_in_requests == pause_total, \
