@@ -745,3 +745,57 @@ def test_threaded_server_loses_nothing(procs, server_factory, http_gcpause, kind
     for r, c_res, h in pairs:
         assert (r["method"], r["path"], r["status"]) == ("GET", c_res.path, 200), r
     check_http_totals(total, unassembled={})
+
+
+# --------------------------------------------------------------------------
+# Methods beyond the fixed list, and deep pipelines
+# --------------------------------------------------------------------------
+
+TOKEN_METHODS = ("PROPFIND", "REPORT", "MKCALENDAR", "MKCOL", "PROPPATCH", "MOVE", "COPY",
+                 "LOCK", "X-Ext_1.0")
+
+
+@pytest.mark.parametrize("kind", ("gunicorn-sync", "uvicorn"))
+def test_any_token_method(procs, server_factory, http_gcpause, kind):
+    """WebDAV, CalDAV and extension methods are requests like GET: each one answered (the
+    Flask app says 405, the ASGI one 200) is reported once with its method, path and status."""
+    srv = server_factory(kind, heap=50000, cycles=300, keep=200)
+    gp, attach = start_tracing(procs, srv.workers)
+    c = http_client.Client("127.0.0.1", srv.port)
+    sent = [c.one(f"/work/m{i:03d}x{j}", method=m)
+            for j in range(3) for i, m in enumerate(TOKEN_METHODS)]
+    assert all(r.ok for r in sent), [r for r in sent if not r.ok][:5]
+    time.sleep(0.3)
+    stop_ns, total = finish(gp, srv, srv.workers)
+    lines = request_lines(gp)
+    for r in lines:
+        check_request_well_formed(r)
+    pairs, problems = match_requests(lines, sent, srv.handled(), static_paths=())
+    assert not problems, problems[:5]
+    for r, c_res, h in pairs:
+        assert (r["method"], r["path"], r["status"]) == (c_res.method, c_res.path,
+                                                         c_res.status), r
+    assert {r["method"] for r in lines} == set(TOKEN_METHODS)
+    check_http_totals(total, non_http=0, unassembled={})
+
+
+@pytest.mark.parametrize("kind", ("uvicorn", "uvicorn-uvloop"))
+def test_deep_pipelines(procs, server_factory, http_gcpause, kind):
+    """5 connections with 100 pipelined requests each: all 500 reported, each once, with its
+    own path, nothing cut or unassembled."""
+    srv = server_factory(kind, heap=50000, cycles=300, keep=200)
+    gp, attach = start_tracing(procs, srv.workers)
+    c = http_client.Client("127.0.0.1", srv.port)
+    sent = []
+    for k in range(5):
+        sent += c.pipelined([f"/work/p{k}q{i:03d}" for i in range(100)])
+    assert all(r.ok for r in sent), [r for r in sent if not r.ok][:5]
+    time.sleep(0.3)
+    stop_ns, total = finish(gp, srv, srv.workers)
+    lines = request_lines(gp)
+    assert len(lines) == 500, len(lines)
+    pairs, problems = match_requests(lines, sent, srv.handled(), static_paths=())
+    assert not problems, problems[:5]
+    for r, c_res, h in pairs:
+        assert (r["method"], r["path"], r["status"]) == ("GET", c_res.path, 200), r
+    check_http_totals(total, non_http=0, unassembled={})
