@@ -7,6 +7,7 @@
 #include <unistd.h>
 #include "list.h"
 #include "messages.h"
+#include "proc_identity.h"
 #include "report.h"
 #include "target.h"
 
@@ -19,8 +20,9 @@ static void describe_build(const struct target *t, char *buf, size_t len)
 
 static void print_header(FILE *out)
 {
-	fprintf(out, "%7s  %-15s  %-9s  %-26s  %-12s  %-24s  %s\n", "PID", "COMM", "VERSION",
-		"BUILD", "ROOT", "CONTAINER", "PROBE");
+	fprintf(out, "%7s  %7s  %-15s  %-6s  %-11s  %-20s  %-9s  %-26s  %-12s  %-24s  %-40s  "
+		"%s\n", "PID", "PPID", "COMM", "ROLE", "LISTEN", "SERVICE", "VERSION", "BUILD",
+		"ROOT", "CONTAINER", "COMMAND LINE", "PROBE");
 }
 
 /* "shop/web-7d9f", else the container ID's first 12 digits, else "-" (the host). */
@@ -40,9 +42,28 @@ static const char *reason_only(const char *err)
 	return p ? p + 3 : err;
 }
 
+/* "8000", "8000,8001", "-": the TCP ports it listens on. */
+static void describe_ports(const struct proc_identity *id, char *buf, size_t len)
+{
+	size_t used = 0;
+	int i;
+
+	snprintf(buf, len, "-");
+	for (i = 0; i < id->nports && used < len; i++)
+		used += snprintf(buf + used, len - used, "%s%u", i ? "," : "", id->ports[i]);
+}
+
 static void print_row(FILE *out, const struct target *t, int ret, const char *err)
 {
 	char build[64], container[CONTAINER_NS_LEN + CONTAINER_POD_LEN + 1];
+	char ports[32], service[PROC_UNIT_LEN];
+	struct proc_identity id;
+
+	proc_identity_read(t->pid, &id);
+	describe_ports(&id, ports, sizeof(ports));
+	proc_identity_service(&id, service, sizeof(service));
+	fprintf(out, "%7d  %7d  %-15s  %-6s  %-11s  %-20.20s  ", t->pid, id.ppid, t->comm,
+		proc_role_name(id.role), ports, service);
 
 	if (t->binary[0])
 		describe_build(t, build, sizeof(build));
@@ -50,14 +71,15 @@ static void print_row(FILE *out, const struct target *t, int ret, const char *er
 		snprintf(build, sizeof(build), "-");
 	describe_container(&t->container, container, sizeof(container));
 	if (ret) {
-		fprintf(out, "%7d  %-15s  %-9s  %-26s  %-12s  %-24s  none: %s\n", t->pid, t->comm,
+		fprintf(out, "%-9s  %-26s  %-12s  %-24s  %-40.40s  none: %s\n",
 			t->version[0] ? t->version : "?", build, t->root[0] ? t->root : "/",
-			container, reason_only(err));
+			container, id.cmdline[0] ? id.cmdline : "-", reason_only(err));
 		return;
 	}
-	fprintf(out, "%7d  %-15s  %-9s  %-26s  %-12s  %-24s  %s (%s)%s%s\n", t->pid, t->comm,
+	fprintf(out, "%-9s  %-26s  %-12s  %-24s  %-40.40s  %s (%s)%s%s\n",
 		t->version[0] ? t->version : "?", build, t->root[0] ? t->root : "/", container,
-		t->probe, t->plan.source, t->plan.caveat[0] ? "; " : "", t->plan.caveat);
+		id.cmdline[0] ? id.cmdline : "-", t->probe, t->plan.source,
+		t->plan.caveat[0] ? "; " : "", t->plan.caveat);
 }
 
 static int list_one(FILE *out, pid_t pid, const struct options *o, bool given)

@@ -35,6 +35,19 @@ const struct http_stats *report_http_of(const struct report_summary *s,
 /* The requests of every process of the summary together; free with http_stats_free(). */
 int report_http_all(const struct report_summary *s, struct http_stats *all);
 
+/* A process's, or a pool's, collections against its requests, wall and CPU time. */
+struct report_pool {
+	int processes;
+	uint64_t collections, pause_ns, requests;
+	uint64_t wall_ns;		/* summed over the processes (process-seconds) */
+	uint64_t cpu_ns;		/* user + system, summed */
+	bool cpu_known;			/* every process's CPU time could be read */
+};
+
+/* The figures of p, or of every process of the summary when p is NULL. */
+void report_pool(const struct report_summary *s, const struct proc_stats *p,
+		 struct report_pool *out);
+
 /* Events lost for good (the ring buffer was full, or nesting or thread limits were hit). */
 uint64_t report_lost_events(const uint64_t counters[GC_CNT_MAX]);
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* Newline-delimited JSON: one object a line, times in CLOCK_MONOTONIC nanoseconds. */
 #include <json-c/json.h>
+#include "proc_identity.h"
 #include "report.h"
 
 static void emit(FILE *out, struct json_object *obj)
@@ -217,12 +218,38 @@ static struct json_object *http_json(const struct http_stats *s)
 	return obj;
 }
 
+/* Parent, command line, listening ports, pool role, service: to tell processes apart. */
+static void add_identity(struct json_object *obj, pid_t pid)
+{
+	struct json_object *ports = json_object_new_array();
+	char service[PROC_UNIT_LEN];
+	struct proc_identity id;
+	int i;
+
+	if (proc_identity_read(pid, &id)) {
+		json_object_put(ports);
+		return;
+	}
+	add_i64(obj, "ppid", id.ppid);
+	add_str(obj, "cmdline", id.cmdline);
+	for (i = 0; i < id.nports; i++)
+		json_object_array_add(ports, json_object_new_int(id.ports[i]));
+	json_object_object_add(obj, "listen_ports", ports);
+	add_str(obj, "role", id.role == PROC_ROLE_MASTER ? "master" :
+			     id.role == PROC_ROLE_WORKER ? "worker" : "single");
+	proc_identity_service(&id, service, sizeof(service));
+	add_str(obj, "service", service);
+	if (id.unit[0])
+		add_str(obj, "systemd_unit", id.unit);
+}
+
 void report_json_list_entry(FILE *out, const struct target *t, const char *error,
 			    const char *build)
 {
 	struct json_object *obj = new_typed("process");
 
 	add_pid_comm_version(obj, t);
+	add_identity(obj, t->pid);
 	add_container(obj, &t->container);
 	add_str(obj, "root", t->root[0] ? t->root : "/");
 	if (t->binary[0]) {
@@ -329,6 +356,31 @@ static struct json_object *pause_json(const struct pause_stats *s, uint64_t wall
 	return obj;
 }
 
+static struct json_object *pool_json(const struct report_pool *pool)
+{
+	struct json_object *obj = json_object_new_object(), *per;
+
+	add_i64(obj, "processes", pool->processes);
+	add_u64(obj, "collections", pool->collections);
+	add_u64(obj, "pause_ns", pool->pause_ns);
+	add_u64(obj, "requests", pool->requests);
+	add_u64(obj, "wall_ns", pool->wall_ns);
+	json_object_object_add(obj, "cpu_ns", pool->cpu_known ?
+			       json_object_new_uint64(pool->cpu_ns) : NULL);
+	per = json_object_new_object();
+	json_object_object_add(per, "collections", pool->requests ? json_object_new_double(
+				       pool->collections * 1000.0 / pool->requests) : NULL);
+	json_object_object_add(per, "pause_ns", pool->requests ? json_object_new_double(
+				       pool->pause_ns * 1000.0 / pool->requests) : NULL);
+	json_object_object_add(obj, "per_1000_requests", per);
+	json_object_object_add(obj, "share_of_wall", pool->wall_ns ? json_object_new_double(
+				       (double)pool->pause_ns / pool->wall_ns) : NULL);
+	json_object_object_add(obj, "share_of_cpu", pool->cpu_known && pool->cpu_ns ?
+			       json_object_new_double((double)pool->pause_ns / pool->cpu_ns) :
+			       NULL);
+	return obj;
+}
+
 static struct json_object *process_json(const struct report_summary *s, const struct proc_stats *p)
 {
 	struct json_object *obj = json_object_new_object(), *gens;
@@ -350,8 +402,14 @@ static struct json_object *process_json(const struct report_summary *s, const st
 	json_object_object_add(obj, "generations", gens);
 	stats_merge_all(p, s->scope, &all);
 	json_object_object_add(obj, "all", pause_json(&all, wall, NULL));
-	if (report_http_of(s, p))
+	if (report_http_of(s, p)) {
+		struct report_pool pool;
+
 		json_object_object_add(obj, "http", http_json(report_http_of(s, p)));
+		report_pool(s, p, &pool);
+		json_object_object_add(json_object_object_get(obj, "http"), "gc_vs_requests",
+				       pool_json(&pool));
+	}
 	return obj;
 }
 
@@ -391,7 +449,12 @@ void report_json_summary(FILE *out, const struct report_summary *s)
 		struct http_stats all;
 
 		if (!report_http_all(s, &all)) {
-			json_object_object_add(obj, "http_all", http_json(&all));
+			struct report_pool pool;
+			struct json_object *h = http_json(&all);
+
+			report_pool(s, NULL, &pool);
+			json_object_object_add(h, "gc_vs_requests", pool_json(&pool));
+			json_object_object_add(obj, "http_all", h);
 			http_stats_free(&all);
 		}
 	}

@@ -3,6 +3,7 @@
 #include <inttypes.h>
 #include <string.h>
 #include "format.h"
+#include "proc_identity.h"
 #include "report.h"
 
 #define BAR_WIDTH	40
@@ -204,8 +205,31 @@ static void print_http(FILE *out, const struct http_stats *s)
 	}
 }
 
+/* GC per 1,000 requests, and GC's share of wall and CPU time. */
+static void print_pool(FILE *out, const struct report_pool *pool)
+{
+	char pause[FMT_DURATION_LEN], per[FMT_DURATION_LEN], wall[FMT_PERCENT_LEN];
+	char cpu[FMT_PERCENT_LEN];
+
+	fprintf(out, "  GC: %" PRIu64 " collections, %s of pause", pool->collections,
+		fmt_duration(pause, sizeof(pause), pool->pause_ns));
+	if (pool->requests)
+		fprintf(out, "; per 1,000 requests: %.1f collections, %s", pool->collections *
+			1000.0 / pool->requests, fmt_duration(per, sizeof(per), (uint64_t)(
+			pool->pause_ns * 1000.0 / pool->requests)));
+	fprintf(out, "\n  GC share: %s of wall time", fmt_percent(wall, sizeof(wall),
+		pool->wall_ns ? (double)pool->pause_ns / pool->wall_ns : 0));
+	if (pool->cpu_known && pool->cpu_ns)
+		fprintf(out, ", %s of CPU time", fmt_percent(cpu, sizeof(cpu),
+			(double)pool->pause_ns / pool->cpu_ns));
+	fputc('\n', out);
+}
+
 static void print_process(FILE *out, const struct report_summary *s, const struct proc_stats *p)
 {
+	const struct proc_identity *id = &p->identity;
+	struct report_pool pool;
+	char service[PROC_UNIT_LEN];
 	const struct target *t = &p->target;
 	uint64_t wall = stats_wall_ns(p, s->scope, s->end_ns);
 	struct pause_stats all;
@@ -219,6 +243,12 @@ static void print_process(FILE *out, const struct report_summary *s, const struc
 		fprintf(out, "  container %.12s%s%s%s%s\n", t->container.id[0] ? t->container.id : "?",
 			t->container.pod[0] ? "  pod " : "", t->container.ns,
 			t->container.ns[0] && t->container.pod[0] ? "/" : "", t->container.pod);
+	proc_identity_service(id, service, sizeof(service));
+	fprintf(out, "  parent %d  role %s  service %s", id->ppid, proc_role_name(id->role),
+		service);
+	for (i = 0; i < id->nports; i++)
+		fprintf(out, "%s%u", i ? "," : "  listening on ", id->ports[i]);
+	fprintf(out, "\n  command %s\n", id->cmdline[0] ? id->cmdline : "?");
 	if (t->plan.caveat[0])
 		fprintf(out, "  note: %s\n", t->plan.caveat);
 	if (t->plan.incremental)
@@ -240,8 +270,11 @@ static void print_process(FILE *out, const struct report_summary *s, const struc
 		snprintf(title, sizeof(title), "gen %d pauses", p->gens[i]->gen);
 		print_histogram(out, title, &g->pauses);
 	}
-	if (report_http_of(s, p))
+	if (report_http_of(s, p)) {
 		print_http(out, report_http_of(s, p));
+		report_pool(s, p, &pool);
+		print_pool(out, &pool);
+	}
 }
 
 void report_text_summary(FILE *out, const struct report_summary *s)
@@ -260,9 +293,13 @@ void report_text_summary(FILE *out, const struct report_summary *s)
 		struct http_stats all;
 
 		if (!report_http_all(s, &all)) {
-			fprintf(out, "\nall %d processes", s->nprocs);
+			struct report_pool pool;
+
+			fprintf(out, "\nall %d processes, as one service", s->nprocs);
 			print_http(out, &all);
 			http_stats_free(&all);
+			report_pool(s, NULL, &pool);
+			print_pool(out, &pool);
 		}
 	}
 	if (lost)
