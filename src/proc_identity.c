@@ -237,10 +237,32 @@ static void add_listeners(pid_t pid, const char *table, const unsigned long *ino
 	fclose(f);
 }
 
-int proc_identity_read(pid_t pid, struct proc_identity *id)
+static void read_ports(pid_t pid, struct proc_identity *id)
 {
 	unsigned long *inodes = NULL;
-	int ninodes;
+	int ninodes = socket_inodes(pid, &inodes);
+
+	if (ninodes) {
+		add_listeners(pid, "tcp", inodes, ninodes, id);
+		add_listeners(pid, "tcp6", inodes, ninodes, id);
+	}
+	free(inodes);
+}
+
+static bool share_a_port(const struct proc_identity *a, const struct proc_identity *b)
+{
+	int i, k;
+
+	for (i = 0; i < a->nports; i++)
+		for (k = 0; k < b->nports; k++)
+			if (a->ports[i] == b->ports[k])
+				return true;
+	return false;
+}
+
+int proc_identity_read(pid_t pid, struct proc_identity *id)
+{
+	struct proc_identity parent;
 
 	memset(id, 0, sizeof(*id));
 	id->pid = pid;
@@ -249,18 +271,35 @@ int proc_identity_read(pid_t pid, struct proc_identity *id)
 		return -ESRCH;
 	read_cmdline(pid, id->cmdline, sizeof(id->cmdline));
 	read_unit(pid, id->unit, sizeof(id->unit));
-	ninodes = socket_inodes(pid, &inodes);
-	if (ninodes) {
-		add_listeners(pid, "tcp", inodes, ninodes, id);
-		add_listeners(pid, "tcp6", inodes, ninodes, id);
+	read_ports(pid, id);
+	if (!id->nports)
+		return 0;
+	/*
+	 * A pre-fork pool's processes run one executable and share the listening socket: a
+	 * Python launched by another (a test runner, a shell script) does not share its port.
+	 */
+	memset(&parent, 0, sizeof(parent));
+	if (id->ppid > 1 && same_exe(pid, id->ppid)) {
+		read_ports(id->ppid, &parent);
+		if (share_a_port(id, &parent)) {
+			id->role = PROC_ROLE_WORKER;
+			return 0;
+		}
 	}
-	free(inodes);
-	/* A pre-fork pool shares its listening socket: a test runner's children do not. */
-	if (id->nports && id->ppid > 1 && same_exe(pid, id->ppid))
-		id->role = PROC_ROLE_WORKER;
-	else if (id->nports && has_child_like(pid))
+	if (has_child_like(pid))
 		id->role = PROC_ROLE_MASTER;
 	return 0;
+}
+
+void proc_identity_refresh(pid_t pid, struct proc_identity *id, bool may_listen_later)
+{
+	char cmdline[PROC_CMDLINE_LEN];
+
+	read_cmdline(pid, cmdline, sizeof(cmdline));
+	if (!cmdline[0])
+		return;		/* gone, or a kernel thread: keep what was read */
+	if (strcmp(cmdline, id->cmdline) || (!id->nports && may_listen_later))
+		proc_identity_read(pid, id);
 }
 
 const char *proc_role_name(enum proc_role role)

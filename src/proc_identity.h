@@ -10,7 +10,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define PROC_CMDLINE_LEN	160
+#define PROC_CMDLINE_LEN	512
 #define PROC_MAX_PORTS		4
 #define PROC_UNIT_LEN		96
 
@@ -18,7 +18,7 @@ enum proc_role {
 	PROC_ROLE_SINGLE,	/* neither below */
 	/* Both listen on a TCP port (a pre-fork pool shares its socket), and: */
 	PROC_ROLE_MASTER,	/* children run the same executable: a pre-fork pool's master */
-	PROC_ROLE_WORKER,	/* its parent runs the same executable: a pool's worker */
+	PROC_ROLE_WORKER,	/* its parent runs the same executable and listens on its port */
 };
 
 struct proc_identity {
@@ -32,6 +32,11 @@ struct proc_identity {
 
 /* Fills id; what cannot be read stays empty. -ESRCH when the process is gone. */
 int proc_identity_read(pid_t pid, struct proc_identity *id);
+/*
+ * Reads id again when the command line changed (read before an exec) or, while it listens on
+ * nothing, when may_listen_later (a server binds after it starts).
+ */
+void proc_identity_refresh(pid_t pid, struct proc_identity *id, bool may_listen_later);
 const char *proc_role_name(enum proc_role role);
 /* "web.service", else "pool:PPID" for a worker, else "-": the service a process belongs to. */
 void proc_identity_service(const struct proc_identity *id, char *buf, size_t len);

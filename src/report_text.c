@@ -92,7 +92,7 @@ static void print_latency_row(FILE *out, const char *label, const struct hist *h
 	char count[FMT_COUNT_LEN];
 	unsigned int i;
 
-	fprintf(out, "    %-8s %8s", label, fmt_count(count, sizeof(count), h->count));
+	fprintf(out, "    %-10s %8s", label, fmt_count(count, sizeof(count), h->count));
 	for (i = 0; i < sizeof(pcts) / sizeof(pcts[0]); i++) {
 		fprintf(out, " ");
 		if (h->count)
@@ -152,7 +152,7 @@ static void print_http(FILE *out, const struct http_stats *s)
 	int i, j;
 
 	fprintf(out, "\n  HTTP requests (latency from arrival in the kernel to the response's "
-		"last byte)\n    %-8s %8s %*s %*s %*s %*s\n", "", "count", VALUE_WIDTH, "p50",
+		"last byte)\n    %-10s %8s %*s %*s %*s %*s\n", "", "count", VALUE_WIDTH, "p50",
 		VALUE_WIDTH, "p95", VALUE_WIDTH, "p99", VALUE_WIDTH, "max");
 	print_latency_row(out, "all", &s->latency);
 	print_latency_row(out, "gc-hit", &s->gc_hit);
@@ -214,14 +214,16 @@ static void print_pool(FILE *out, const struct report_pool *pool)
 	fprintf(out, "  GC: %" PRIu64 " collections, %s of pause", pool->collections,
 		fmt_duration(pause, sizeof(pause), pool->pause_ns));
 	if (pool->requests)
-		fprintf(out, "; per 1,000 requests: %.1f collections, %s", pool->collections *
-			1000.0 / pool->requests, fmt_duration(per, sizeof(per), (uint64_t)(
-			pool->pause_ns * 1000.0 / pool->requests)));
+		fprintf(out, "; per 1,000 requests: %.1f collections, %s of pause",
+			pool->collections * 1000.0 / pool->requests,
+			fmt_duration(per, sizeof(per),
+				     (uint64_t)(pool->pause_ns * 1000.0 / pool->requests)));
 	fprintf(out, "\n  GC share: %s of wall time", fmt_percent(wall, sizeof(wall),
 		pool->wall_ns ? (double)pool->pause_ns / pool->wall_ns : 0));
 	if (pool->cpu_known && pool->cpu_ns)
-		fprintf(out, ", %s of CPU time", fmt_percent(cpu, sizeof(cpu),
-			(double)pool->pause_ns / pool->cpu_ns));
+		fprintf(out, ", %s of CPU time%s", fmt_percent(cpu, sizeof(cpu),
+			(double)pool->pause_ns / pool->cpu_ns), pool->pause_ns > pool->cpu_ns ?
+			" (pauses are wall time: the CPU was busy elsewhere during them)" : "");
 	fputc('\n', out);
 }
 

@@ -33,7 +33,12 @@ void stats_sample_cpu(struct proc_stats *p)
 {
 	uint64_t ns;
 
-	if (p->cpu_known && !p->exited && !proc_cpu_ns(p->target.pid, &ns) && ns >= p->cpu_now_ns)
+	if (p->exited)
+		return;
+	/* -- COMMAND: first read before its exec; a server may bind after attach. */
+	proc_identity_refresh(p->target.pid, &p->identity, p->identity_refreshes < 10);
+	p->identity_refreshes++;
+	if (p->cpu_known && !proc_cpu_ns(p->target.pid, &ns) && ns >= p->cpu_now_ns)
 		p->cpu_now_ns = ns;
 }
 

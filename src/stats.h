@@ -41,7 +41,8 @@ struct proc_stats {
 	struct http_stats *http;	/* --http: its requests, else NULL */
 	struct http_stats *http_interval;	/* --http: the same, for the current interval */
 	struct gc_log gc_log;		/* --http: recent collections, to overlap requests */
-	struct proc_identity identity;	/* parent, command line, ports, role, at attach */
+	struct proc_identity identity;	/* parent, command line, ports, role */
+	int identity_refreshes;		/* summaries that looked for a late listening port */
 	/* CPU time (user + system): at attach, at the interval's start, at the last sample. */
 	bool cpu_known;
 	uint64_t cpu_start_ns, cpu_interval_start_ns, cpu_now_ns;

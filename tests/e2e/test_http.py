@@ -799,3 +799,48 @@ def test_deep_pipelines(procs, server_factory, http_gcpause, kind):
     for r, c_res, h in pairs:
         assert (r["method"], r["path"], r["status"]) == ("GET", c_res.path, 200), r
     check_http_totals(total, non_http=0, unassembled={})
+
+
+# --------------------------------------------------------------------------
+# A pool as one service, and telling its processes apart
+# --------------------------------------------------------------------------
+
+def test_pool_as_one_service(procs, server_factory, http_gcpause):
+    """gunicorn's master and two workers: `list` names the master, the workers, their parent,
+    port and command line; the summary's pool figures add the workers' GC and requests."""
+    srv = server_factory("gunicorn-sync", heap=50000, cycles=3000, keep=2000)
+    master = srv.proc.pid
+    res = run_gcpause([GCPAUSE, "list", "--json"] +
+                      [a for p in [master] + srv.workers for a in ("-p", p)])
+    assert res.returncode == 0, res.stderr
+    rows = {r["pid"]: r for r in map(json.loads, res.stdout.splitlines())}
+    assert rows[master]["role"] == "master", rows[master]
+    assert srv.port in rows[master]["listen_ports"], rows[master]
+    assert rows[master]["service"] == f"pool:{master}", rows[master]
+    for w in srv.workers:
+        assert rows[w]["role"] == "worker" and rows[w]["ppid"] == master, rows[w]
+        assert rows[w]["service"] == f"pool:{master}", rows[w]
+        assert srv.port in rows[w]["listen_ports"], rows[w]
+        assert "gunicorn" in rows[w]["cmdline"] and "app:wsgi" in rows[w]["cmdline"], rows[w]
+    text = run_gcpause([GCPAUSE, "list", "-p", master])
+    assert "master" in text.stdout and str(srv.port) in text.stdout, text.stdout
+
+    gp, attach = start_tracing(procs, srv.workers)
+    c = http_client.Client("127.0.0.1", srv.port)
+    sent = c.new_connections([f"/work/pool{i:03d}" for i in range(60)])
+    assert all(r.ok for r in sent), [r for r in sent if not r.ok][:3]
+    time.sleep(0.3)
+    stop_ns, total = finish(gp, srv, srv.workers)
+    events = [e for e in gp.events() if e["pid"] in srv.workers]
+    pool = total["http_all"]["gc_vs_requests"]
+    assert pool["processes"] == 2 and pool["requests"] == 60, pool
+    assert pool["collections"] == len(events) > 0, (pool, len(events))
+    assert pool["pause_ns"] == sum(e["duration_ns"] for e in events), pool
+    assert pool["per_1000_requests"]["collections"] == pytest.approx(len(events) * 1000 / 60)
+    # Sync workers run one thread: CPU time is at most wall time, so GC's share of CPU time
+    # is at least its share of wall time.
+    assert 0 < pool["share_of_wall"] <= pool["share_of_cpu"], pool
+    for w in srv.workers:
+        own = summary_process(total, w)["http"]["gc_vs_requests"]
+        assert own["processes"] == 1
+        assert own["collections"] == sum(e["pid"] == w for e in events), own
