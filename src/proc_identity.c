@@ -302,6 +302,49 @@ void proc_identity_refresh(pid_t pid, struct proc_identity *id, bool may_listen_
 		proc_identity_read(pid, id);
 }
 
+void proc_identity_program(const struct proc_identity *id, char *buf, size_t len)
+{
+	char args[PROC_CMDLINE_LEN], *arg, *save, *name;
+	bool python, take_next = false;
+
+	buf[0] = '\0';
+	snprintf(args, sizeof(args), "%s", id->cmdline);
+	arg = strtok_r(args, " ", &save);
+	if (!arg)
+		return;
+	name = strrchr(arg, '/') ? strrchr(arg, '/') + 1 : arg;
+	python = !strncmp(name, "python", 6);
+	if (!python) {
+		snprintf(buf, len, "%s", name);
+		return;
+	}
+	while ((arg = strtok_r(NULL, " ", &save))) {
+		if (take_next || arg[0] != '-') {
+			name = strrchr(arg, '/') ? strrchr(arg, '/') + 1 : arg;
+			snprintf(buf, len, "%s", name);
+			return;
+		}
+		if (!strcmp(arg, "-c")) {
+			snprintf(buf, len, "-c");
+			return;
+		}
+		/* -m mod, or -mmod; options with a separate value (-X opt, -W arg) skip it. */
+		if (!strcmp(arg, "-m") || !strcmp(arg, "-X") || !strcmp(arg, "-W")) {
+			if (arg[1] != 'm') {
+				arg = strtok_r(NULL, " ", &save);
+				if (!arg)
+					return;
+				continue;
+			}
+			take_next = true;
+		} else if (!strncmp(arg, "-m", 2)) {
+			snprintf(buf, len, "%s", arg + 2);
+			return;
+		}
+	}
+	snprintf(buf, len, "%s", name);	/* the interpreter alone: a REPL */
+}
+
 const char *proc_role_name(enum proc_role role)
 {
 	switch (role) {

@@ -40,6 +40,11 @@ void proc_identity_refresh(pid_t pid, struct proc_identity *id, bool may_listen_
 const char *proc_role_name(enum proc_role role);
 /* "web.service", else "pool:PPID" for a worker, else "-": the service a process belongs to. */
 void proc_identity_service(const struct proc_identity *id, char *buf, size_t len);
+/*
+ * The program a Python runs: the script's name ("gunicorn" for /usr/bin/gunicorn), the module
+ * of -m, "-c"; for another executable (uwsgi), its name. "" when the command line is empty.
+ */
+void proc_identity_program(const struct proc_identity *id, char *buf, size_t len);
 /* User plus system CPU time of pid, in ns; -errno when it cannot be read. */
 int proc_cpu_ns(pid_t pid, uint64_t *ns);
 

@@ -4,8 +4,8 @@
  *
  * Every family is written whole, with its # HELP and # TYPE lines, in the order of the emit_*
  * calls in prom_render(); a family without samples still has its header. Per-series samples
- * carry namespace, pod, pod_uid, container_id, command, python_version and pid, in that order,
- * then the family's own labels. A label whose value is empty is left out, and so is pid when it
+ * carry namespace, pod, pod_uid, container_id, command, program, service, python_version and pid,
+ * in that order, then the family's own labels. A label whose value is empty is left out, and so is pid when it
  * is 0: Prometheus treats an empty label as an absent one, so writing it would only cost bytes.
  *
  * Generations 0, 1 and 2 appear in every series from its creation, so that rate() and increase()
@@ -276,6 +276,8 @@ static void set_series_prefix(struct render *r, const struct series *s)
 	add_label(r, "pod_uid", l->pod_uid);
 	add_label(r, "container_id", l->container_id);
 	add_label(r, "command", l->command);
+	add_label(r, "program", l->program);
+	add_label(r, "service", l->service);
 	add_label(r, "python_version", l->python);
 	if (l->pid)
 		snprintf(pid, sizeof(pid), "%d", l->pid);

@@ -112,6 +112,8 @@ static void labels_normalize(struct series_labels *dst, const struct series_labe
 	copy_field(dst->pod_uid, src->pod_uid, sizeof(dst->pod_uid));
 	copy_field(dst->container_id, src->container_id, sizeof(dst->container_id));
 	copy_field(dst->command, src->command, sizeof(dst->command));
+	copy_field(dst->program, src->program, sizeof(dst->program));
+	copy_field(dst->service, src->service, sizeof(dst->service));
 	copy_field(dst->python, src->python, sizeof(dst->python));
 	dst->pid = src->pid;
 }

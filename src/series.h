@@ -30,6 +30,8 @@ struct series_labels {
 	char pod_uid[37];
 	char container_id[96];	/* "containerd://<64hex>" or "" */
 	char command[16];	/* the process's comm */
+	char program[64];	/* the script or module a Python runs ("gunicorn"), "" if none */
+	char service[96];	/* outside containers: its systemd service unit, else "" */
 	char python[24];	/* Python version "3.11.2" */
 	int pid;		/* 0 unless per-PID series were asked for */
 };

@@ -48,7 +48,8 @@ GENS = (0, 1, 2)
 PY_VERSION = "3.11.2"
 METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 # Labels a per-process series may have (container metadata is left out when empty).
-SERIES_LABELS = {"namespace", "pod", "pod_uid", "container_id", "command", "python_version",
+SERIES_LABELS = {"namespace", "pod", "pod_uid", "container_id", "command", "program", "service",
+                 "python_version",
                  "pid"}
 # See test_http.py: the server's last write may return after the client has the bytes.
 RECV_SLACK_NS = 5_000_000
