@@ -238,19 +238,23 @@ static void print_process(FILE *out, const struct report_summary *s, const struc
 	char label[16], title[48], walls[FMT_DURATION_LEN];
 	int i;
 
-	fprintf(out, "\npid %d %s  Python %s  %s%s%s  probe %s  traced %s%s\n", t->pid, t->comm,
+	fprintf(out, "\npid %d %s  Python %s  %s%s%s  probe %s  traced %s%s", t->pid, t->comm,
 		t->version[0] ? t->version : "?", t->root, t->root[0] ? ":" : "", t->binary,
 		t->probe, fmt_duration(walls, sizeof(walls), wall), p->exited ? " (exited)" : "");
+	/* What tells it from others of the same command (list and top show the command line). */
+	proc_identity_service(id, service, sizeof(service));
+	fprintf(out, "  parent %d", id->ppid);
+	if (id->role != PROC_ROLE_SINGLE)
+		fprintf(out, "  %s", proc_role_name(id->role));
+	if (strcmp(service, "-"))
+		fprintf(out, "  service %s", service);
+	for (i = 0; i < id->nports; i++)
+		fprintf(out, "%s%u", i ? "," : "  listening on ", id->ports[i]);
+	fputc('\n', out);
 	if (t->container.id[0] || t->container.pod_uid[0])
 		fprintf(out, "  container %.12s%s%s%s%s\n", t->container.id[0] ? t->container.id : "?",
 			t->container.pod[0] ? "  pod " : "", t->container.ns,
 			t->container.ns[0] && t->container.pod[0] ? "/" : "", t->container.pod);
-	proc_identity_service(id, service, sizeof(service));
-	fprintf(out, "  parent %d  role %s  service %s", id->ppid, proc_role_name(id->role),
-		service);
-	for (i = 0; i < id->nports; i++)
-		fprintf(out, "%s%u", i ? "," : "  listening on ", id->ports[i]);
-	fprintf(out, "\n  command %s\n", id->cmdline[0] ? id->cmdline : "?");
 	if (t->plan.caveat[0])
 		fprintf(out, "  note: %s\n", t->plan.caveat);
 	if (t->plan.incremental)
