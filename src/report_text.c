@@ -196,7 +196,7 @@ static void print_http(FILE *out, const struct http_stats *s)
 	for (i = 0; i < s->nroutes; i++) {
 		const struct http_route *r = &s->routes[i];
 
-		fprintf(out, "    %-7s %-40.40s %8" PRIu64 "  p50 ", r->method, r->path,
+		fprintf(out, "    %-9s %-40.40s %8" PRIu64 "  p50 ", r->method, r->path,
 			r->latency.count);
 		print_duration(out, hist_percentile(&r->latency, 50), VALUE_WIDTH);
 		fprintf(out, "  p99 ");
