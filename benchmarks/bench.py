@@ -5,6 +5,10 @@ The machine is small (2 cores) and shared, so nothing here is an absolute time: 
 configuration runs in each round, in a rotated order, and the report gives medians over the
 rounds, as ratios to the untraced run of the same rounds.
 
+0. Probe hits: a C loop calling one function (benchmarks/probe_loop.c) with bpftrace's empty
+   entry or return uprobe on it (gcpause's window marks are plain uprobes, as an entry is); and
+   the python:gc__start/gc__done stand-in fixture firing N marker pairs, untraced, under
+   bpftrace's histogram and under gcpause: µs per hit, per pair.
 1. A GC-heavy loop (benchmarks/gc_loop.py on Debian's python3.11, thousands of collections a
    second): untraced; timing itself with gc.callbacks; bpftrace's per-generation histogram on
    the same two markers (the floor: two traps and a map update); gcpause on the markers;
@@ -206,8 +210,148 @@ def bench_web(rounds, seconds):
                        statistics.median(x[1] for x in runs[k]) / base_p99) for k in kinds]
 
 
+SDT = REPO / "build" / "tests" / "fixtures" / "sdt_markers"
+PROBE_LOOP = REPO / "build" / "bench" / "probe_loop"
+
+
+def timed_loop(cmd, tracer_cmd, ready_word, n):
+    """Runs a loop fixture, attaching tracer_cmd (bpftrace, printing "attached") first."""
+    w = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    wait_line(w.stdout, lambda l: l.startswith(ready_word), 30, cmd[0])
+    tracer = None
+    if tracer_cmd:
+        tracer = subprocess.Popen([a.replace("PID", str(w.pid)) for a in tracer_cmd],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        stream = tracer.stdout if tracer_cmd[0] == "bpftrace" else tracer.stderr
+        wait_line(stream, lambda l: "attached" in l or "tracing pid" in l, 60, tracer_cmd[0])
+    return w, tracer
+
+
+def stop(proc):
+    if proc:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def probe_hit_costs(rounds, n):
+    """µs per hit of each probe kind (bpftrace, empty action), and per marker pair for gcpause."""
+    PROBE_LOOP.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["cc", "-O2", "-o", str(PROBE_LOOP), str(REPO / "benchmarks" /
+                    "probe_loop.c")], check=True)
+    loop = str(PROBE_LOOP)
+    kinds = {
+        "none": None,
+        "function entry (uprobe)": ["bpftrace", "-e", f"uprobe:{loop}:hit {{ }} "
+                                    "BEGIN { printf(\"attached\\n\"); }"],
+        "function return (uretprobe)": ["bpftrace", "-e", f"uretprobe:{loop}:hit {{ }} "
+                                        "BEGIN { printf(\"attached\\n\"); }"],
+    }
+    times = {k: [] for k in kinds}
+    for _ in range(rounds):
+        for kind, tcmd in kinds.items():
+            w, tracer = timed_loop([loop, str(n)], tcmd, "ready", n)
+            w.stdin.write("go\n")
+            w.stdin.flush()
+            times[kind].append(float(w.stdout.readline()))
+            w.wait(30)
+            stop(tracer)
+    base = statistics.median(times["none"])
+    hits = {k: (statistics.median(v) - base) / n * 1e6 for k, v in times.items() if k != "none"}
+    # The markers: N start/done pairs of the python:gc__* stand-in, untraced, bpftrace, gcpause.
+    script = (f"usdt:{SDT}:python:gc__start /pid == PID/ {{ @s[tid] = nsecs; }} "
+              f"usdt:{SDT}:python:gc__done /@s[tid]/ {{ @h = hist(nsecs - @s[tid]); "
+              "delete(@s[tid]); } BEGIN { printf(\"attached\\n\"); }")
+    pair_kinds = {"none": None, "bpftrace": ["bpftrace", "-e", script],
+                  "gcpause": [GCPAUSE, "-p", "PID"]}
+    pairs = {k: [] for k in pair_kinds}
+    for _ in range(rounds):
+        for kind, tcmd in pair_kinds.items():
+            w, tracer = timed_loop([str(SDT)], tcmd, "ready", n)
+            w.stdin.write(f"burst {n}\n")
+            w.stdin.flush()
+            t0, t1 = (int(x) for x in w.stdout.readline().split()[1:3])
+            pairs[kind].append((t1 - t0) / 1e9)
+            w.stdin.write("exit\n")
+            w.stdin.flush()
+            w.wait(30)
+            stop(tracer)
+    pbase = statistics.median(pairs["none"])
+    per_pair = {k: (statistics.median(v) - pbase) / n * 1e6 for k, v in pairs.items()
+                if k != "none"}
+    return hits, per_pair
+
+
+def agent_at_rate(total_rate, procs, seconds):
+    """gcpause -p on `procs` processes making total_rate collections/s between them: its CPU
+    seconds per second, peak RSS, the rate reached, and events lost."""
+    import json
+    ws = [subprocess.Popen([PYTHON, str(REPO / "benchmarks" / "gc_rate.py"),
+                            str(total_rate / procs), str(seconds)], stdin=subprocess.PIPE,
+                           stdout=subprocess.PIPE, text=True) for _ in range(procs)]
+    for w in ws:
+        wait_line(w.stdout, lambda l: l.strip() == "ready", 30, "gc_rate")
+    args = [GCPAUSE, "--json"]
+    for w in ws:
+        args += ["-p", str(w.pid)]
+    agent = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    attached = 0
+    while attached < procs:
+        if json.loads(agent.stdout.readline())["type"] == "attach":
+            attached += 1
+    cpu0, _ = proc_cpu_rss(agent.pid)
+    for w in ws:
+        w.stdin.write("go\n")
+        w.stdin.flush()
+    made = sum(int(w.stdout.readline()) for w in ws)
+    for w in ws:
+        w.wait(30)
+    cpu1, rss = proc_cpu_rss(agent.pid)
+    agent.send_signal(signal.SIGINT)
+    out, _ = agent.communicate(timeout=60)
+    total = [json.loads(l) for l in out.splitlines() if '"scope":"total"' in l][-1]
+    lost = total["dropped_events"] + sum(total["lost"].values())
+    return made / seconds, (cpu1 - cpu0) / seconds, rss, lost
+
+
+def attach_time(n):
+    """Seconds from gcpause's start to its n-th attach record, for n idle Pythons."""
+    import json
+    idle = [subprocess.Popen([PYTHON, "-c", "import sys; sys.stdin.read()"],
+                             stdin=subprocess.PIPE) for _ in range(n)]
+    try:
+        time.sleep(1)
+        args = [GCPAUSE, "--json"]
+        for p in idle:
+            args += ["-p", str(p.pid)]
+        t0 = time.monotonic()
+        agent = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                 text=True)
+        seen = 0
+        while seen < n:
+            if json.loads(agent.stdout.readline())["type"] == "attach":
+                seen += 1
+        elapsed = time.monotonic() - t0
+        agent.send_signal(signal.SIGINT)
+        agent.communicate(timeout=60)
+        return elapsed
+    finally:
+        for p in idle:
+            p.kill()
+            p.wait()
+
+
 def report(args):
     lines = []
+    hits, pairs = probe_hit_costs(max(3, args.rounds // 2), args.hits)
+    lines += [f"One probe hit, by kind (bpftrace with an empty action on a C loop, "
+              f"{args.hits} calls): " + "; ".join(f"{k} {v:.1f} µs" for k, v in hits.items())
+              + ".", "",
+              f"A gc__start/gc__done pair of USDT markers (the python:gc__* stand-in fixture, "
+              f"{args.hits} pairs): bpftrace's histogram {pairs['bpftrace']:.1f} µs, gcpause "
+              f"{pairs['gcpause']:.1f} µs per pair.", ""]
     base, colls, rows, per = bench_gc(args.rounds, args.iterations)
     lines += [f"GC-heavy loop: {args.iterations} iterations of Debian's python3.11, "
               f"{colls:.0f} collections, {base:.2f} s untraced; {args.rounds} rounds, "
@@ -219,6 +363,15 @@ def report(args):
     lines += ["", f"gcpause's own cost per collection beyond bpftrace's (same markers, same "
               f"traps): {per['gcpause'] - per['bpftrace']:+.1f} µs; the function tier's "
               f"beyond the markers': {per['gcpause-stripped'] - per['gcpause']:+.1f} µs.", ""]
+    lines += ["gcpause itself (`-p` on several processes collecting at a set rate between them, "
+              f"{args.rate_seconds} s each):", "",
+              "| asked | reached | gcpause CPU | peak RSS | events lost |", "|---|---|---|---|---|"]
+    for rate, procs in ((1000, 1), (10000, 2), (50000, 4)):
+        reached, cpu, rss, lost = agent_at_rate(rate, procs, args.rate_seconds)
+        lines.append(f"| {rate}/s | {reached:.0f}/s | {cpu * 100:.1f}% of a CPU | "
+                     f"{rss / 1024:.1f} MiB | {lost} |")
+    lines += ["", f"Attaching to 100 idle python3.11 processes (`-p` × 100): "
+              f"{attach_time(100):.2f} s to the last attach record.", ""]
     if not args.no_web:
         rps, web = bench_web(max(3, args.rounds // 2), args.seconds)
         lines += [f"Web: wrk -t2 -c8 -d{args.seconds}s against gunicorn (2 sync workers, a "
@@ -236,6 +389,8 @@ def main():
     ap.add_argument("--iterations", type=int, default=3_000_000)
     ap.add_argument("--seconds", type=int, default=4)
     ap.add_argument("--no-web", action="store_true")
+    ap.add_argument("--hits", type=int, default=100_000)
+    ap.add_argument("--rate-seconds", type=float, default=5)
     ap.add_argument("--docs", help="file whose bench section is replaced with the report")
     args = ap.parse_args()
     if os.geteuid() != 0:

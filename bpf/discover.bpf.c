@@ -19,6 +19,8 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 /* Off: execs are reported but not made candidates (the GC programs ignore them until then). */
 const volatile bool candidates_at_exec = true;
+/* -p: only the execs of processes in the filter matter (a traced program replaced). */
+const volatile bool report_traced_only = false;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -50,6 +52,8 @@ int BPF_PROG(on_exec, struct task_struct *task, pid_t old_pid, struct linux_binp
 	__u8 candidate = TRACED_CANDIDATE;
 	long ret;
 
+	if (report_traced_only && !bpf_map_lookup_elem(&traced_pids, &tgid))
+		return 0;
 	if (candidates_at_exec) {
 		/* NOEXIST: a confirmed process that execs stays traced until userspace looks. */
 		ret = bpf_map_update_elem(&traced_pids, &tgid, &candidate, BPF_NOEXIST);

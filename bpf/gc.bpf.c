@@ -319,6 +319,86 @@ int gc_func_return(struct pt_regs *ctx)
 	return 0;
 }
 
+/* A 3.15 ring entry's fields that gc_func_end reads. */
+struct ring_entry {
+	__u64 ts_start, ts_stop;
+	__s64 collected, uncollectable;
+};
+
+static __always_inline int read_entry(const struct gc_func_config *cfg, __u64 ring, __s8 idx,
+				      struct ring_entry *out)
+{
+	__u64 at = ring + (__u64)idx * cfg->entry_size;
+
+	if (bpf_probe_read_user(&out->ts_start, 2 * sizeof(__u64), (void *)(at + cfg->entry_ts)))
+		return -1;
+	return bpf_probe_read_user(&out->collected, 2 * sizeof(__s64),
+				   (void *)(at + cfg->entry_collected));
+}
+
+/*
+ * 3.15+: one probe after the collection, where its record in the interpreter's statistics is
+ * complete (see struct gc_func_config): the collection as CPython timed it itself.
+ */
+SEC("uprobe")
+int gc_func_end(struct pt_regs *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid(), bias, interp, stats, ring = 0, best_ts = 0;
+	__u32 config = (__u32)bpf_get_attach_cookie(ctx);
+	const struct gc_func_config *cfg;
+	struct ring_entry cur, prev;
+	struct gc_frame f = {};
+	__s8 idx, best_idx = 0;
+	__u32 best_len = 0;
+	int i, gen = -1;
+
+	if (!is_traced(id))
+		return 0;
+	cfg = bpf_map_lookup_elem(&func_configs, &config);
+	if (!cfg || !cfg->end_only)
+		return 0;
+	/* Shared objects load at page boundaries: anything else is a misread address. */
+	bias = PT_REGS_IP(ctx) - cfg->site_vaddr;
+	if ((bias & 0xfff) ||
+	    bpf_probe_read_user(&interp, sizeof(interp),
+				(void *)(bias + cfg->runtime_vaddr + cfg->runtime_interp_head)) ||
+	    bpf_probe_read_user(&stats, sizeof(stats), (void *)(interp + cfg->stats_offset))) {
+		count(GC_CNT_ARG_FAIL);
+		return 0;
+	}
+	for (i = 0; i < GC_COUNTED_GENS; i++) {
+		__u64 base = stats + cfg->gen_offset[i], ts;
+
+		if (bpf_probe_read_user(&idx, sizeof(idx),
+					(void *)(base + cfg->ring_index_offset[i])) ||
+		    idx < 0 || (__u32)idx >= cfg->ring_len[i] ||
+		    bpf_probe_read_user(&ts, sizeof(ts), (void *)(base + (__u64)idx *
+								cfg->entry_size + cfg->entry_ts +
+								sizeof(__u64)))) {
+			count(GC_CNT_ARG_FAIL);
+			return 0;
+		}
+		if (ts > best_ts) {
+			best_ts = ts;
+			gen = i;
+			ring = base;
+			best_idx = idx;
+			best_len = cfg->ring_len[i];
+		}
+	}
+	if (gen < 0 || read_entry(cfg, ring, best_idx, &cur) ||
+	    read_entry(cfg, ring, best_idx ? best_idx - 1 : (__s8)(best_len - 1), &prev) ||
+	    cur.ts_stop < cur.ts_start) {
+		count(GC_CNT_ARG_FAIL);
+		return 0;
+	}
+	f.start_ns = cur.ts_start;
+	f.end_ns = cur.ts_stop;
+	emit(id, &f, gen, cur.collected + cur.uncollectable - prev.collected - prev.uncollectable,
+	     0, cur.ts_stop);
+	return 0;
+}
+
 /*
  * From 3.13 the collection function runs the gc.callbacks itself, where the markers leave them
  * out: probes just after the "start" callback and at the "stop" one move the window of the

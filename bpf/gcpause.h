@@ -111,6 +111,22 @@ struct gc_func_config {
 	__u32 entry_size;
 	__u32 collections_offset;
 	/*
+	 * Non-zero (3.15+, whose rings keep each collection's own start and end, taken with
+	 * CLOCK_MONOTONIC): one plain uprobe where the collection's record is complete stands for
+	 * the entry, return and window probes. It finds the interpreter through _PyRuntime, whose
+	 * address in the process is runtime_vaddr plus the load bias, the probe's address in the
+	 * process less site_vaddr; then the statistics as above; the collection just done is the
+	 * newest entry with the latest end, and what it collected the difference with the entry
+	 * before it. An entry holds ts_start, ts_stop at entry_ts and collected, uncollectable at
+	 * entry_collected.
+	 */
+	__u32 end_only;
+	__u32 runtime_interp_head;	/* offset of interpreters.head in _PyRuntime */
+	__u64 site_vaddr;
+	__u64 runtime_vaddr;
+	__u32 entry_ts;
+	__u32 entry_collected;
+	/*
 	 * Non-zero: a call made while a collection runs on the same thread returns without
 	 * collecting (3.13+ checks a "collecting" flag inside the function); drop it.
 	 */

@@ -39,6 +39,7 @@ build_packages=(
 test_packages=(
 	binutils			# strip/objcopy for the stripped-build tests
 	patchelf			# a debootstrapped root's interpreter run on the host (-- COMMAND)
+	dwz				# a .gnu_debugaltlink file for the DWARF unit test
 	debootstrap			# rootfs with newer Debian Pythons for the tests
 	tmux				# gcpause top tests: a real terminal to drive and read
 	libcmocka-dev			# unit tests

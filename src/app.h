@@ -3,6 +3,7 @@
 #ifndef GCPAUSE_APP_H
 #define GCPAUSE_APP_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 #include "stats.h"
 #include "tracer.h"
 
+struct exec_watch;
 struct fleet;
 struct series;
 struct series_table;
@@ -23,6 +25,15 @@ struct traced {
 	bool exit_reported_in_interval;
 	struct series *series;	/* serve: the label set it counts in */
 	struct tracer_binary_id binary;	/* the probed binary it runs */
+	/*
+	 * -p, a program replaced by exec: image_ns is when this program started (0: before
+	 * tracing began), prev_slot + 1 the slot of the process's previous program (0: none),
+	 * replaced_ns when this program was replaced (0: not yet). A collection goes to the
+	 * program that ran when it started.
+	 */
+	uint64_t image_ns;
+	int prev_slot_plus1;
+	uint64_t replaced_ns;
 };
 
 struct app {
@@ -31,6 +42,7 @@ struct app {
 	struct http_session *http;	/* --http, else NULL */
 	struct top *top;		/* gcpause top, else NULL */
 	struct fleet *fleet;		/* --all, else NULL */
+	struct exec_watch *exec_watch;	/* -p: traced processes that exec, else NULL */
 	struct series_table *series;	/* serve, else NULL */
 	struct metrics_server *metrics;	/* serve, else NULL */
 	bool quiet;			/* no status lines: JSON, or the screen is top's */
@@ -44,7 +56,7 @@ struct app {
 	int drain_fd;		/* the ring buffers are drained on this timer */
 	int housekeeping_fd;		/* --all, serve: rescans, expiry, the server's timeouts */
 	struct launch child;
-	char command_output[64];	/* top -- COMMAND: where the command's output goes */
+	char command_output[PATH_MAX];	/* top -- COMMAND: where the command's output goes */
 	bool launched;
 	bool stop_requested;
 	double start_unix_seconds;	/* serve: for gcpause_start_time_seconds */
@@ -56,8 +68,15 @@ struct app {
 /* The event loop's sources: the high half of an epoll event's data. */
 enum source {
 	SRC_EVENTS = 1, SRC_DRAIN, SRC_SIGNAL, SRC_INTERVAL, SRC_DEADLINE, SRC_PROCESS, SRC_KEYS,
-	SRC_DISCOVERY, SRC_RETRY, SRC_HOUSEKEEPING, SRC_METRICS,
+	SRC_DISCOVERY, SRC_RETRY, SRC_HOUSEKEEPING, SRC_METRICS, SRC_BINARY,
 };
+
+/* Why tracing of a process that did not exit ended (the exit record's reason). */
+#define APP_REASON_REWRITTEN	"stopped being traced: its binary was rewritten in place"
+#define APP_REASON_EXEC		"replaced its program (exec)"
+#define APP_REASON_EXEC_OTHER	"replaced its program (exec) with one that is not Python"
+#define APP_REASON_EXEC_UNSUPPORTED \
+	"replaced its program (exec) with a Python that cannot be traced"
 
 int app_epoll_add(struct app *app, int fd, enum source src, uint32_t index);
 /* Ends the run: --all would otherwise go on with no process left. */
@@ -70,6 +89,13 @@ int app_begin_tracing(struct app *app, const struct target *t, int pidfd, char *
 		      size_t err_len);
 /* The process of p is gone (exited, or exec'd another program: why says which). */
 void app_process_gone(struct app *app, struct traced *p, const char *why);
+/* app_process_gone() for a process whose next program is traced: it stays in the filter. */
+void app_process_replaced(struct app *app, struct traced *p, const char *why);
+/*
+ * Ends the tracing of the processes whose binary the tracer found rewritten in place (and
+ * whose probes it detached), with a line for each binary.
+ */
+void app_end_rewritten(struct app *app);
 /* Frees an exited process's slot. */
 void app_forget(struct app *app, struct traced *p);
 struct traced *find_proc(struct app *app, pid_t pid);

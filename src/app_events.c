@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* Events of a run: collections and requests, to the statistics of their process. */
 #include "app.h"
+#include "exec_watch.h"
 #include "fleet.h"
 #include "http_session.h"
 #include "messages.h"
@@ -42,10 +43,48 @@ static bool same_process(const struct traced *p, const struct gc_event *e)
 	return proc_ticks_from_boottime_ns(e->process_start_ns) == p->stats->target.start_ticks;
 }
 
+/*
+ * -p: the program of p's process that ran e (an earlier one when e started before p's exec),
+ * or NULL when that program's slot is gone (serve forgets ended ones).
+ */
+static struct traced *program_of(struct app *app, struct traced *p, const struct gc_event *e)
+{
+	while (p->image_ns && e->start_ns < p->image_ns) {
+		struct traced *prev;
+
+		prev = p->prev_slot_plus1 ? &app->procs[p->prev_slot_plus1 - 1] : NULL;
+		if (!prev || !prev->stats || prev->stats->target.pid != p->stats->target.pid ||
+		    prev->stats->target.start_ticks != p->stats->target.start_ticks)
+			return NULL;
+		p = prev;
+	}
+	return p;
+}
+
 void on_event(const struct gc_event *e, void *ctx)
 {
 	struct app *app = ctx;
-	struct traced *p = find_proc(app, e->pid);
+	struct traced *p;
+
+	/* An exec reported by now tells whether this collection is its old program's. */
+	exec_watch_poll(app);
+	p = find_proc(app, e->pid);
+	if (app->exec_watch && p && same_process(p, e)) {
+		p = program_of(app, p, e);
+		if (!p) {
+			app->unattributed++;
+			return;
+		}
+		/* A collection of the program that replaced p's, not traced yet. */
+		if (p->replaced_ns && e->start_ns >= p->replaced_ns) {
+			exec_watch_defer(app, e);
+			return;
+		}
+	} else if (app->exec_watch && !p) {
+		/* serve forgot the replaced program already: held for the new one, if any. */
+		exec_watch_defer(app, e);
+		return;
+	}
 
 	/*
 	 * --all: a candidate collecting before it was looked at (its exec event still queued), or

@@ -161,6 +161,9 @@ static int start_slot(struct app *app, struct traced *p, const struct target *t,
 	}
 	p->pidfd = pidfd;
 	p->exit_reported_in_interval = false;
+	p->image_ns = 0;
+	p->prev_slot_plus1 = 0;
+	p->replaced_ns = 0;
 	p->series = app->series ? join_series(app, t) : NULL;
 	return 0;
 }
@@ -172,7 +175,10 @@ int app_begin_tracing(struct app *app, const struct target *t, int pidfd, char *
 	struct traced *p;
 	int ret;
 
-	ret = tracer_attach_binary(app->tracer, t->host_path, &t->plan, &binary, err, err_len);
+	ret = tracer_attach_binary(app->tracer, t->host_path, t->binary, &t->file, &t->plan,
+				   &binary, err, err_len);
+	/* Probes it replaced were on a file rewritten in place: their processes are told. */
+	app_end_rewritten(app);
 	if (ret)
 		return ret;
 	p = new_slot(app);
@@ -214,7 +220,19 @@ static void report_exit_status(struct app *app, const struct proc_stats *ps)
 	}
 }
 
+static void end_tracing(struct app *app, struct traced *p, const char *why, bool keep_filtered);
+
 void app_process_gone(struct app *app, struct traced *p, const char *why)
+{
+	end_tracing(app, p, why, false);
+}
+
+void app_process_replaced(struct app *app, struct traced *p, const char *why)
+{
+	end_tracing(app, p, why, true);
+}
+
+static void end_tracing(struct app *app, struct traced *p, const char *why, bool keep_filtered)
 {
 	long slot = p - app->procs;
 	struct proc_stats *ps;
@@ -231,7 +249,8 @@ void app_process_gone(struct app *app, struct traced *p, const char *why)
 	ps->exited = true;
 	ps->exit_reason = why;
 	ps->end_ns = clock_now_ns();
-	tracer_remove_pid(app->tracer, ps->target.pid);
+	if (!keep_filtered)
+		tracer_remove_pid(app->tracer, ps->target.pid);
 	tracer_release_binary(app->tracer, &p->binary, ps->end_ns);
 	epoll_ctl(app->epfd, EPOLL_CTL_DEL, p->pidfd, NULL);
 	close(p->pidfd);
@@ -247,6 +266,25 @@ void app_process_gone(struct app *app, struct traced *p, const char *why)
 	/* serve has counted it in its series already: nothing of it is reported later. */
 	if (app->series)
 		app_forget(app, p);
+}
+
+void app_end_rewritten(struct app *app)
+{
+	struct tracer_binary_id id;
+	char name[256];
+	int i;
+
+	while (tracer_next_changed(app->tracer, &id, name, sizeof(name))) {
+		msg_error("warning: %s was rewritten in place (same file, new contents): its "
+			  "probes are detached; a process that still maps it runs the new bytes",
+			  name);
+		/* app_process_gone() may trace new processes, and move the slots: by index. */
+		for (i = 0; id.serial && i < app->nprocs; i++) {
+			if (app->procs[i].stats && app->procs[i].pidfd >= 0 &&
+			    app->procs[i].binary.serial == id.serial)
+				app_process_gone(app, &app->procs[i], APP_REASON_REWRITTEN);
+		}
+	}
 }
 
 void app_forget(struct app *app, struct traced *p)

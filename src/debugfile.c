@@ -14,6 +14,7 @@
 #include "debugfile.h"
 #include "elfutil.h"
 #include "symtab_load.h"
+#include "untrusted_file.h"
 
 enum verdict {
 	DEBUG_ABSENT,
@@ -21,29 +22,30 @@ enum verdict {
 	DEBUG_OK,
 };
 
-/* The CRC32 .gnu_debuglink records: zlib's, over the whole file. */
-static int file_crc32(const char *path, uint32_t *crc)
+/*
+ * The CRC32 .gnu_debuglink records: zlib's, over the whole file, read from fd (opened by
+ * untrusted_open()) up to the size fstat gave: a file that grows meanwhile is not read on.
+ */
+static int file_crc32(int fd, uint64_t size, uint32_t *crc)
 {
 	unsigned char buf[64 * 1024];
 	uLong c = crc32(0L, Z_NULL, 0);
-	int fd, ret = 0;
+	uint64_t off = 0;
 	ssize_t n;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	while ((n = read(fd, buf, sizeof(buf))) != 0) {
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			ret = -errno;
-			break;
-		}
+	while (off < size) {
+		n = pread(fd, buf, size - off < sizeof(buf) ? size - off : sizeof(buf), off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -EIO;	/* truncated while read */
 		c = crc32(c, buf, n);
+		off += n;
 	}
-	close(fd);
 	*crc = c;
-	return ret;
+	return 0;
 }
 
 /* Reads .gnu_debuglink: a file name, padding to 4 bytes, and a CRC in the file's byte order. */
@@ -88,6 +90,20 @@ static int split_dirs(struct load_ctx *c)
 	char real[PATH_MAX];
 	int n;
 
+	if (c->name) {
+		/* A magic link (/proc/PID/map_files/...): the directory is the name's. */
+		slash = strrchr(c->name, '/');
+		n = snprintf(c->dir, sizeof(c->dir), "%s%.*s", c->root, (int)(slash - c->name),
+			     c->name);
+		if (n < 0 || (size_t)n >= sizeof(c->dir))
+			return -ENAMETOOLONG;
+		if (!c->dir[0])
+			strcpy(c->dir, "/");
+		c->have_root_dir = true;
+		n = snprintf(c->root_dir, sizeof(c->root_dir), "%.*s", (int)(slash - c->name),
+			     c->name);
+		return n < 0 || (size_t)n >= sizeof(c->root_dir) ? -ENAMETOOLONG : 0;
+	}
 	if (rl && !strncmp(c->path, c->root, rl) && c->path[rl] == '/') {
 		in_root = c->path + rl;
 	} else if (!strncmp(c->path, "/proc/", 6)) {
@@ -140,16 +156,28 @@ static int open_debug_file(struct load_ctx *c, const char *file, struct elf_file
 	unsigned char bid[BUILD_ID_MAX];
 	struct stat st, self;
 	uint32_t crc;
-	int ret, len;
+	int fd, ret, len;
 
+	/*
+	 * Anyone who can write to the binary's directory (or a user's own copy of Python) chooses
+	 * what is found here: a FIFO or a device must not be opened for reading at all.
+	 */
 	*verdict = DEBUG_ABSENT;
-	if (stat(file, &st))
-		return 0;
-	/* A debuglink that names the binary itself is no separate file. */
-	if (!stat(c->path, &self) && st.st_dev == self.st_dev && st.st_ino == self.st_ino)
+	fd = untrusted_open(file, UNTRUSTED_ELF_MAX, &st);
+	if (fd == -ENOENT || fd == -ENOTDIR || fd == -ELOOP || fd == -ENAMETOOLONG)
 		return 0;
 	*verdict = DEBUG_FOREIGN;
-	ret = elf_file_open(file, f);
+	if (fd < 0) {
+		*why = untrusted_strerror(fd);
+		return 0;
+	}
+	/* A debuglink that names the binary itself is no separate file. */
+	if (!stat(c->path, &self) && st.st_dev == self.st_dev && st.st_ino == self.st_ino) {
+		close(fd);
+		*verdict = DEBUG_ABSENT;
+		return 0;
+	}
+	ret = elf_file_from_fd(fd, f);
 	if (ret == -ENOMEM)
 		return ret;
 	if (ret) {
@@ -163,7 +191,7 @@ static int open_debug_file(struct load_ctx *c, const char *file, struct elf_file
 		else
 			*why = "another build-id";
 	} else if (c->link_name[0]) {
-		ret = file_crc32(file, &crc);
+		ret = file_crc32(f->fd, st.st_size, &crc);
 		if (ret)
 			*why = strerror(-ret);
 		else if (crc == c->link_crc)

@@ -26,8 +26,8 @@ static int handle_event(void *ctx, void *data, size_t size)
 	return 0;
 }
 
-int discovery_open(struct discovery **out, int traced_pids_fd, discovery_event_fn on_event,
-		   void *ctx, char *err, size_t err_len)
+int discovery_open(struct discovery **out, int traced_pids_fd, bool all,
+		   discovery_event_fn on_event, void *ctx, char *err, size_t err_len)
 {
 	struct discovery *d;
 	int ret;
@@ -45,6 +45,16 @@ int discovery_open(struct discovery **out, int traced_pids_fd, discovery_event_f
 		ret = errno ? -errno : -EINVAL;
 		snprintf(err, err_len, "cannot open the discovery BPF object: %s", strerror(-ret));
 		goto cleanup;
+	}
+	if (!all) {
+		d->skel->rodata->candidates_at_exec = false;
+		d->skel->rodata->report_traced_only = true;
+		ret = bpf_program__set_autoload(d->skel->progs.on_fork, false);
+		if (ret) {
+			snprintf(err, err_len, "cannot leave the fork probe out: %s",
+				 strerror(-ret));
+			goto cleanup;
+		}
 	}
 	ret = bpf_map__reuse_fd(d->skel->maps.traced_pids, traced_pids_fd);
 	if (ret) {

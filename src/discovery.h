@@ -3,6 +3,7 @@
 #ifndef GCPAUSE_DISCOVERY_H
 #define GCPAUSE_DISCOVERY_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include "gcpause.h"
@@ -13,10 +14,12 @@ typedef void (*discovery_event_fn)(const struct discover_event *e, void *ctx);
 
 /*
  * Loads and attaches the exec and fork probes, sharing the GC tracer's process filter (every
- * exec becomes a candidate there). Returns 0, or a negative errno with one line in err.
+ * exec becomes a candidate there). Without all (-p), only the execs of processes in the filter
+ * are reported, none becomes a candidate, and forks are not followed. Returns 0, or a
+ * negative errno with one line in err.
  */
-int discovery_open(struct discovery **out, int traced_pids_fd, discovery_event_fn on_event,
-		   void *ctx, char *err, size_t err_len);
+int discovery_open(struct discovery **out, int traced_pids_fd, bool all,
+		   discovery_event_fn on_event, void *ctx, char *err, size_t err_len);
 /* Readable when events wait. */
 int discovery_epoll_fd(struct discovery *d);
 int discovery_consume(struct discovery *d);

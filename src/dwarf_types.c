@@ -6,6 +6,9 @@
 #include <string.h>
 #include <dwarf.h>
 #include <elfutils/libdw.h>
+#include <elfutils/libdwelf.h>
+#include <limits.h>
+#include <stdio.h>
 #include "dwarf_types.h"
 #include "elfutil.h"
 
@@ -16,6 +19,8 @@
 struct dwarf_file {
 	struct elf_file ef;
 	Dwarf *dw;
+	struct elf_file alt_ef;		/* the .gnu_debugaltlink (dwz) file, if any */
+	Dwarf *alt_dw;
 };
 
 static void dwarf_file_close(struct dwarf_file *f)
@@ -24,6 +29,82 @@ static void dwarf_file_close(struct dwarf_file *f)
 		dwarf_end(f->dw);
 	f->dw = NULL;
 	elf_file_close(&f->ef);
+	/* libdw frees only an alternate file it opened itself. */
+	if (f->alt_dw)
+		dwarf_end(f->alt_dw);
+	f->alt_dw = NULL;
+	elf_file_close(&f->alt_ef);
+}
+
+/* The root of the process a path under /proc/PID/ belongs to ("" for ours). */
+static void root_of(const char *path, char *root, size_t len)
+{
+	unsigned int pid;
+	int n = 0;
+
+	root[0] = '\0';
+	if (sscanf(path, "/proc/%u/%n", &pid, &n) == 1 && n > 0)
+		snprintf(root, len, "/proc/%u/root", pid);
+}
+
+/* Opens file as the alternate DWARF if it has the build-id wanted; 0 when it does. */
+static int try_alt(struct dwarf_file *f, const char *file, const unsigned char *bid,
+		   size_t bid_len)
+{
+	unsigned char have[BUILD_ID_MAX];
+	int len;
+
+	if (elf_file_open(file, &f->alt_ef))
+		return -ENOENT;
+	len = elf_build_id_bytes(f->alt_ef.elf, have, sizeof(have));
+	if (len > 0 && (size_t)len == bid_len && !memcmp(have, bid, len)) {
+		f->alt_dw = dwarf_begin_elf(f->alt_ef.elf, DWARF_C_READ, NULL);
+		if (f->alt_dw)
+			return 0;
+	}
+	elf_file_close(&f->alt_ef);
+	return -ENOENT;
+}
+
+/*
+ * dwz moves what units share into a file that .gnu_debugaltlink names, which libdw would open
+ * by itself, with a plain open(), the first time a unit refers to it: at a path the debug
+ * file's author chose, absolute (on our filesystem, not the process's) or relative. It is
+ * looked for here instead, through untrusted_open(), where libdw would (by build-id under
+ * ROOT/usr/lib/debug, then at the path named, inside ROOT), and handed to libdw. Without it
+ * the DWARF is not used: -ENODATA.
+ */
+static int attach_alt(struct dwarf_file *f, const char *path)
+{
+	char root[64], file[PATH_MAX], hex[2 * BUILD_ID_MAX + 1];
+	const char *name, *slash;
+	const void *bid;
+	ssize_t bid_len;
+	int n;
+
+	bid_len = dwelf_dwarf_gnu_debugaltlink(f->dw, &name, &bid);
+	if (bid_len == 0)
+		return 0;
+	if (bid_len < 2 || bid_len > BUILD_ID_MAX)
+		return -ENODATA;
+	root_of(path, root, sizeof(root));
+	build_id_hex(bid, bid_len, hex);
+	n = snprintf(file, sizeof(file), "%s/usr/lib/debug/.build-id/%.2s/%s.debug", root, hex,
+		     hex + 2);
+	if (n > 0 && (size_t)n < sizeof(file) && !try_alt(f, file, bid, bid_len))
+		goto found;
+	slash = strrchr(path, '/');
+	if (name[0] == '/')
+		n = snprintf(file, sizeof(file), "%s%s", root, name);
+	else
+		n = snprintf(file, sizeof(file), "%.*s/%s", slash ? (int)(slash - path) : 1,
+			     slash ? path : ".", name);
+	if (n > 0 && (size_t)n < sizeof(file) && !try_alt(f, file, bid, bid_len))
+		goto found;
+	return -ENODATA;
+found:
+	dwarf_setalt(f->dw, f->alt_dw);
+	return 0;
 }
 
 /*
@@ -34,7 +115,8 @@ static int dwarf_file_open(const char *path, struct dwarf_file *f)
 {
 	int ret;
 
-	f->dw = NULL;
+	f->dw = f->alt_dw = NULL;
+	f->alt_ef = (struct elf_file){ .fd = -1 };
 	ret = elf_file_open(path, &f->ef);
 	if (ret)
 		return ret;
@@ -43,7 +125,7 @@ static int dwarf_file_open(const char *path, struct dwarf_file *f)
 		return -ENODATA;
 	}
 	f->dw = dwarf_begin_elf(f->ef.elf, DWARF_C_READ, NULL);
-	if (!f->dw) {
+	if (!f->dw || attach_alt(f, path)) {
 		dwarf_file_close(f);
 		return -ENODATA;
 	}
@@ -273,7 +355,7 @@ static int open_type(const char *debug_file, const char *type_name, struct dwarf
 int dwarf_offsetof(const char *debug_file, const char *type_name, const char *member_path,
 		   long *offset)
 {
-	struct dwarf_file f = { .ef = { .fd = -1 } };
+	struct dwarf_file f = { .ef = { .fd = -1 }, .alt_ef = { .fd = -1 } };
 	char name[MEMBER_NAME_MAX];
 	const char *p = member_path;
 	Dwarf_Die type, member_type;
@@ -313,7 +395,7 @@ cleanup:
 
 int dwarf_sizeof(const char *debug_file, const char *type_name, long *size)
 {
-	struct dwarf_file f = { .ef = { .fd = -1 } };
+	struct dwarf_file f = { .ef = { .fd = -1 }, .alt_ef = { .fd = -1 } };
 	Dwarf_Word bytes;
 	Dwarf_Die type;
 	int ret;

@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include "elfutil.h"
 #include "symbols.h"	/* declares elf_read_build_id() and elf_vaddr_to_offset() */
+#include "untrusted_file.h"
 
 /* MiniDebugInfo is a few hundred KiB; anything this big is not one. */
 #define MINI_MAX		(256UL << 20)
@@ -26,22 +27,32 @@ void elf_file_close(struct elf_file *f)
 	f->image = NULL;
 }
 
-int elf_file_open(const char *path, struct elf_file *f)
+int elf_file_from_fd(int fd, struct elf_file *f)
 {
-	f->fd = -1;
+	f->fd = fd;
 	f->elf = NULL;
 	f->image = NULL;
-	if (elf_version(EV_CURRENT) == EV_NONE)
+	if (elf_version(EV_CURRENT) == EV_NONE) {
+		elf_file_close(f);
 		return -EINVAL;
-	f->fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (f->fd < 0)
-		return -errno;
-	f->elf = elf_begin(f->fd, ELF_C_READ, NULL);
+	}
+	f->elf = untrusted_elf_begin(fd);
 	if (!f->elf || elf_kind(f->elf) != ELF_K_ELF) {
 		elf_file_close(f);
 		return -ENOEXEC;
 	}
 	return 0;
+}
+
+int elf_file_open(const char *path, struct elf_file *f)
+{
+	int fd = untrusted_open(path, UNTRUSTED_ELF_MAX, NULL);
+
+	if (fd < 0) {
+		*f = (struct elf_file){ .fd = -1 };
+		return fd;
+	}
+	return elf_file_from_fd(fd, f);
 }
 
 /* Decompresses an xz stream of at most MINI_MAX bytes into a malloc()ed buffer. */

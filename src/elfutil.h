@@ -19,8 +19,14 @@ struct elf_file {
 	void *image;
 };
 
-/* Returns 0, -ENOEXEC when the file is not ELF, or -errno from open(). */
+/*
+ * Opens path with untrusted_open(): returns 0, -ENOEXEC when the file is not ELF, -EINVAL
+ * when it is not a regular file, or another -errno.
+ */
 int elf_file_open(const char *path, struct elf_file *f);
+
+/* The same for a descriptor from untrusted_open(), which f owns from here, success or not. */
+int elf_file_from_fd(int fd, struct elf_file *f);
 
 /*
  * Opens the ELF image that an xz stream (MiniDebugInfo's .gnu_debugdata) decompresses to.

@@ -159,8 +159,8 @@ int fleet_start(struct app *app, char *err, size_t err_len)
 		snprintf(err, err_len, "out of memory");
 		return -ENOMEM;
 	}
-	ret = discovery_open(&f->discovery, tracer_filter_fd(app->tracer), on_discover_event, app,
-			     err, err_len);
+	ret = discovery_open(&f->discovery, tracer_filter_fd(app->tracer), true, on_discover_event,
+			     app, err, err_len);
 	if (ret) {
 		/* A kernel without tp_btf (before 5.5) still has /proc: scans, more often. */
 		msg_error("note: %s; new processes are found by scanning /proc every %.1f s instead",
@@ -446,6 +446,12 @@ static void consider(struct app *app, pid_t pid, enum origin origin, uint64_t ex
 		return;
 	}
 	ret = app_begin_tracing(app, &t, fd, err, sizeof(err));
+	if (ret == -ESTALE) {
+		/* Its binary changed while it was being probed: planned again in a moment. */
+		close(fd);
+		queue_retry(f, pid, clock_now_ns(), clock_now_ns() + RETRY_STEP_NS);
+		return;
+	}
 	if (ret) {
 		close(fd);
 		if (!proc_same_incarnation(pid, start_ticks)) {

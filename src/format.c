@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <inttypes.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "format.h"
 
@@ -132,4 +133,96 @@ size_t fmt_display_width(const char *s)
 		if (((unsigned char)*s & 0xc0) != 0x80)
 			width++;
 	return width;
+}
+
+/*
+ * Length of the UTF-8 character at s when it is valid and safe on a terminal, else 0 (its
+ * first byte is then escaped). Overlong forms, surrogates and code points past U+10FFFF are
+ * not UTF-8; C1 controls and the bidirectional formatting characters are not safe.
+ */
+static size_t safe_char_len(const unsigned char *s)
+{
+	unsigned int cp;
+
+	if (s[0] < 0x80)
+		return s[0] >= 0x20 && s[0] != 0x7f ? 1 : 0;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+		if ((s[1] & 0xc0) != 0x80)
+			return 0;
+		cp = (s[0] & 0x1f) << 6 | (s[1] & 0x3f);
+		return cp >= 0xa0 ? 2 : 0;
+	}
+	if (s[0] >= 0xe0 && s[0] <= 0xef) {
+		if ((s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80)
+			return 0;
+		cp = (s[0] & 0x0f) << 12 | (s[1] & 0x3f) << 6 | (s[2] & 0x3f);
+		if (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))
+			return 0;
+		/* LRM, RLM, LRE..RLO, LRI..PDI: they reorder what follows on the line. */
+		if (cp == 0x200e || cp == 0x200f || (cp >= 0x202a && cp <= 0x202e) ||
+		    (cp >= 0x2066 && cp <= 0x2069))
+			return 0;
+		return 3;
+	}
+	if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+		if ((s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80 || (s[3] & 0xc0) != 0x80)
+			return 0;
+		cp = (s[0] & 0x07) << 18 | (s[1] & 0x3f) << 12 | (s[2] & 0x3f) << 6 | (s[3] & 0x3f);
+		return cp >= 0x10000 && cp <= 0x10ffff ? 4 : 0;
+	}
+	return 0;
+}
+
+/*
+ * The next piece of s to print: a safe character as is, or one byte as "\xNN" in esc.
+ * Returns its text and sets *n to its length and *used to the bytes of s it stands for.
+ */
+static const char *next_piece(const char *s, bool keep_lines, char esc[5], size_t *n,
+			      size_t *used)
+{
+	size_t k = safe_char_len((const unsigned char *)s);
+
+	if (!k && keep_lines && (*s == '\n' || *s == '\t'))
+		k = 1;
+	if (k) {
+		*n = *used = k;
+		return s;
+	}
+	snprintf(esc, 5, "\\x%02x", (unsigned char)*s);
+	*n = 4;
+	*used = 1;
+	return esc;
+}
+
+char *fmt_terminal(char *buf, size_t len, const char *s)
+{
+	size_t o = 0, n, used;
+	const char *piece;
+	char esc[5];
+
+	if (!len)
+		return buf;
+	while (*s) {
+		piece = next_piece(s, false, esc, &n, &used);
+		if (o + n > len - 1)
+			break;
+		memcpy(buf + o, piece, n);
+		o += n;
+		s += used;
+	}
+	buf[o] = '\0';
+	return buf;
+}
+
+void fmt_terminal_put(FILE *out, const char *s, bool keep_lines)
+{
+	size_t n, used;
+	const char *piece;
+	char esc[5];
+
+	while (*s) {
+		piece = next_piece(s, keep_lines, esc, &n, &used);
+		fwrite(piece, 1, n, out);
+		s += used;
+	}
 }

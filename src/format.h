@@ -7,8 +7,10 @@
 #ifndef GCPAUSE_FORMAT_H
 #define GCPAUSE_FORMAT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 /* Longest is UINT64_MAX ns: "307445734m34s". */
 #define FMT_DURATION_LEN	16
@@ -42,5 +44,18 @@ char *fmt_count(char *buf, size_t len, uint64_t n);
  * anything containing µ.
  */
 size_t fmt_display_width(const char *s);
+
+/* Bytes that hold fmt_terminal() of any string of n bytes (its NUL excluded). */
+#define FMT_TERMINAL_LEN(n)	(4 * (n) + 1)
+
+/*
+ * s made harmless to print on a terminal, for everything that comes from outside (a process's
+ * comm, paths, pod names): C0 controls (ESC, newline, ...), DEL, C1 controls (U+0080-U+009F),
+ * bidirectional overrides and bytes that are not UTF-8 become "\xNN", one per byte; other
+ * UTF-8 and printable ASCII are kept as they are. Truncates at a whole character.
+ */
+char *fmt_terminal(char *buf, size_t len, const char *s);
+/* The same straight to out; keep_lines keeps '\n' and '\t' (multi-line library messages). */
+void fmt_terminal_put(FILE *out, const char *s, bool keep_lines);
 
 #endif /* GCPAUSE_FORMAT_H */

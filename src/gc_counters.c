@@ -17,6 +17,7 @@
 
 #define DEBUG_OFFSETS_COOKIE	"xdebugpy"
 #define DEBUG_OFFSETS_VERSION	8	/* PY_VERSION_HEX */
+#define DEBUG_OFFSETS_INTERPRETERS_HEAD	40	/* runtime_state.interpreters_head, 3.13+ */
 
 /* Per-generation statistics as 3.13 and 3.14 keep them: one array of three. */
 #define FLAT_ENTRY_SIZE		24	/* collections, collected, uncollectable */
@@ -27,7 +28,9 @@
  * pointer in the GC state. An entry is 64 bytes: ts_start, ts_stop, collections, ...
  */
 #define RING_ENTRY_SIZE		64
+#define RING_TS			0	/* ts_start, ts_stop */
 #define RING_COLLECTIONS	16
+#define RING_COLLECTED		24	/* collected, uncollectable */
 #define RING_YOUNG_LEN		11
 #define RING_OLD_LEN		3
 #define RING_YOUNG_SIZE		(RING_YOUNG_LEN * RING_ENTRY_SIZE + 8)	/* + int8 index, padded */
@@ -139,6 +142,13 @@ static int from_debug_offsets(const struct pyelf_info *info, const struct py_ver
 			      (long)head_u64(info, l->gc_stats), 0);
 	cfg->stats_offset = gc + head_u64(info, l->gc_stats);
 	cfg->stats_indirect = 1;
+	cfg->entry_ts = RING_TS;
+	cfg->entry_collected = RING_COLLECTED;
+	if (info->runtime_vaddr && head_u64(info, DEBUG_OFFSETS_INTERPRETERS_HEAD) > 0 &&
+	    head_u64(info, DEBUG_OFFSETS_INTERPRETERS_HEAD) < (1UL << 20)) {
+		cfg->runtime_vaddr = info->runtime_vaddr;
+		cfg->runtime_interp_head = head_u64(info, DEBUG_OFFSETS_INTERPRETERS_HEAD);
+	}
 	cfg->entry_size = RING_ENTRY_SIZE;
 	cfg->collections_offset = RING_COLLECTIONS;
 	cfg->gen_offset[0] = 0;

@@ -11,6 +11,11 @@
 #include "http.h"
 
 #define CONN_BUCKETS	4096
+/*
+ * Above this a Content-Length is taken for garbage rather than a body to skip: no upload is a
+ * petabyte, and it keeps every sum with it far from overflowing.
+ */
+#define MAX_CONTENT_LENGTH	(1L << 50)
 
 struct conn {
 	pid_t pid;
@@ -32,8 +37,114 @@ struct http_conns {
 	void *ctx;
 	uint64_t non_http;
 	struct http_unassembled lost;
+	uint64_t bad_length;
 	struct conn *buckets[CONN_BUCKETS];
 };
+
+/*
+ * Matrix parameters (";name=value" in a path segment) that carry a session or a credential,
+ * compared case-insensitively; a name ending in '*' is a prefix (ASP's ASPSESSIONIDQSDRSTCB).
+ */
+static const char *const secret_params[] = {
+	"jsessionid", "phpsessid", "sid", "sessid", "sessionid", "session_id", "session",
+	"aspsessionid*", "cfid", "cftoken", "token", "access_token", "auth", "apikey", "api_key",
+	"password", "passwd", "pwd",
+};
+
+/* s[0..n) starts with the percent-encoding of c ("%3F" or "%3f" for '?'). */
+static bool starts_escaped(const char *s, size_t n, char c)
+{
+	static const char hex[] = "0123456789ABCDEF";
+
+	return n >= 3 && s[0] == '%' && s[1] == hex[(unsigned char)c >> 4] &&
+	       (s[2] | 0x20) == (hex[c & 0xf] | 0x20);
+}
+
+/* Length of the parameter separator at s: ';' or "%3B", else 0. */
+static size_t param_separator(const char *s, size_t n)
+{
+	if (n && s[0] == ';')
+		return 1;
+	return starts_escaped(s, n, ';') ? 3 : 0;
+}
+
+/* The parameter name at s (up to '=', ';', '/' or n) is one of secret_params. */
+static bool secret_param(const char *s, size_t n)
+{
+	size_t name_len, i, k;
+
+	for (name_len = 0; name_len < n && s[name_len] != '=' && s[name_len] != ';' &&
+	     s[name_len] != '/' && s[name_len] != '%'; name_len++)
+		;
+	for (i = 0; i < sizeof(secret_params) / sizeof(secret_params[0]); i++) {
+		const char *want = secret_params[i];
+		size_t want_len = strlen(want);
+		bool prefix = want[want_len - 1] == '*';
+
+		if (prefix)
+			want_len--;
+		if (name_len < want_len || (!prefix && name_len != want_len))
+			continue;
+		for (k = 0; k < want_len && (s[k] | 0x20) == want[k]; k++)
+			;
+		if (k == want_len)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * What of a request target is kept: the query ('?', or its encoding "%3F") and a fragment are
+ * dropped, so is the userinfo of an absolute URI ("http://user:password@host/"), and so are the
+ * session and credential matrix parameters (";jsessionid=..."). cut: the target went on past
+ * the captured bytes, so its last part may be the start of something longer. Whatever is not
+ * known to be harmless is dropped rather than kept.
+ */
+static void keep_of_target(const char *t, size_t n, bool cut, char *out, size_t out_len)
+{
+	size_t end, auth = 0, auth_end = 0, user_end = 0, i = 0, o = 0, sep;
+	const char *at;
+
+	for (end = 0; end < n && t[end] != '?' && t[end] != '#' &&
+	     !starts_escaped(t + end, n - end, '?'); end++)
+		;
+	/* "%3" at the very end of a cut target may have been "%3F". */
+	if (cut && end == n) {
+		if (end >= 1 && t[end - 1] == '%')
+			end -= 1;
+		else if (end >= 2 && t[end - 2] == '%')
+			end -= 2;
+	}
+	if (end && t[0] != '/' && t[0] != '*') {
+		/* Absolute form: the authority runs from after "scheme://" to the next '/'. */
+		at = memmem(t, end, "://", 3);
+		auth = at ? (size_t)(at - t) + 3 : 0;
+		for (auth_end = auth; auth_end < end && t[auth_end] != '/'; auth_end++)
+			;
+		at = memrchr(t + auth, '@', auth_end - auth);
+		/* A cut authority may go on past the capture, its '@' included. */
+		if (auth_end == n && cut)
+			end = auth;
+		else if (at)
+			user_end = (size_t)(at - t) + 1;
+	}
+	while (i < end && o < out_len - 1) {
+		if (i == auth && user_end) {
+			i = user_end;
+			continue;
+		}
+		sep = i >= auth_end ? param_separator(t + i, end - i) : 0;
+		if (sep && secret_param(t + i + sep, end - i - sep)) {
+			/* Up to the next segment or parameter: the value is the secret. */
+			for (i += sep; i < end && t[i] != '/' && !param_separator(t + i, end - i);
+			     i++)
+				;
+			continue;
+		}
+		out[o++] = t[i++];
+	}
+	out[o] = '\0';
+}
 
 /* RFC 9110 tchar: what a method is made of. */
 static bool is_tchar(char ch)
@@ -46,7 +157,7 @@ size_t http_parse_request_line(const char *buf, size_t len, char *method, size_t
 			       char *path, size_t path_len, bool *cut)
 {
 	static const char version[] = " HTTP/1.";
-	size_t m, p, end, i, v;
+	size_t m, p, end, v;
 
 	if (cut)
 		*cut = false;
@@ -87,13 +198,7 @@ size_t http_parse_request_line(const char *buf, size_t len, char *method, size_t
 		return 0;
 	memcpy(method, buf, m);
 	method[m] = '\0';
-	/* The query string can hold anything, secrets included: it is not kept. */
-	for (i = p; i < end && buf[i] != '?'; i++)
-		;
-	if (i - p >= path_len)
-		i = p + path_len - 1;
-	memcpy(path, buf + p, i - p);
-	path[i - p] = '\0';
+	keep_of_target(buf + p, end - p, end == len, path, path_len);
 	return end;
 }
 
@@ -172,12 +277,15 @@ static void enqueue(struct http_conns *c, struct conn *conn, const struct http_r
 	conn->queued[conn->nqueued++] = *req;
 }
 
-/* Content-Length of the header block in [from, to), or -1 when it is not there. */
+/*
+ * Content-Length of the header block in [from, to): -1 when it is not there, -2 when its value is
+ * not a number up to MAX_CONTENT_LENGTH (then the body is unknown, as if there were none).
+ */
 static long content_length(const char *data, size_t from, size_t to)
 {
 	static const char name[] = "\r\ncontent-length:";
 	size_t i, k, n = sizeof(name) - 1;
-	long v = -1;
+	long v;
 
 	for (i = from; i + n <= to; i++) {
 		for (k = 0; k < n && (data[i + k] | (k > 1 ? 0x20 : 0)) == name[k]; k++)
@@ -186,11 +294,15 @@ static long content_length(const char *data, size_t from, size_t to)
 			continue;
 		for (i += n; i < to && data[i] == ' '; i++)
 			;
-		for (v = 0; i < to && data[i] >= '0' && data[i] <= '9'; i++)
+		for (v = 0; i < to && data[i] >= '0' && data[i] <= '9'; i++) {
+			/* Checked before it grows: the header is the client's to make absurd. */
+			if (v > (MAX_CONTENT_LENGTH - (data[i] - '0')) / 10)
+				return -2;
 			v = v * 10 + (data[i] - '0');
+		}
 		return v;
 	}
-	return v;
+	return -1;
 }
 
 /*
@@ -252,6 +364,8 @@ static void on_read(struct http_conns *c, struct conn *conn, const struct http_i
 		     memcmp(data + header_end, "\r\n\r\n", 4); header_end++)
 			;
 		body = content_length(data, off + used, header_end + 4 <= len ? header_end : len);
+		if (body == -2)
+			c->bad_length++;
 		if (header_end + 4 > len) {
 			/* Headers longer than the capture: the body starts in a later read. */
 			conn->body_left = body > 0 ? body : 0;
@@ -382,6 +496,11 @@ void http_conns_flush(struct http_conns *c)
 uint64_t http_conns_non_http(const struct http_conns *c)
 {
 	return c->non_http;
+}
+
+uint64_t http_conns_bad_length(const struct http_conns *c)
+{
+	return c->bad_length;
 }
 
 void http_conns_unassembled(const struct http_conns *c, struct http_unassembled *u)

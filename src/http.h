@@ -68,6 +68,8 @@ struct http_unassembled {
 #define HTTP_MAX_QUEUED		4096
 
 void http_conns_unassembled(const struct http_conns *c, struct http_unassembled *u);
+/* Requests whose Content-Length was not a plausible number: their body was not skipped. */
+uint64_t http_conns_bad_length(const struct http_conns *c);
 void http_conns_free(struct http_conns *c);
 
 #endif /* GCPAUSE_HTTP_H */

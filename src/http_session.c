@@ -160,6 +160,11 @@ void http_session_losses(struct http_session *s, uint64_t *dropped, uint64_t *no
 		http_conns_unassembled(s->conns, u);
 }
 
+uint64_t http_session_bad_length(struct http_session *s)
+{
+	return http_conns_bad_length(s->conns);
+}
+
 void http_session_close(struct http_session *s)
 {
 	if (!s)

@@ -50,6 +50,8 @@ void http_session_finish(struct http_session *s);
  */
 void http_session_losses(struct http_session *s, uint64_t *dropped, uint64_t *non_http,
 			 struct http_unassembled *u);
+/* Requests with a Content-Length no body can have (their body was not skipped). */
+uint64_t http_session_bad_length(struct http_session *s);
 void http_session_close(struct http_session *s);
 
 #endif /* GCPAUSE_HTTP_SESSION_H */

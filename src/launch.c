@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "launch.h"
+#include "untrusted_file.h"
 
 #define MAX_SHEBANG_DEPTH	4
 
@@ -138,6 +139,20 @@ static void set_comm(struct target *t, const char *exe)
 		 base ? base + 1 : exe);
 }
 
+/* For its #! line; pyelf_inspect() has checked it is a regular file, but it may be swapped. */
+static FILE *open_script(const char *path)
+{
+	int fd = untrusted_open(path, UNTRUSTED_ELF_MAX, NULL);
+	FILE *f;
+
+	if (fd < 0)
+		return NULL;
+	f = fdopen(fd, "r");
+	if (!f)
+		close(fd);
+	return f;
+}
+
 int launch_resolve(char *const argv[], enum probe_mode mode, struct target *t, char *err,
 		   size_t err_len)
 {
@@ -156,12 +171,12 @@ int launch_resolve(char *const argv[], enum probe_mode mode, struct target *t, c
 	for (depth = 0; ; depth++) {
 		ret = pyelf_inspect(exe, &info);
 		if (ret) {
-			snprintf(err, err_len, "cannot read %s: %s", exe, strerror(-ret));
+			snprintf(err, err_len, "cannot read %s: %s", exe, untrusted_strerror(ret));
 			return ret;
 		}
 		if (info.is_elf)
 			break;
-		f = fopen(exe, "re");
+		f = open_script(exe);
 		if (!f || !fgets(line, sizeof(line), f) ||
 		    launch_parse_shebang(line, interp, sizeof(interp), arg, sizeof(arg)) ||
 		    depth == MAX_SHEBANG_DEPTH) {

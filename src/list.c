@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "format.h"
 #include "list.h"
 #include "messages.h"
 #include "proc_identity.h"
@@ -53,35 +54,50 @@ static void describe_ports(const struct proc_identity *id, char *buf, size_t len
 		used += snprintf(buf + used, len - used, "%s%u", i ? "," : "", id->ports[i]);
 }
 
+/* Every field but the PID comes from the process or its files: escaped for the terminal. */
 static void print_row(FILE *out, const struct target *t, int ret, const char *err)
 {
 	char build[64], container[CONTAINER_NS_LEN + CONTAINER_POD_LEN + 1];
-	char ports[32], service[PROC_UNIT_LEN];
+	char comm[FMT_TERMINAL_LEN(sizeof(t->comm))], version[FMT_TERMINAL_LEN(sizeof(t->version))];
+	char root[FMT_TERMINAL_LEN(sizeof(t->root))], where[FMT_TERMINAL_LEN(sizeof(container))];
+	char source[FMT_TERMINAL_LEN(sizeof(t->plan.source))];
+	char caveat[FMT_TERMINAL_LEN(sizeof(t->plan.caveat))];
+	char reason[FMT_TERMINAL_LEN(TARGET_ERR_LEN)];
+	char cmdline[FMT_TERMINAL_LEN(PROC_CMDLINE_LEN)], service[FMT_TERMINAL_LEN(PROC_UNIT_LEN)];
+	char ports[32], unit[PROC_UNIT_LEN];
 	struct proc_identity id;
 
 	proc_identity_read(t->pid, &id);
 	describe_ports(&id, ports, sizeof(ports));
-	proc_identity_service(&id, service, sizeof(service));
-	fprintf(out, "%7d  %7d  %-15s  %-6s  %-11s  %-20.20s  ", t->pid, id.ppid, t->comm,
-		proc_role_name(id.role), ports, service);
+	proc_identity_service(&id, unit, sizeof(unit));
+	fmt_terminal(service, sizeof(service), unit);
+	fmt_terminal(cmdline, sizeof(cmdline), id.cmdline[0] ? id.cmdline : "-");
 
 	if (t->binary[0])
 		describe_build(t, build, sizeof(build));
 	else
 		snprintf(build, sizeof(build), "-");
 	describe_container(&t->container, container, sizeof(container));
+	fmt_terminal(comm, sizeof(comm), t->comm);
+	fmt_terminal(version, sizeof(version), t->version[0] ? t->version : "?");
+	fmt_terminal(root, sizeof(root), t->root[0] ? t->root : "/");
+	fmt_terminal(where, sizeof(where), container);
 	if (ret) {
-		fprintf(out, "%-9s  %-26s  %-12s  %-24s  %-40.40s  none: %s\n",
-			t->version[0] ? t->version : "?", build, t->root[0] ? t->root : "/",
-			container, id.cmdline[0] ? id.cmdline : "-", reason_only(err));
+		fprintf(out, "%7d  %7d  %-15s  %-6s  %-11s  %-20.20s  %-9s  %-26s  %-12s  %-24s  "
+			"%-40.40s  none: %s\n", t->pid, id.ppid, comm, proc_role_name(id.role), ports,
+			service, version, build, root, where, cmdline,
+			fmt_terminal(reason, sizeof(reason), reason_only(err)));
 		return;
 	}
-	fprintf(out, "%-9s  %-26s  %-12s  %-24s  %-40.40s  %s (%s)%s%s\n",
-		t->version[0] ? t->version : "?", build, t->root[0] ? t->root : "/", container,
-		id.cmdline[0] ? id.cmdline : "-", t->probe, t->plan.source,
-		t->plan.caveat[0] ? "; " : "", t->plan.caveat);
+	fprintf(out, "%7d  %7d  %-15s  %-6s  %-11s  %-20.20s  %-9s  %-26s  %-12s  %-24s  %-40.40s  "
+		"%s (%s)%s%s\n", t->pid, id.ppid, comm, proc_role_name(id.role), ports, service,
+		version, build, root, where, cmdline, t->probe,
+		fmt_terminal(source, sizeof(source), t->plan.source),
+		t->plan.caveat[0] ? "; " : "",
+		fmt_terminal(caveat, sizeof(caveat), t->plan.caveat));
 }
 
+/* Returns 1 for a PID asked for that failed, 2 for a process not looked at (privileges). */
 static int list_one(FILE *out, pid_t pid, const struct options *o, bool given)
 {
 	char err[TARGET_ERR_LEN], build[64];
@@ -97,7 +113,7 @@ static int list_one(FILE *out, pid_t pid, const struct options *o, bool given)
 	if (!given && (ret == -ESRCH || ret == -ENOEXEC || ret == -EACCES || ret == -EPERM ||
 		       ret == -ENOENT)) {
 		free(t);
-		return 0;
+		return ret == -EACCES || ret == -EPERM ? 2 : 0;
 	}
 	if (o->json) {
 		describe_build(t, build, sizeof(build));
@@ -117,7 +133,7 @@ static int compare_pids(const void *a, const void *b)
 int list_processes(FILE *out, const struct options *o)
 {
 	pid_t *pids = NULL, *grown;
-	int i, n = 0, cap = 0, failed = 0;
+	int i, n = 0, cap = 0, failed = 0, hidden = 0;
 	struct dirent *de;
 	DIR *dir;
 
@@ -148,7 +164,12 @@ int list_processes(FILE *out, const struct options *o)
 	closedir(dir);
 	qsort(pids, n, sizeof(*pids), compare_pids);
 	for (i = 0; i < n; i++)
-		list_one(out, pids[i], o, false);
+		hidden += list_one(out, pids[i], o, false) == 2;
 	free(pids);
+	/* Without privileges the table is empty or nearly: say why rather than let it mislead. */
+	if (hidden)
+		msg_error("note: %d process%s could not be looked at: another user's memory maps "
+			  "need root or CAP_SYS_PTRACE (and binaries their file modes hide "
+			  "CAP_DAC_READ_SEARCH)", hidden, hidden == 1 ? "" : "es");
 	return 0;
 }

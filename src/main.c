@@ -20,7 +20,9 @@
 #include <bpf/libbpf.h>
 #include "clock.h"
 #include "container.h"
+#include "exec_watch.h"
 #include "fleet.h"
+#include "format.h"
 #include "http_session.h"
 #include "launch.h"
 #include "list.h"
@@ -45,8 +47,19 @@ static bool verbose;
 
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list args)
 {
+	char *text = NULL;
+	int n;
+
 	/* Without -v, errors are reported by gcpause in one line of its own. */
-	return verbose ? vfprintf(stderr, fmt, args) : 0;
+	if (!verbose)
+		return 0;
+	/* libbpf names the binaries it attaches to: escaped, its own line breaks kept. */
+	n = vasprintf(&text, fmt, args);
+	if (n < 0)
+		return n;
+	fmt_terminal_put(stderr, text, true);
+	free(text);
+	return n;
 }
 
 static int attach_pids(struct app *app, const struct target *targets, char *err, size_t err_len)
@@ -75,9 +88,17 @@ static int launch_command(struct app *app, struct target *t, char *err, size_t e
 	int ret, fd, out = -1;
 
 	if (app->opts.top) {
+		const char *tmp = getenv("TMPDIR");
+
 		/* mkstemps: a name nobody could have planted a link at, opened exclusively. */
-		snprintf(app->command_output, sizeof(app->command_output),
-			 "/tmp/gcpause-top-XXXXXX.log");
+		if (!tmp || tmp[0] != '/')
+			tmp = "/tmp";
+		if (snprintf(app->command_output, sizeof(app->command_output),
+			     "%s/gcpause-top-XXXXXX.log", tmp) >= (int)sizeof(app->command_output)) {
+			snprintf(err, err_len, "TMPDIR is too long: %s", tmp);
+			app->command_output[0] = '\0';
+			return -ENAMETOOLONG;
+		}
 		out = mkstemps(app->command_output, 4);
 		if (out < 0) {
 			snprintf(err, err_len, "cannot create a file for the command's output: %s",
@@ -220,10 +241,16 @@ static int run_loop(struct app *app)
 					app_process_gone(app, &app->procs[index], NULL);
 				break;
 			case SRC_DISCOVERY:
-				fleet_on_discovery(app);
+				if (app->fleet)
+					fleet_on_discovery(app);
+				else
+					exec_watch_on_discovery(app);
 				break;
 			case SRC_RETRY:
-				fleet_on_retry(app);
+				if (app->fleet)
+					fleet_on_retry(app);
+				else
+					exec_watch_on_retry(app);
 				break;
 			case SRC_HOUSEKEEPING:
 				if (read(app->housekeeping_fd, &ticks, sizeof(ticks)) > 0)
@@ -231,6 +258,10 @@ static int run_loop(struct app *app)
 				break;
 			case SRC_METRICS:
 				serve_on_request(app);
+				break;
+			case SRC_BINARY:
+				tracer_check_binaries(app->tracer);
+				app_end_rewritten(app);
 				break;
 			}
 		}
@@ -266,6 +297,8 @@ static int setup_loop(struct app *app, char *err, size_t err_len)
 	ret = app_epoll_add(app, app->sigfd, SRC_SIGNAL, 0);
 	if (!ret)
 		ret = app_epoll_add(app, tracer_epoll_fd(app->tracer), SRC_EVENTS, 0);
+	if (!ret)
+		ret = app_epoll_add(app, tracer_binary_watch_fd(app->tracer), SRC_BINARY, 0);
 	/* Both ring buffers are drained on this timer: neither wakes us per event. */
 	if (!ret) {
 		app->drain_fd = clock_timerfd(app->http ? HTTP_DRAIN_NS : GC_DRAIN_NS, true);
@@ -398,7 +431,8 @@ int main(int argc, char **argv)
 		ret = launch_command(&app, targets, err, sizeof(err));
 	else if (app.opts.all)
 		ret = fleet_start(&app, err, sizeof(err));
-	else
+	else if (!(ret = exec_watch_start(&app, err, sizeof(err))))
+		/* Watched first: an exec right after a process is traced is not missed. */
 		ret = attach_pids(&app, targets, err, sizeof(err));
 	if (ret)
 		goto cleanup;
@@ -450,6 +484,7 @@ cleanup:
 	free(app.procs);
 	pidmap_free(&app.by_pid);
 	fleet_close(app.fleet);
+	exec_watch_close(app.exec_watch);
 	serve_close(&app);
 	if (app.housekeeping_fd >= 0)
 		close(app.housekeeping_fd);

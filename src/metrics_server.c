@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
@@ -9,16 +8,26 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "clock.h"
+#include "conn_guard.h"
 #include "metrics_server.h"
 
+/* MHD's own idle timeout; conn_guard's deadlines are what bound a connection's life. */
 #define CONNECTION_TIMEOUT_S	10
-#define CONNECTION_LIMIT	64
 #define LISTEN_BACKLOG		64
 /* Rounds of MHD_run() per call while MHD says it has work left that no fd will announce. */
 #define RUN_ROUNDS		8
+/*
+ * Connections accepted per call: MHD reads them in the same call, before a burst of others
+ * could push them out (conn_guard evicts only what MHD has had a round to read).
+ */
+#define ACCEPTS_PER_RUN		16
+/* Out of file descriptors: the listening socket rests this long rather than wake us in a loop. */
+#define ACCEPT_PAUSE_NS		(100 * 1000000ULL)
 
 #define CONTENT_TYPE_METRICS	"text/plain; version=0.0.4; charset=utf-8"
 #define CONTENT_TYPE_TEXT	"text/plain; charset=utf-8"
@@ -27,8 +36,11 @@ struct metrics_server {
 	struct MHD_Daemon *daemon;
 	metrics_render_fn render;
 	void *ctx;
-	int epoll_fd;
+	int listen_fd;
+	int epoll_fd;		/* ours: the listening socket and MHD's own epoll fd */
+	uint64_t accept_paused_until;	/* 0, or when the listening socket is watched again */
 	uint16_t port;
+	struct conn_guard guard;
 };
 
 static int invalid(char *err, size_t err_len, const char *addr, const char *why)
@@ -228,11 +240,22 @@ static enum MHD_Result respond_metrics(struct metrics_server *s, struct MHD_Conn
 	return respond(conn, MHD_HTTP_OK, CONTENT_TYPE_METRICS, resp);
 }
 
+static int connection_fd(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *info;
+
+	info = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	return info ? info->connect_fd : -1;
+}
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,
 			      const char *method, const char *version, const char *upload_data,
 			      size_t *upload_data_size, void **req_cls)
 {
 	struct metrics_server *s = cls;
+
+	/* The header is in: from now on the response's deadline counts. */
+	guard_request(&s->guard, connection_fd(conn), clock_now_ns());
 
 	/* Answered on the first call: nothing here reads a request body. */
 	if (strcmp(method, MHD_HTTP_METHOD_GET) && strcmp(method, MHD_HTTP_METHOD_HEAD))
@@ -247,6 +270,40 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 	return respond_text(conn, MHD_HTTP_NOT_FOUND, "not found\n");
 }
 
+/* Our epoll fd, readable when a client connects or MHD has something to do. */
+static int watch_fds(struct metrics_server *s, int mhd_epoll_fd)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+
+	s->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+	if (s->epoll_fd < 0)
+		return -errno;
+	ev.data.fd = s->listen_fd;
+	if (epoll_ctl(s->epoll_fd, EPOLL_CTL_ADD, s->listen_fd, &ev))
+		return -errno;
+	ev.data.fd = mhd_epoll_fd;
+	if (epoll_ctl(s->epoll_fd, EPOLL_CTL_ADD, mhd_epoll_fd, &ev))
+		return -errno;
+	return 0;
+}
+
+static void request_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
+			      enum MHD_RequestTerminationCode code)
+{
+	struct metrics_server *s = cls;
+
+	guard_response_done(&s->guard, connection_fd(conn), clock_now_ns());
+}
+
+static void connection_notify(void *cls, struct MHD_Connection *conn, void **socket_ctx,
+			      enum MHD_ConnectionNotificationCode code)
+{
+	struct metrics_server *s = cls;
+
+	if (code == MHD_CONNECTION_NOTIFY_CLOSED)
+		guard_closed(&s->guard, connection_fd(conn));
+}
+
 int metrics_server_open(struct metrics_server **out, const char *listen_addr,
 			metrics_render_fn render, void *ctx, char *err, size_t err_len)
 {
@@ -254,7 +311,7 @@ int metrics_server_open(struct metrics_server **out, const char *listen_addr,
 	struct metrics_server *s;
 	const union MHD_DaemonInfo *info;
 	socklen_t len;
-	int fd = -1, mhd_fd, ret;
+	int fd = -1, ret;
 	bool any;
 
 	*out = NULL;
@@ -271,6 +328,8 @@ int metrics_server_open(struct metrics_server **out, const char *listen_addr,
 	}
 	s->render = render;
 	s->ctx = ctx;
+	s->listen_fd = -1;
+	s->epoll_fd = -1;
 
 	/* Our own socket, so that a bind error reaches the user with its errno. */
 	if (any)
@@ -287,23 +346,22 @@ int metrics_server_open(struct metrics_server **out, const char *listen_addr,
 	ret = socket_port(fd, &s->port);
 	if (ret)
 		goto cleanup;
+	s->listen_fd = fd;
+	fd = -1;
 
 	/*
-	 * MHD closes the socket it is given when it stops, and on some of its failure paths but not
-	 * all: it gets a duplicate, and ours is closed here whatever happens.
+	 * We accept, MHD serves: who gets a connection slot is conn_guard's decision, which MHD's
+	 * own limits (refuse the newcomer, per address too) cannot make without shutting every
+	 * scrape out while slow clients hold the slots.
 	 */
-	mhd_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-	if (mhd_fd < 0) {
-		ret = -errno;
-		goto cleanup;
-	}
-	s->daemon = MHD_start_daemon(MHD_USE_EPOLL, 0, NULL, NULL, handle, s,
-				     MHD_OPTION_LISTEN_SOCKET, (MHD_socket)mhd_fd,
-				     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)CONNECTION_TIMEOUT_S,
-				     MHD_OPTION_CONNECTION_LIMIT, (unsigned int)CONNECTION_LIMIT,
-				     MHD_OPTION_END);
+	s->daemon = MHD_start_daemon(
+		MHD_USE_EPOLL | MHD_USE_NO_LISTEN_SOCKET, 0, NULL, NULL, handle, s,
+		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)CONNECTION_TIMEOUT_S,
+		MHD_OPTION_CONNECTION_LIMIT, (unsigned int)GUARD_SLOTS,
+		MHD_OPTION_NOTIFY_COMPLETED, request_completed, s,
+		MHD_OPTION_NOTIFY_CONNECTION, connection_notify, s,
+		MHD_OPTION_END);
 	if (!s->daemon) {
-		/* mhd_fd may leak here, on a failure that ends the program anyway. */
 		ret = -EIO;
 		goto cleanup;
 	}
@@ -312,7 +370,9 @@ int metrics_server_open(struct metrics_server **out, const char *listen_addr,
 		ret = -EIO;
 		goto cleanup;
 	}
-	s->epoll_fd = info->epoll_fd;
+	ret = watch_fds(s, info->epoll_fd);
+	if (ret)
+		goto cleanup;
 	*out = s;
 	s = NULL;
 	ret = 0;
@@ -331,11 +391,69 @@ int metrics_server_fd(const struct metrics_server *s)
 	return s->epoll_fd;
 }
 
+/* Shuts down what the guard gives up: MHD sees the end of the stream and closes it. */
+static void shut_connection(int fd)
+{
+	shutdown(fd, SHUT_RDWR);
+}
+
+/* Stops or starts watching the listening socket (level-triggered: it stays readable). */
+static void watch_listen(struct metrics_server *s, bool on)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.fd = s->listen_fd };
+
+	epoll_ctl(s->epoll_fd, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, s->listen_fd, &ev);
+}
+
+static void accept_connections(struct metrics_server *s)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int i, fd, victim;
+
+	if (s->accept_paused_until) {
+		if (clock_now_ns() < s->accept_paused_until)
+			return;
+		s->accept_paused_until = 0;
+		watch_listen(s, true);
+	}
+	for (i = 0; i < ACCEPTS_PER_RUN; i++) {
+		len = sizeof(ss);
+		fd = accept4(s->listen_fd, (struct sockaddr *)&ss, &len,
+			     SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			if (errno != EAGAIN && errno != EWOULDBLOCK) {
+				/* EMFILE, ENOBUFS: the connection waits in the backlog. */
+				s->accept_paused_until = clock_now_ns() + ACCEPT_PAUSE_NS;
+				watch_listen(s, false);
+			}
+			return;
+		}
+		if (!guard_admit(&s->guard, fd, (struct sockaddr *)&ss, clock_now_ns(), &victim)) {
+			close(fd);
+			continue;
+		}
+		if (victim >= 0)
+			shut_connection(victim);
+		/* MHD owns fd from here, and has closed it if it could not take it. */
+		if (MHD_add_connection(s->daemon, fd, (struct sockaddr *)&ss, len) != MHD_YES)
+			guard_closed(&s->guard, fd);
+	}
+}
+
 void metrics_server_run(struct metrics_server *s)
 {
 	MHD_UNSIGNED_LONG_LONG timeout;
-	int i;
+	int expired[GUARD_SLOTS];
+	int i, n;
 
+	guard_round(&s->guard);
+	n = guard_expired(&s->guard, clock_now_ns(), expired, GUARD_SLOTS);
+	for (i = 0; i < n; i++)
+		shut_connection(expired[i]);
+	accept_connections(s);
 	/*
 	 * MHD's epoll set is edge-triggered: work it could not finish in one round (more to read or
 	 * write on a socket that stays ready) is announced by a zero timeout, not by the fd.
@@ -351,8 +469,22 @@ void metrics_server_run(struct metrics_server *s)
 int metrics_server_timeout_ms(const struct metrics_server *s)
 {
 	MHD_UNSIGNED_LONG_LONG timeout;
+	uint64_t guard_ns, guard_ms, now, left;
 
 	if (MHD_get_timeout(s->daemon, &timeout) != MHD_YES)
+		timeout = ULLONG_MAX;
+	/* Rounded up: woken before a deadline, the loop would find nothing to do and spin. */
+	now = clock_now_ns();
+	guard_ns = guard_next_deadline_ns(&s->guard, now);
+	if (s->accept_paused_until) {
+		left = s->accept_paused_until > now ? s->accept_paused_until - now : 0;
+		if (left < guard_ns)
+			guard_ns = left;
+	}
+	guard_ms = guard_ns == UINT64_MAX ? UINT64_MAX : (guard_ns + 999999) / 1000000;
+	if (guard_ms < timeout)
+		timeout = guard_ms;
+	if (timeout == ULLONG_MAX)
 		return -1;
 	return timeout > INT_MAX ? INT_MAX : (int)timeout;
 }
@@ -368,5 +500,9 @@ void metrics_server_close(struct metrics_server *s)
 		return;
 	if (s->daemon)
 		MHD_stop_daemon(s->daemon);
+	if (s->epoll_fd >= 0)
+		close(s->epoll_fd);
+	if (s->listen_fd >= 0)
+		close(s->listen_fd);
 	free(s);
 }

@@ -27,8 +27,9 @@ int metrics_server_open(struct metrics_server **out, const char *listen_addr,
 /* For the caller's epoll set: readable means call metrics_server_run(). */
 int metrics_server_fd(const struct metrics_server *s);
 /*
- * Serves whatever is ready. Call it when the fd is readable, and at the latest after
- * metrics_server_timeout_ms() (about once a second is enough: connections time out after 10 s).
+ * Accepts and serves whatever is ready, and closes connections past their deadline (see
+ * conn_guard.h). Call it when the fd is readable, and at the latest after
+ * metrics_server_timeout_ms().
  */
 void metrics_server_run(struct metrics_server *s);
 /* Longest the caller may wait before calling metrics_server_run(), -1 for as long as it likes. */

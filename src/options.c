@@ -71,7 +71,9 @@ static const char usage[] =
 "  -h, --help             this help\n"
 "  -V, --version          print the version\n"
 "\n"
-"Needs root, or CAP_BPF, CAP_PERFMON and CAP_SYS_PTRACE.\n";
+"Needs root, or CAP_BPF, CAP_PERFMON, CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH and, for uprobes on\n"
+"Linux 6.16+ (and stable kernels with the same fix), CAP_SYS_ADMIN. \"list\" without them shows\n"
+"only the caller's own processes.\n";
 
 static const struct option long_options[] = {
 	{ "pid", required_argument, NULL, 'p' },

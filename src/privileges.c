@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/syscall.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 #include "privileges.h"
 
@@ -21,11 +22,22 @@ static bool has_cap(const struct __user_cap_data_struct data[2], int cap)
 	return data[cap / 32].effective & (1u << (cap % 32));
 }
 
+/* Linux 6.16 went back to requiring CAP_SYS_ADMIN for uprobes (commit ba677dbe77af). */
+static bool uprobes_need_sys_admin(void)
+{
+	unsigned int major = 0, minor = 0;
+	struct utsname u;
+
+	if (uname(&u) || sscanf(u.release, "%u.%u", &major, &minor) != 2)
+		return false;
+	return major > 6 || (major == 6 && minor >= 16);
+}
+
 int privileges_check(char *err, size_t err_len)
 {
 	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
 	struct __user_cap_data_struct data[2] = {};
-	bool bpf, perfmon, ptrace;
+	bool bpf, perfmon, ptrace, admin, dac;
 
 	if (syscall(SYS_capget, &hdr, data)) {
 		snprintf(err, err_len, "cannot read own capabilities: %m");
@@ -37,11 +49,19 @@ int privileges_check(char *err, size_t err_len)
 	ptrace = has_cap(data, CAP_SYS_PTRACE);
 	if (bpf && perfmon && ptrace)
 		return 0;
+	/*
+	 * Not required, as kernels before 6.16 and binaries anyone may read do without them;
+	 * named all the same when missing, so that one attempt finds the whole list.
+	 */
+	admin = has_cap(data, CAP_SYS_ADMIN) || !uprobes_need_sys_admin();
+	dac = has_cap(data, CAP_DAC_READ_SEARCH) || has_cap(data, CAP_DAC_OVERRIDE);
 	snprintf(err, err_len,
 		 "insufficient privileges: run as root, or grant CAP_BPF, CAP_PERFMON, "
-		 "CAP_SYS_PTRACE (and CAP_SYS_ADMIN on kernels 6.16+) (uid %u lacks%s%s%s)",
+		 "CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH (and CAP_SYS_ADMIN on kernels 6.16+) "
+		 "(uid %u lacks%s%s%s%s%s)",
 		 (unsigned int)geteuid(),
 		 bpf ? "" : " CAP_BPF", perfmon ? "" : " CAP_PERFMON",
-		 ptrace ? "" : " CAP_SYS_PTRACE");
+		 ptrace ? "" : " CAP_SYS_PTRACE", dac ? "" : " CAP_DAC_READ_SEARCH",
+		 admin ? "" : " CAP_SYS_ADMIN");
 	return -EPERM;
 }

@@ -133,14 +133,44 @@ static void plan_window(struct probe_plan *plan, const char *host_path)
 		if (!start || !stop || start->target != stop->target ||
 		    elf_vaddr_to_offset(host_path, start->vaddr + start->len,
 					&site->window_start_offset) ||
-		    elf_vaddr_to_offset(host_path, stop->vaddr, &site->window_end_offset)) {
-			site->window_start_offset = site->window_end_offset = 0;
+		    elf_vaddr_to_offset(host_path, stop->vaddr, &site->window_end_offset) ||
+		    elf_vaddr_to_offset(host_path, stop->vaddr + stop->len, &site->end_offset)) {
+			site->window_start_offset = site->window_end_offset = site->end_offset = 0;
 			snprintf(plan->caveat, sizeof(plan->caveat), "the gc.callbacks calls were "
 				 "not found in %s%s%s: pauses include the callbacks' run time",
 				 site->what, why[0] ? ": " : "", why);
+		} else {
+			site->end_vaddr = stop->vaddr + stop->len;
 		}
 	}
 	free(calls);
+}
+
+/*
+ * 3.15+ keep each collection's own start and end in their statistics: where the interpreter
+ * can be found from _PyRuntime, one probe after the "stop" callback's call replaces the four
+ * (entry, return, window marks), a quarter of the traps. Shutdown collections skip the
+ * callbacks by jumping to that same instruction; the tests check that none is missed.
+ */
+static void plan_end_only(struct probe_plan *plan)
+{
+	int i;
+
+	if (getenv("GCPAUSE_NO_END_PROBE"))
+		return;
+	for (i = 0; i < plan->nsites; i++) {
+		struct probe_site *site = &plan->sites[i];
+
+		if (!site->cfg.recover_gen || !site->cfg.stats_indirect || !site->end_offset ||
+		    !site->cfg.runtime_vaddr || !site->cfg.runtime_interp_head)
+			continue;
+		site->cfg.end_only = 1;
+		site->cfg.site_vaddr = site->end_vaddr;
+		snprintf(plan->source + strlen(plan->source),
+			 sizeof(plan->source) - strlen(plan->source),
+			 "; one probe after each collection, timed by the interpreter's own "
+			 "statistics");
+	}
 }
 
 static int add_site(struct probe_plan *plan, const char *host_path, uint64_t vaddr,
@@ -229,7 +259,7 @@ static int plan_symbols(struct probe_plan *plan, const char *host_path, const ch
 	char why[PROBE_TEXT_LEN];
 	int ret, n;
 
-	ret = symtab_load(host_path, root, &st, why, sizeof(why));
+	ret = symtab_load_named(host_path, plan->display, root, &st, why, sizeof(why));
 	if (ret) {
 		snprintf(err, err_len, "%s: no symbols: %s", plan->display, why);
 		return ret;
@@ -262,8 +292,10 @@ static int plan_symbols(struct probe_plan *plan, const char *host_path, const ch
 	}
 	if (!ret && sem->recover_gen)
 		plan_counters(plan, symtab_dwarf_file(st), info, v);
-	if (!ret && sem->skip_nested)
+	if (!ret && sem->skip_nested) {
 		plan_window(plan, host_path);
+		plan_end_only(plan);
+	}
 cleanup:
 	symtab_free(st);
 	return ret;
@@ -291,8 +323,10 @@ static int plan_stripped(struct probe_plan *plan, const char *host_path,
 		 found[0].evidence);
 	if (sem->recover_gen)
 		plan_counters(plan, NULL, info, v);
-	if (sem->skip_nested)
+	if (sem->skip_nested) {
 		plan_window(plan, host_path);
+		plan_end_only(plan);
+	}
 	return 0;
 }
 

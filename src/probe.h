@@ -24,6 +24,8 @@ struct probe_site {
 	uint64_t vaddr;
 	/* 3.13+: file offsets where the marker window starts and ends inside it, 0 if unknown */
 	uint64_t window_start_offset, window_end_offset;
+	/* 3.15+: the one probe after the "stop" callback's call (cfg.end_only), 0 if none */
+	uint64_t end_offset, end_vaddr;
 	struct gc_func_config cfg;
 	char what[96];		/* "gc_collect_main", "collect.constprop.0 (generation 2)" */
 };

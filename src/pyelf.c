@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "pyelf.h"
+#include "untrusted_file.h"
 
 #define NT_STAPSDT	3
 
@@ -148,9 +149,11 @@ static void scan_symbols(Elf *elf, Elf_Scn *scn, const GElf_Shdr *shdr, struct p
 		else if (!strcmp(name, "Py_Version") && !info->py_version_hex)
 			read_symbol_bytes(elf, &sym, &info->py_version_hex,
 					  sizeof(info->py_version_hex));
-		else if (!strcmp(name, "_PyRuntime") && !info->has_runtime_head)
+		else if (!strcmp(name, "_PyRuntime") && !info->has_runtime_head) {
 			info->has_runtime_head = !read_symbol_bytes(elf, &sym, info->runtime_head,
 								    sizeof(info->runtime_head));
+			info->runtime_vaddr = sym.st_value;
+		}
 	}
 }
 
@@ -165,10 +168,10 @@ int pyelf_inspect(const char *path, struct pyelf_info *info)
 	memset(info, 0, sizeof(*info));
 	if (elf_version(EV_CURRENT) == EV_NONE)
 		return -EINVAL;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = untrusted_open(path, UNTRUSTED_ELF_MAX, NULL);
 	if (fd < 0)
-		return -errno;
-	elf = elf_begin(fd, ELF_C_READ, NULL);
+		return fd;
+	elf = untrusted_elf_begin(fd);
 	if (!elf || elf_kind(elf) != ELF_K_ELF || !gelf_getehdr(elf, &ehdr))
 		goto cleanup;	/* not ELF: a script or data, not an error */
 	info->is_elf = true;
@@ -207,10 +210,10 @@ int pyelf_find_needed(const char *path, const char *prefix, char *soname, size_t
 	soname[0] = runpath[0] = '\0';
 	if (elf_version(EV_CURRENT) == EV_NONE)
 		return -EINVAL;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = untrusted_open(path, UNTRUSTED_ELF_MAX, NULL);
 	if (fd < 0)
-		return -errno;
-	elf = elf_begin(fd, ELF_C_READ, NULL);
+		return fd;
+	elf = untrusted_elf_begin(fd);
 	if (!elf || elf_kind(elf) != ELF_K_ELF)
 		goto cleanup;
 	err = 0;

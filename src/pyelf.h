@@ -30,6 +30,7 @@ struct pyelf_info {
 	 * publishes for out-of-process tools, valid even when the binary is stripped.
 	 */
 	bool has_runtime_head;
+	uint64_t runtime_vaddr;		/* where _PyRuntime is, in the file's addresses */
 	unsigned char runtime_head[PYELF_RUNTIME_HEAD];
 	char version[PYELF_VERSION_LEN];	/* "3.11.2" from Py_Version, or "" */
 };

@@ -14,7 +14,7 @@ struct report_summary {
 	uint64_t start_ns, end_ns;	/* the window this summary covers */
 	uint64_t counters[GC_CNT_MAX];	/* losses since start, whatever the scope */
 	bool http;			/* --http: request figures since start */
-	uint64_t http_dropped, http_non_http;
+	uint64_t http_dropped, http_non_http, http_bad_length;
 	struct http_unassembled http_unassembled;	/* seen, not made into requests */
 	struct proc_stats **procs;
 	int nprocs;

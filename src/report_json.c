@@ -434,6 +434,7 @@ void report_json_summary(FILE *out, const struct report_summary *s)
 	if (s->http) {
 		add_u64(obj, "http_dropped_events", s->http_dropped);
 		add_u64(obj, "non_http_connections", s->http_non_http);
+		add_u64(obj, "bad_content_length", s->http_bad_length);
 		lost = json_object_new_object();
 		add_u64(lost, "unanswered_requests", s->http_unassembled.unanswered);
 		add_u64(lost, "unmatched_responses", s->http_unassembled.unmatched_responses);

@@ -229,34 +229,51 @@ static void print_pool(FILE *out, const struct report_pool *pool)
 
 static void print_process(FILE *out, const struct report_summary *s, const struct proc_stats *p)
 {
-	const struct proc_identity *id = &p->identity;
+	const struct proc_identity *ident = &p->identity;
 	struct report_pool pool;
-	char service[PROC_UNIT_LEN];
+	char unit[PROC_UNIT_LEN], service[FMT_TERMINAL_LEN(PROC_UNIT_LEN)];
 	const struct target *t = &p->target;
 	uint64_t wall = stats_wall_ns(p, s->scope, s->end_ns);
+	/* A process whose tracing ended without its exit says why (an exec, say). */
+	const char *end = !p->exited ? NULL : p->exit_reason ? p->exit_reason : "exited";
 	struct pause_stats all;
 	char label[16], title[48], walls[FMT_DURATION_LEN];
+	/* What the process and its files named: escaped for the terminal. */
+	char comm[FMT_TERMINAL_LEN(sizeof(t->comm))], version[FMT_TERMINAL_LEN(sizeof(t->version))];
+	char root[FMT_TERMINAL_LEN(sizeof(t->root))], binary[FMT_TERMINAL_LEN(sizeof(t->binary))];
+	char id[FMT_TERMINAL_LEN(13)], ns[FMT_TERMINAL_LEN(sizeof(t->container.ns))];
+	char pod[FMT_TERMINAL_LEN(sizeof(t->container.pod))];
+	char caveat[FMT_TERMINAL_LEN(sizeof(t->plan.caveat))];
 	int i;
 
-	fprintf(out, "\npid %d %s  Python %s  %s%s%s  probe %s  traced %s%s", t->pid, t->comm,
-		t->version[0] ? t->version : "?", t->root, t->root[0] ? ":" : "", t->binary,
-		t->probe, fmt_duration(walls, sizeof(walls), wall), p->exited ? " (exited)" : "");
+	fprintf(out, "\npid %d %s  Python %s  %s%s%s  probe %s  traced %s%s%s%s", t->pid,
+		fmt_terminal(comm, sizeof(comm), t->comm),
+		fmt_terminal(version, sizeof(version), t->version[0] ? t->version : "?"),
+		fmt_terminal(root, sizeof(root), t->root), t->root[0] ? ":" : "",
+		fmt_terminal(binary, sizeof(binary), t->binary),
+		t->probe, fmt_duration(walls, sizeof(walls), wall), end ? " (" : "", end ? end : "",
+		end ? ")" : "");
 	/* What tells it from others of the same command (list and top show the command line). */
-	proc_identity_service(id, service, sizeof(service));
-	fprintf(out, "  parent %d", id->ppid);
-	if (id->role != PROC_ROLE_SINGLE)
-		fprintf(out, "  %s", proc_role_name(id->role));
+	proc_identity_service(ident, unit, sizeof(unit));
+	fmt_terminal(service, sizeof(service), unit);
+	fprintf(out, "  parent %d", ident->ppid);
+	if (ident->role != PROC_ROLE_SINGLE)
+		fprintf(out, "  %s", proc_role_name(ident->role));
 	if (strcmp(service, "-"))
 		fprintf(out, "  service %s", service);
-	for (i = 0; i < id->nports; i++)
-		fprintf(out, "%s%u", i ? "," : "  listening on ", id->ports[i]);
+	for (i = 0; i < ident->nports; i++)
+		fprintf(out, "%s%u", i ? "," : "  listening on ", ident->ports[i]);
 	fputc('\n', out);
-	if (t->container.id[0] || t->container.pod_uid[0])
-		fprintf(out, "  container %.12s%s%s%s%s\n", t->container.id[0] ? t->container.id : "?",
-			t->container.pod[0] ? "  pod " : "", t->container.ns,
-			t->container.ns[0] && t->container.pod[0] ? "/" : "", t->container.pod);
+	if (t->container.id[0] || t->container.pod_uid[0]) {
+		snprintf(id, sizeof(id), "%.12s", t->container.id[0] ? t->container.id : "?");
+		fprintf(out, "  container %s%s%s%s%s\n", fmt_terminal(id, sizeof(id), id),
+			t->container.pod[0] ? "  pod " : "",
+			fmt_terminal(ns, sizeof(ns), t->container.ns),
+			t->container.ns[0] && t->container.pod[0] ? "/" : "",
+			fmt_terminal(pod, sizeof(pod), t->container.pod));
+	}
 	if (t->plan.caveat[0])
-		fprintf(out, "  note: %s\n", t->plan.caveat);
+		fprintf(out, "  note: %s\n", fmt_terminal(caveat, sizeof(caveat), t->plan.caveat));
 	if (t->plan.incremental)
 		fprintf(out, "  note: incremental collector: generation 1 is one increment of the "
 			"old generation\n");
@@ -322,6 +339,10 @@ void report_text_summary(FILE *out, const struct report_summary *s)
 	if (s->http && s->http_non_http)
 		fprintf(out, "note: %" PRIu64 " connection%s carried no HTTP/1.x request, "
 			"ignored\n", s->http_non_http, s->http_non_http == 1 ? "" : "s");
+	if (s->http && s->http_bad_length)
+		fprintf(out, "note: %" PRIu64 " request%s had a Content-Length no body can have; "
+			"their body was not skipped\n", s->http_bad_length,
+			s->http_bad_length == 1 ? "" : "s");
 	if (s->counters[GC_CNT_UNMATCHED_DONE])
 		fprintf(out, "note: %" PRIu64 " collection%s already under way at attach, not "
 			"counted\n", s->counters[GC_CNT_UNMATCHED_DONE],

@@ -31,9 +31,11 @@ static void summary_window(struct app *app, struct report_summary *s, enum stats
 	s->procs = calloc(app->nprocs ? app->nprocs : 1, sizeof(*s->procs));
 	sample_cpu(app);
 	s->http = app->http;
-	if (app->http)
+	if (app->http) {
 		http_session_losses(app->http, &s->http_dropped, &s->http_non_http,
 				    &s->http_unassembled);
+		s->http_bad_length = http_session_bad_length(app->http);
+	}
 }
 
 /* The processes in the slots (exited ones still kept included). */

@@ -10,6 +10,7 @@
 #include "elfutil.h"
 #include "symbols.h"
 #include "symtab_load.h"
+#include "untrusted_file.h"
 
 struct symtab {
 	enum symtab_source source;
@@ -264,6 +265,12 @@ static int finish(struct load_ctx *c, struct symtab **out)
 int symtab_load(const char *path, const char *root, struct symtab **out, char *err,
 		size_t err_len)
 {
+	return symtab_load_named(path, NULL, root, out, err, err_len);
+}
+
+int symtab_load_named(const char *path, const char *name, const char *root, struct symtab **out,
+		      char *err, size_t err_len)
+{
 	struct elf_file bin = { .fd = -1 };
 	struct load_ctx *c;
 	int ret;
@@ -275,11 +282,12 @@ int symtab_load(const char *path, const char *root, struct symtab **out, char *e
 		return -ENOMEM;
 	}
 	c->path = path;
+	c->name = name && name[0] == '/' ? name : NULL;
 	c->root = root ? root : "";
 	ret = elf_file_open(path, &bin);
 	if (ret) {
 		set_err(err, err_len, "%s: %s", path,
-			ret == -ENOEXEC ? "not an ELF file" : strerror(-ret));
+			ret == -ENOEXEC ? "not an ELF file" : untrusted_strerror(ret));
 		goto cleanup;
 	}
 	c->elf = bin.elf;

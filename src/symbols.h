@@ -46,6 +46,15 @@ struct symtab;
 int symtab_load(const char *path, const char *root, struct symtab **out, char *err,
 		size_t err_len);
 
+/*
+ * symtab_load() for a binary opened through a path that is no directory of its own
+ * (/proc/PID/exe, /proc/PID/map_files/START-END): name is its path as the process sees it,
+ * inside root, which says where its .gnu_debuglink file is looked for. A name that is not
+ * absolute is ignored.
+ */
+int symtab_load_named(const char *path, const char *name, const char *root, struct symtab **out,
+		      char *err, size_t err_len);
+
 enum symtab_source symtab_source(const struct symtab *st);
 
 /* "symtab", "minidebuginfo", "build-id", "debuglink", "debuginfod" ("?" if out of range). */

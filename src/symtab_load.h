@@ -27,6 +27,7 @@ struct sym_builder {
 
 struct load_ctx {
 	const char *path;
+	const char *name;		/* path as the process sees it, when path does not say */
 	const char *root;
 	char dir[PATH_MAX];		/* the binary's directory as opened from here */
 	char root_dir[PATH_MAX];	/* the same directory as the process sees it, "" for / */

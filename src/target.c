@@ -1,11 +1,15 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include "file_id.h"
 #include "target.h"
+
+/* What the kernel appends to the name of a mapped file that was unlinked. */
+#define DELETED_SUFFIX		" (deleted)"
 
 /* Binaries remembered; a node runs a few Python builds, and many other programs. */
 #define TARGET_CACHE_SIZE	256
@@ -129,13 +133,42 @@ static int check_candidate(struct interpreter_search *s, const char *binary, con
 	return 1;
 }
 
+static bool is_deleted(const char *path)
+{
+	size_t n = strlen(path), d = strlen(DELETED_SUFFIX);
+
+	return n > d && !strcmp(path + n - d, DELETED_SUFFIX);
+}
+
+/*
+ * Where to open a mapped file from here: /proc/PID/map_files/START-END is the mapped file
+ * itself, even once deleted (a package upgrade) or replaced; the name in maps may by now be
+ * anything its owner put there. Without the capability map_files needs (CAP_SYS_ADMIN or
+ * CAP_CHECKPOINT_RESTORE), the name under /proc/PID/root, unless it is known to be gone.
+ */
+static int mapped_file_path(pid_t pid, const struct map_entry *m, const char *path, char *buf,
+			    size_t len)
+{
+	struct stat st;
+	int n;
+
+	n = snprintf(buf, len, "/proc/%d/map_files/%" PRIx64 "-%" PRIx64, pid, m->start, m->end);
+	if (n < 0 || (size_t)n >= len)
+		return -ENAMETOOLONG;
+	if (!stat(buf, &st))
+		return 0;
+	if (is_deleted(path))
+		return -ENOENT;
+	return proc_host_path(pid, path, buf, len);
+}
+
 static int check_mapping(const struct map_entry *m, void *arg)
 {
 	struct interpreter_search *s = arg;
 	const char *path = proc_inside_path(s->root, m->path);
 	char host_path[PROC_PATH_MAX];
 
-	if (!is_libpython(path) || proc_host_path(s->pid, path, host_path, sizeof(host_path)))
+	if (!is_libpython(path) || mapped_file_path(s->pid, m, path, host_path, sizeof(host_path)))
 		return 0;
 	return check_candidate(s, path, host_path);
 }
@@ -144,7 +177,12 @@ int target_plan(struct target *t, const char *binary, const char *host_path,
 		const struct pyelf_info *info, enum probe_mode mode, char *err, size_t err_len)
 {
 	char debug_root[64] = "";
+	struct stat st;
 
+	/* Before anything is read: a file rewritten meanwhile is then told from this one. */
+	memset(&t->file, 0, sizeof(t->file));
+	if (!stat(host_path, &st))
+		t->file = file_id_of(&st);
 	snprintf(t->binary, sizeof(t->binary), "%s", binary);
 	snprintf(t->host_path, sizeof(t->host_path), "%s", host_path);
 	if (info->version[0])
@@ -181,6 +219,7 @@ static int plan_cached(struct target *t, struct cached_binary *e, const char *bi
 		t->free_threaded = e->plan.free_threaded;
 		t->probe = e->plan.probe;
 		t->plan = e->plan.plan;
+		t->file = e->plan.file;
 		snprintf(err, err_len, "%s", e->plan_err);
 		return e->plan_ret;
 	}
@@ -239,7 +278,8 @@ int target_resolve_cached(pid_t pid, enum probe_mode mode, struct target_cache *
 	}
 	if (!s.found) {
 		if (s.first_error == -EACCES || s.first_error == -EPERM) {
-			snprintf(err, err_len, "pid %d (%s): cannot read its binaries: %s", pid,
+			snprintf(err, err_len, "pid %d (%s): cannot read its binaries: %s (files "
+				 "other users' modes hide need root or CAP_DAC_READ_SEARCH)", pid,
 				 t->comm, strerror(-s.first_error));
 			return s.first_error;
 		}

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include "container.h"
+#include "file_id.h"
 #include "probe.h"
 #include "proc.h"
 #include "pyelf.h"
@@ -20,6 +21,7 @@ struct target {
 	char binary[PROC_PATH_MAX];	/* as the process sees it, e.g. /usr/bin/python3.11 */
 	char host_path[PROC_PATH_MAX];	/* to open from here, through /proc/PID/root */
 	char root[PROC_PATH_MAX];	/* the process's root when it is not ours, else "" */
+	struct file_id file;		/* host_path when the plan was made (zero: unknown) */
 	char version[PYELF_VERSION_LEN];
 	bool shared_lib;		/* the interpreter is a libpython, not the executable */
 	bool stripped;			/* no .symtab in the interpreter binary */

@@ -1,26 +1,38 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "binary_identity.h"
 #include "percpu.h"
 #include "gc.skel.h"
 #include "tracer.h"
+#include "untrusted_file.h"
 
 /*
  * Per binary: the marker probes, or per collection function an entry and a return probe and up
  * to two window marks.
  */
 #define LINKS_PER_BINARY	(4 * PROBE_MAX_SITES)
+/* Binaries found rewritten whose processes the caller has not been told about yet. */
+#define MAX_CHANGED		64
+#define BINARY_NAME_LEN		256
+/* What makes the watch readable: a write (truncation included), or new attributes. */
+#define WATCH_MASK		(IN_MODIFY | IN_ATTRIB)
 
 struct attached_binary {
-	dev_t dev;
-	ino_t ino;
+	uint64_t serial;
+	struct binary_identity identity;
+	int fd;			/* the file, to look at it again when the watch says it changed */
+	int wd;			/* its inotify watch, -1 if none could be set */
+	char name[BINARY_NAME_LEN];
 	int users;		/* traced processes running it */
 	uint64_t idle_since_ns;	/* when users fell to 0 */
 	int nlinks;
@@ -38,6 +50,13 @@ struct tracer {
 	int nbins;
 	int ncpus;
 	bool config_used[GC_MAX_FUNC_CONFIGS];	/* func_configs slots held by a binary */
+	int watch_fd;			/* inotify: the attached binaries' files */
+	uint64_t next_serial;
+	struct {
+		struct tracer_binary_id id;
+		char name[BINARY_NAME_LEN];
+	} changed[MAX_CHANGED];
+	int nchanged;
 };
 
 static int handle_event(void *ctx, void *data, size_t size)
@@ -62,6 +81,13 @@ int tracer_open(struct tracer **out, const struct tracer_opts *opts, char *err, 
 	}
 	tr->on_event = opts->on_event;
 	tr->ctx = opts->ctx;
+	tr->next_serial = 1;
+	tr->watch_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (tr->watch_fd < 0) {
+		ret = -errno;
+		snprintf(err, err_len, "inotify_init1: %s", strerror(-ret));
+		goto cleanup;
+	}
 	tr->ncpus = libbpf_num_possible_cpus();
 	if (tr->ncpus <= 0) {
 		ret = tr->ncpus ? tr->ncpus : -EINVAL;
@@ -199,6 +225,20 @@ static int attach_function(struct tracer *tr, struct attached_binary *bin, const
 	}
 	tr->config_used[config] = true;
 	bin->configs[bin->nconfigs++] = config;
+	if (site->cfg.end_only) {
+		opts.bpf_cookie = config;
+		link = bpf_program__attach_uprobe_opts(tr->skel->progs.gc_func_end, -1, path,
+						       site->end_offset, &opts);
+		if (!link) {
+			ret = -errno;
+			snprintf(err, err_len, "cannot attach the end probe of %s at %s+0x%llx: "
+				 "%s%s", site->what, path, (unsigned long long)site->end_offset,
+				 strerror(-ret), uprobe_hint(ret));
+			return ret;
+		}
+		bin->links[bin->nlinks++] = link;
+		return 0;
+	}
 	/* The return first, as for the markers: an entry without its return would linger. */
 	for (ret_probe = 1; ret_probe >= 0; ret_probe--) {
 		opts.bpf_cookie = config;
@@ -230,21 +270,146 @@ static void replace_in(char *buf, size_t len, const char *what, const char *with
 	snprintf(at, len - (at - buf), "%s%s", with, tail);
 }
 
+static void *destroy_link(void *link)
+{
+	bpf_link__destroy(link);
+	return NULL;
+}
+
+/*
+ * Closing a uprobe's link unregisters it, then waits for an RCU grace period. An entry and a
+ * return probe share the breakpoint, which goes with the last of them: closed one after the
+ * other, it would stay in the code for a grace period or more (tens of milliseconds), a long
+ * time for a file being rewritten under it. Closed together, it goes at once.
+ */
+static void destroy_links(struct bpf_link **links, int n)
+{
+	pthread_t threads[LINKS_PER_BINARY];
+	bool started[LINKS_PER_BINARY];
+	int i;
+
+	for (i = 0; i < n; i++) {
+		started[i] = n > 1 && !pthread_create(&threads[i], NULL, destroy_link, links[i]);
+		if (!started[i])
+			bpf_link__destroy(links[i]);
+	}
+	for (i = 0; i < n; i++)
+		if (started[i])
+			pthread_join(threads[i], NULL);
+}
+
 static void detach_binary(struct tracer *tr, struct attached_binary *bin)
 {
 	int i;
 
-	for (i = 0; i < bin->nlinks; i++)
-		bpf_link__destroy(bin->links[i]);
+	destroy_links(bin->links, bin->nlinks);
 	bin->nlinks = 0;
 	for (i = 0; i < bin->nconfigs; i++)
 		tr->config_used[bin->configs[i]] = false;
 	bin->nconfigs = 0;
+	if (bin->wd >= 0)
+		inotify_rm_watch(tr->watch_fd, bin->wd);
+	bin->wd = -1;
+	if (bin->fd >= 0)
+		close(bin->fd);
+	bin->fd = -1;
 }
 
-int tracer_attach_binary(struct tracer *tr, const char *host_path, const struct probe_plan *plan,
+/* Detaches and forgets tr->bins[i]; the last entry takes its place. */
+static void remove_binary(struct tracer *tr, int i)
+{
+	detach_binary(tr, &tr->bins[i]);
+	tr->bins[i] = tr->bins[--tr->nbins];
+}
+
+/*
+ * tr->bins[i]'s file is not what was probed any more: its probes go at once (a process that
+ * maps the new contents would get a breakpoint at an offset planned for the old ones), and
+ * the caller is told which processes used them.
+ */
+static void binary_rewritten(struct tracer *tr, int i)
+{
+	struct attached_binary *bin = &tr->bins[i];
+
+	if (tr->nchanged < MAX_CHANGED) {
+		/* Serial 0: no process used it, but the user is told that its probes went. */
+		tr->changed[tr->nchanged].id.serial = bin->users ? bin->serial : 0;
+		snprintf(tr->changed[tr->nchanged].name, BINARY_NAME_LEN, "%s", bin->name);
+		tr->nchanged++;
+	}
+	remove_binary(tr, i);
+}
+
+bool tracer_next_changed(struct tracer *tr, struct tracer_binary_id *id, char *name,
+			 size_t name_len)
+{
+	if (!tr->nchanged)
+		return false;
+	tr->nchanged--;
+	*id = tr->changed[tr->nchanged].id;
+	snprintf(name, name_len, "%s", tr->changed[tr->nchanged].name);
+	return true;
+}
+
+int tracer_binary_watch_fd(struct tracer *tr)
+{
+	return tr->watch_fd;
+}
+
+/* Whether tr->bins[i]'s file still is what was probed. */
+static bool binary_unchanged(struct tracer *tr, int i)
+{
+	struct binary_identity now;
+
+	return !binary_identity_read(tr->bins[i].fd, &now) &&
+	       binary_identity_equal(&now, &tr->bins[i].identity);
+}
+
+int tracer_check_binaries(struct tracer *tr)
+{
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	const struct inotify_event *ev;
+	bool recheck_all = false;
+	int i, n = 0;
+	ssize_t len;
+	char *at;
+
+	while ((len = read(tr->watch_fd, buf, sizeof(buf))) > 0) {
+		for (at = buf; at < buf + len; at += sizeof(*ev) + ev->len) {
+			ev = (const struct inotify_event *)at;
+			if (ev->mask & IN_Q_OVERFLOW)
+				recheck_all = true;
+			for (i = 0; i < tr->nbins; i++) {
+				if (tr->bins[i].wd != ev->wd)
+					continue;
+				/*
+				 * A write may keep size and times (a coarse clock, a file
+				 * copied with its times): it is a rewrite whatever it wrote.
+				 * New attributes only are checked (a touch, a rename over it).
+				 */
+				if ((ev->mask & IN_MODIFY) || !binary_unchanged(tr, i)) {
+					binary_rewritten(tr, i);
+					n++;
+				}
+				break;
+			}
+		}
+	}
+	for (i = 0; recheck_all && i < tr->nbins; i++) {
+		if (!binary_unchanged(tr, i)) {
+			binary_rewritten(tr, i--);
+			n++;
+		}
+	}
+	return n;
+}
+
+int tracer_attach_binary(struct tracer *tr, const char *host_path, const char *name,
+			 const struct file_id *planned, const struct probe_plan *plan,
 			 struct tracer_binary_id *id, char *err, size_t err_len)
 {
+	static const struct file_id none;
+	struct binary_identity identity, after;
 	struct attached_binary *bin, *bins;
 	char fd_path[32];
 	struct stat st;
@@ -254,22 +419,38 @@ int tracer_attach_binary(struct tracer *tr, const char *host_path, const struct 
 	 * Through an fd from here on: a path under /proc/PID/root vanishes when that process exits,
 	 * which a short-lived process may do while its probes are being attached.
 	 */
-	fd = open(host_path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || fstat(fd, &st)) {
-		ret = -errno;
-		snprintf(err, err_len, "cannot open %s: %s", host_path, strerror(errno));
-		if (fd >= 0)
-			close(fd);
+	fd = untrusted_open(host_path, UNTRUSTED_ELF_MAX, &st);
+	if (fd < 0) {
+		snprintf(err, err_len, "cannot open %s: %s", host_path,
+			 untrusted_strerror(fd));
+		return fd;
+	}
+	ret = binary_identity_read(fd, &identity);
+	if (ret) {
+		snprintf(err, err_len, "cannot read %s: %s", host_path, strerror(-ret));
+		close(fd);
 		return ret;
 	}
+	if (planned && memcmp(planned, &none, sizeof(none)) &&
+	    !file_id_equal(planned, &identity.file)) {
+		close(fd);
+		snprintf(err, err_len, "%s changed while its probes were being planned", name);
+		return -ESTALE;
+	}
 	snprintf(fd_path, sizeof(fd_path), "/proc/self/fd/%d", fd);
-	*id = (struct tracer_binary_id){ st.st_dev, st.st_ino };
 	for (i = 0; i < tr->nbins; i++) {
-		if (tr->bins[i].dev == st.st_dev && tr->bins[i].ino == st.st_ino) {
+		if (tr->bins[i].identity.file.dev != identity.file.dev ||
+		    tr->bins[i].identity.file.ino != identity.file.ino)
+			continue;
+		if (binary_identity_equal(&tr->bins[i].identity, &identity)) {
 			tr->bins[i].users++;
+			*id = (struct tracer_binary_id){ tr->bins[i].serial };
 			close(fd);
 			return 0;
 		}
+		/* The same file with new contents: what was planned for the old ones goes. */
+		binary_rewritten(tr, i);
+		break;
 	}
 	bins = realloc(tr->bins, (tr->nbins + 1) * sizeof(*bins));
 	if (!bins) {
@@ -280,8 +461,10 @@ int tracer_attach_binary(struct tracer *tr, const char *host_path, const struct 
 	tr->bins = bins;
 	bin = &bins[tr->nbins];
 	memset(bin, 0, sizeof(*bin));
-	bin->dev = st.st_dev;
-	bin->ino = st.st_ino;
+	bin->identity = identity;
+	bin->fd = fd;
+	bin->wd = -1;
+	snprintf(bin->name, sizeof(bin->name), "%s", name);
 	if (plan->tier == PROBE_USDT) {
 		/* The end first: a start seen without its end would sit in the thread map. */
 		ret = attach_marker(bin, tr->skel->progs.gc_done, fd_path, "gc__done", err,
@@ -293,7 +476,18 @@ int tracer_attach_binary(struct tracer *tr, const char *host_path, const struct 
 		for (ret = 0, i = 0; !ret && i < plan->nsites; i++)
 			ret = attach_function(tr, bin, fd_path, &plan->sites[i], err, err_len);
 	}
-	close(fd);
+	if (!ret) {
+		/*
+		 * Watched from here on, and looked at once more: a rewrite before the watch
+		 * was set would otherwise go unseen.
+		 */
+		bin->wd = inotify_add_watch(tr->watch_fd, fd_path, WATCH_MASK);
+		if (binary_identity_read(fd, &after) || !binary_identity_equal(&after, &identity)) {
+			snprintf(err, err_len, "%s changed while its probes were being attached",
+				 name);
+			ret = -ESTALE;
+		}
+	}
 	bin->users = 1;
 	if (ret) {
 		/* Messages name the file as the user knows it. */
@@ -301,6 +495,8 @@ int tracer_attach_binary(struct tracer *tr, const char *host_path, const struct 
 		detach_binary(tr, bin);
 		return ret;
 	}
+	bin->serial = tr->next_serial++;
+	*id = (struct tracer_binary_id){ bin->serial };
 	tr->nbins++;
 	return 0;
 }
@@ -313,7 +509,7 @@ void tracer_release_binary(struct tracer *tr, const struct tracer_binary_id *id,
 	for (i = 0; i < tr->nbins; i++) {
 		struct attached_binary *bin = &tr->bins[i];
 
-		if (bin->dev == id->dev && bin->ino == id->ino && bin->users > 0) {
+		if (bin->serial == id->serial && bin->users > 0) {
 			if (!--bin->users)
 				bin->idle_since_ns = now_ns;
 			return;
@@ -332,8 +528,7 @@ int tracer_expire_binaries(struct tracer *tr, uint64_t now_ns, uint64_t idle_ns)
 			i++;
 			continue;
 		}
-		detach_binary(tr, bin);
-		tr->bins[i] = tr->bins[--tr->nbins];
+		remove_binary(tr, i);
 		n++;
 	}
 	return n;
@@ -407,6 +602,8 @@ void tracer_close(struct tracer *tr)
 	for (i = 0; i < tr->nbins; i++)
 		detach_binary(tr, &tr->bins[i]);
 	free(tr->bins);
+	if (tr->watch_fd >= 0)
+		close(tr->watch_fd);
 	ring_buffer__free(tr->rb);
 	gc_bpf__destroy(tr->skel);
 	free(tr);

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include "file_id.h"
 #include "gcpause.h"
 #include "probe.h"
 
@@ -24,19 +25,37 @@ struct tracer_opts {
 /* Opens, configures and loads the BPF programs. On failure writes one line in err. */
 int tracer_open(struct tracer **out, const struct tracer_opts *opts, char *err, size_t err_len);
 
-/* A probed binary, by device and inode. */
+/* One attachment of probes to a binary; a binary rewritten in place gets a new one. */
 struct tracer_binary_id {
-	dev_t dev;
-	ino_t ino;
+	uint64_t serial;	/* 0: none */
 };
 
 /*
- * Attaches the probes of plan to the binary at host_path unless that file (by device and inode)
- * already has them, and counts one more process using it (id says which binary). Returns 0, or
- * a negative errno with one line in err.
+ * Attaches the probes of plan to the binary at host_path (name: as the user knows it) unless
+ * that file already has them, and counts one more process using it (id says which
+ * attachment). A file is the same binary when its device, inode, size, modification time and
+ * build-id all are: probes left on a file rewritten in place (same inode, new contents) are
+ * detached first, since the kernel keys uprobes by inode and offset and would put them in the
+ * middle of the new code. planned, unless NULL or all zero, is the file the plan was made
+ * from: -ESTALE when the file is no longer that. Returns 0, or a negative errno with one line
+ * in err.
  */
-int tracer_attach_binary(struct tracer *tr, const char *host_path, const struct probe_plan *plan,
+int tracer_attach_binary(struct tracer *tr, const char *host_path, const char *name,
+			 const struct file_id *planned, const struct probe_plan *plan,
 			 struct tracer_binary_id *id, char *err, size_t err_len);
+/* Readable when the file of an attached binary was written to or had its attributes changed. */
+int tracer_binary_watch_fd(struct tracer *tr);
+/*
+ * Reads what the watch says and detaches, at once, the probes of every binary whose file was
+ * rewritten; tracer_next_changed() then names them. Returns how many were detached.
+ */
+int tracer_check_binaries(struct tracer *tr);
+/*
+ * The next attachment whose binary was found rewritten and detached (here or in
+ * tracer_attach_binary): true and its id and name, or false when there is none left.
+ */
+bool tracer_next_changed(struct tracer *tr, struct tracer_binary_id *id, char *name,
+			 size_t name_len);
 /* A process using the binary is gone. */
 void tracer_release_binary(struct tracer *tr, const struct tracer_binary_id *id,
 			   uint64_t now_ns);

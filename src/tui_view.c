@@ -129,10 +129,13 @@ void tui_sort_procs(const struct tui_state *st, struct proc_stats **procs, int n
 	free(rows);
 }
 
-/* Appends a line, cut to the screen's width in columns (µ is two bytes, one column). */
+/*
+ * Appends a line, cut to the screen's width in columns (µ is two bytes, one column). Lines name
+ * processes, pods and paths that others chose: escaped, so that none moves the cursor.
+ */
 static void add_line(struct tui_screen *scr, const char *fmt, ...)
 {
-	char *line;
+	char *line, raw[TUI_LINE_BYTES];
 	va_list args;
 	size_t i, cols = 0;
 
@@ -140,8 +143,9 @@ static void add_line(struct tui_screen *scr, const char *fmt, ...)
 		return;
 	line = scr->lines[scr->nlines++];
 	va_start(args, fmt);
-	vsnprintf(line, TUI_LINE_BYTES, fmt, args);
+	vsnprintf(raw, sizeof(raw), fmt, args);
 	va_end(args);
+	fmt_terminal(line, TUI_LINE_BYTES, raw);
 	for (i = 0; line[i]; i++) {
 		if (((unsigned char)line[i] & 0xc0) == 0x80)
 			continue;	/* a UTF-8 continuation byte */

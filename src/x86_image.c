@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "untrusted_file.h"
 #include "x86_image.h"
 
 static int cmp_u64(const void *a, const void *b)
@@ -91,18 +92,20 @@ int x86_image_open(struct x86_image *img, const char *path, char *err, size_t er
 	GElf_Ehdr eh;
 
 	*img = (struct x86_image){ .path = path, .fd = -1 };
-	img->fd = open(path, O_RDONLY | O_CLOEXEC);
+	img->fd = untrusted_open(path, UNTRUSTED_ELF_MAX, NULL);
 	if (img->fd < 0) {
-		int e = errno;
+		int e = -img->fd;
 
-		snprintf(err, err_len, "%s: %s", path, strerror(e));
+		snprintf(err, err_len, "%s: %s", path,
+			 untrusted_strerror(-e));
+		img->fd = -1;
 		return -e;
 	}
 	if (elf_version(EV_CURRENT) == EV_NONE) {
 		snprintf(err, err_len, "libelf: %s", elf_errmsg(-1));
 		return -EINVAL;
 	}
-	img->elf = elf_begin(img->fd, ELF_C_READ, NULL);
+	img->elf = untrusted_elf_begin(img->fd);
 	if (!img->elf || elf_kind(img->elf) != ELF_K_ELF || !gelf_getehdr(img->elf, &eh)) {
 		snprintf(err, err_len, "%s is not an ELF file", path);
 		return -EINVAL;

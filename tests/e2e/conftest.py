@@ -288,13 +288,13 @@ class Workload:
 
     counter = 0
 
-    def __init__(self, procs, tmp_path, *args, wait=True, prefix=(PYTHON,)):
+    def __init__(self, procs, tmp_path, *args, wait=True, prefix=(PYTHON,), env=None):
         Workload.counter += 1
         self.out_file = Path(tmp_path) / f"ground-truth-{Workload.counter}.json"
         cmd = list(prefix) + [WORKLOAD, "--out", self.out_file] + list(args)
         if wait:
             cmd.append("--wait")
-        self.proc = popen(procs, cmd, stdin=subprocess.PIPE)
+        self.proc = popen(procs, cmd, stdin=subprocess.PIPE, env=env)
         self.pid = self.proc.pid
         self.out = LineReader(self.proc.stdout, f"workload {self.pid} stdout")
         self.err = LineReader(self.proc.stderr, f"workload {self.pid} stderr")

@@ -654,6 +654,43 @@ def test_load_gc_hit_requests_are_slower(procs, server_factory, http_gcpause, ki
 
 
 # --------------------------------------------------------------------------
+# What of a path is kept
+# --------------------------------------------------------------------------
+
+def test_secrets_in_paths_not_kept(procs, server_factory, http_gcpause):
+    """Userinfo, session parameters and an encoded query reach a real server; none of them
+    reaches gcpause's output, text or JSON, and the rest of each path does (docs/http.md)."""
+    srv = server_factory("gunicorn-sync")
+    gp, _ = start_tracing(procs, srv.workers)
+    tag = uuid.uuid4().hex[:6]
+    host = f"127.0.0.1:{srv.port}"
+    sent = {
+        f"http://alice:PASSW0RDa@{host}/work/{tag}ui000": f"http://{host}/work/{tag}ui000",
+        f"/work/{tag}js000;jsessionid=SECRETb": f"/work/{tag}js000",
+        f"/work/{tag}ms000;v=1;JSESSIONID=SECRETc;w=2": f"/work/{tag}ms000;v=1;w=2",
+        f"/work/{tag}pq000%3Ftoken=SECRETd": f"/work/{tag}pq000",
+        f"/work/{tag}ph000;PHPSESSID=SECRETe/x": f"/work/{tag}ph000/x",
+        f"/work/{tag}fin000": f"/work/{tag}fin000",
+    }
+    c = http_client.Client("127.0.0.1", srv.port)
+    results = c.new_connections(list(sent))
+    assert all(r.status is not None for r in results), [r for r in results if r.status is None]
+    gp.wait_record(lambda r: r.get("type") == "request" and
+                   r.get("path") == f"/work/{tag}fin000", 10, "the last request's line")
+    time.sleep(0.2)
+    finish(gp, srv, srv.workers)
+    out = "\n".join(gp.out.snapshot() + gp.err.snapshot())
+    for secret in ("PASSW0RD", "alice", "SECRET", "%3F", "token"):
+        assert secret not in out, f"{secret!r} kept: " + \
+            "\n".join(l for l in out.splitlines() if secret in l)[:2000]
+    paths = sorted(r["path"] for r in request_lines(gp) if tag in r["path"])
+    assert paths == sorted(sent.values()), paths
+    summary_routes = {x["path"] for p in gp.total()["processes"] if p.get("http")
+                      for x in p["http"]["routes"] if tag in x["path"]}
+    assert summary_routes == set(sent.values()), summary_routes
+
+
+# --------------------------------------------------------------------------
 # The text report
 # --------------------------------------------------------------------------
 

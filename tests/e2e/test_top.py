@@ -334,13 +334,13 @@ class Screen:
 class Tmux:
     """A tmux server of its own with one session running `gcpause top ARGS` in a shell."""
 
-    def __init__(self, tmp_path, top_args, width=WIDTH, height=HEIGHT):
+    def __init__(self, tmp_path, top_args, width=WIDTH, height=HEIGHT, env=None):
         self.sock = f"gcpause-test-{uuid.uuid4().hex[:12]}"
         self.target = "top:0.0"
         self.height = height
         self.status_file = Path(tmp_path) / f"{self.sock}.status"
         self.stty_file = Path(tmp_path) / f"{self.sock}.stty"
-        self.env = dict(os.environ, TERM="xterm-256color", SHELL="/bin/sh")
+        self.env = dict(os.environ, TERM="xterm-256color", SHELL="/bin/sh", **(env or {}))
         self.env.pop("TMUX", None)
         cmd = " ".join(shlex.quote(str(a)) for a in [GCPAUSE, "top"] + list(top_args))
         self.cmd = cmd
@@ -902,6 +902,34 @@ def test_command_mode_owns_the_terminal(term):
                 log.unlink(missing_ok=True)
     finally:
         # gcpause may leave its command running: it would no longer be in the pane's tree.
+        if child is not None:
+            try:
+                os.kill(child, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+def test_command_output_file_in_tmpdir(term, tmp_path):
+    """`top -- COMMAND` puts the command's output file in $TMPDIR, as mkstemp users expect."""
+    tmpdir = tmp_path / "own-tmp"
+    tmpdir.mkdir()
+    t = term(["--", PYTHON, TOP_WORKLOAD, "--chatty", "0.2", "--stay", "--heap", "2000"],
+             env={"TMPDIR": str(tmpdir)})
+    child = None
+    try:
+        s = t.wait(lambda s: len(s.pids()) == 1, "a row for the command", timeout=START_TIMEOUT)
+        child = s.pids()[0]
+        t.wait(lambda s: any(tmpdir.glob("gcpause-top-*.log")), "the output file in TMPDIR")
+        time.sleep(0.5)
+        t.keys("q")
+        t.wait(lambda s: t.exit_status() is not None, "gcpause top to exit after 'q'",
+               timeout=10, allow_exit=True)
+        hist = t.capture(history=True)
+        assert t.exit_status() == 0, f"exit status {t.exit_status()}:\n{hist}"
+        m = re.search(r"command's output is in (\S+)", hist.text)
+        assert m and Path(m.group(1)).parent == tmpdir, hist.text[-2000:]
+        assert "chatty 1" in Path(m.group(1)).read_text()
+    finally:
         if child is not None:
             try:
                 os.kill(child, signal.SIGKILL)

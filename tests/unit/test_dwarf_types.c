@@ -130,6 +130,24 @@ static int group_setup(void **state)
 	       "strip --strip-debug -o nodwarf.so fix5.so && "
 	       "readelf --debug-dump=info fix2.so | grep -q 'DW_OP_plus_uconst'", tmp))
 		return -1;
+	/*
+	 * dwz (if installed): what two files share moves to a common file their
+	 * .gnu_debugaltlink names. Two copies share their types (dz*.so, common.debug); the
+	 * fixture and c.c only strings, such as the name of the member "collected" (ds*.so,
+	 * strings.debug, which libdw itself would open, then refuse for want of .debug_info).
+	 */
+	if (!access("/usr/bin/dwz", X_OK) &&
+	    (write_file("c.c", "struct other { long collections, collected; };\n"
+				"struct other *gcp_other(void) { static struct other o; "
+				"return &o; }\n") ||
+	     sh("cd '%s' && cp fix5.so dz1.so && cp fix5.so dz2.so && "
+		"dwz -m common.debug -M '%s/common.debug' dz1.so dz2.so && "
+		"readelf -S common.debug | grep -q debug_info && "
+		"cp fix5.so ds1.so && cc -shared -fPIC -g -o ds2.so c.c && "
+		"dwz -m strings.debug -M '%s/strings.debug' ds1.so ds2.so && "
+		"readelf --debug-dump=info ds1.so | grep -q 'alt indirect string.*collected'",
+		tmp, tmp, tmp)))
+		return -1;
 	return 0;
 }
 
@@ -251,6 +269,46 @@ static void test_no_dwarf(void **state)
 	assert_int_equal(dwarf_offsetof(DEBIAN_PYTHON, "PyThreadState", "interp", &v), -ENODATA);
 }
 
+/*
+ * The file .gnu_debugaltlink names is found and checked by gcpause, never opened by libdw on
+ * its own: a FIFO in its place (anyone may create one where a user's own debug file points)
+ * gives -ENODATA at once instead of a read that waits for a writer forever.
+ */
+static void test_dwz_altlink(void **state)
+{
+	char path[PATH_MAX], common[PATH_MAX], moved[PATH_MAX];
+	int status;
+	long v = -1;
+	pid_t pid;
+
+	if (access("/usr/bin/dwz", X_OK))
+		skip();
+	/*
+	 * With the file there, the units are read (the names in them are in common.debug), but
+	 * the types moved into common.debug's partial units are not looked for: -ENOENT, where a
+	 * refused alternate file would be -ENODATA.
+	 */
+	expect_offset_err(tp(path, "dz1.so"), "struct stats", "collected", -ENOENT);
+
+	tp(common, "strings.debug");
+	tp(moved, "strings.debug.moved");
+	assert_int_equal(rename(common, moved), 0);
+	assert_int_equal(mkfifo(common, 0600), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		alarm(20);
+		_exit(dwarf_offsetof(tp(path, "ds1.so"), "struct stats", "collected", &v) ==
+		      -ENODATA ? 0 : 1);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	unlink(common);
+	assert_int_equal(rename(moved, common), 0);
+	if (WIFSIGNALED(status))
+		fail_msg("dwarf_offsetof() blocked on the FIFO (signal %d)", WTERMSIG(status));
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
 static void test_python313(void **state)
 {
 	if (access(PY313, R_OK))
@@ -298,6 +356,7 @@ int main(void)
 		cmocka_unit_test(test_fixture_dwarf5),
 		cmocka_unit_test(test_fixture_dwarf2),
 		cmocka_unit_test(test_no_dwarf),
+		cmocka_unit_test(test_dwz_altlink),
 		cmocka_unit_test(test_python313),
 		cmocka_unit_test(test_python312),
 		cmocka_unit_test(test_python311),

@@ -3,6 +3,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -151,6 +153,41 @@ static void test_display_width(void **state)
 	assert_int_equal(fmt_display_width("\xe2\x80\xa6" "\xf0\x9f\x90\x8d"), 2);
 }
 
+/* Nothing from outside reaches a terminal as a control: ESC, C1, bidi overrides, bad UTF-8. */
+static void test_terminal_escaping(void **state)
+{
+	char buf[FMT_TERMINAL_LEN(64)], small[8];
+	char *mem = NULL;
+	size_t mem_len = 0;
+	FILE *f;
+
+	assert_string_equal(fmt_terminal(buf, sizeof(buf), "python3.11"), "python3.11");
+	assert_string_equal(fmt_terminal(buf, sizeof(buf), "\x1b[2Jevil\r\n\t\x7f"),
+			    "\\x1b[2Jevil\\x0d\\x0a\\x09\\x7f");
+	/* Printable UTF-8 stays; C1 CSI (U+009B), RLO (U+202E), overlong and stray bytes do not. */
+	assert_string_equal(fmt_terminal(buf, sizeof(buf), "caf\xc3\xa9 12" MICRO "s"),
+			    "caf\xc3\xa9 12" MICRO "s");
+	assert_string_equal(fmt_terminal(buf, sizeof(buf), "\xc2\x9b" "2J"), "\\xc2\\x9b2J");
+	assert_string_equal(fmt_terminal(buf, sizeof(buf), "a\xe2\x80\xae" "b"),
+			    "a\\xe2\\x80\\xaeb");
+	assert_string_equal(fmt_terminal(buf, sizeof(buf), "\xc0\xaf\xff\xe2\x82"),
+			    "\\xc0\\xaf\\xff\\xe2\\x82");
+	assert_string_equal(fmt_terminal(buf, sizeof(buf), "\xed\xa0\x80\xf0\x9f\x90\x8d"),
+			    "\\xed\\xa0\\x80\xf0\x9f\x90\x8d");
+	/* Cut at a whole escape, never inside one. */
+	assert_string_equal(fmt_terminal(small, sizeof(small), "ab\x1b[2J"), "ab\\x1b[");
+	assert_string_equal(fmt_terminal(small, sizeof(small), "abcd\x1b"), "abcd");
+	assert_string_equal(fmt_terminal(small, 1, "abc"), "");
+	/* Streamed: line breaks kept only when asked. */
+	f = open_memstream(&mem, &mem_len);
+	assert_non_null(f);
+	fmt_terminal_put(f, "one\n\x1b]0;title\x07two\n", true);
+	fmt_terminal_put(f, "three\n", false);
+	fclose(f);
+	assert_string_equal(mem, "one\n\\x1b]0;title\\x07two\nthree\\x0a");
+	free(mem);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -161,6 +198,7 @@ int main(void)
 		cmocka_unit_test(test_percent),
 		cmocka_unit_test(test_count),
 		cmocka_unit_test(test_display_width),
+		cmocka_unit_test(test_terminal_escaping),
 	};
 
 	return cmocka_run_group_tests_name("format", tests, NULL, NULL);

@@ -67,6 +67,56 @@ static void test_request_line(void **state)
 	assert_int_equal(strlen(path), HTTP_PATH_LEN - 1);
 }
 
+/*
+ * The kept path of the request line in req ("" when it is not a request, "(cut)" when the line
+ * ends with req: such a request is counted, never reported with a path).
+ */
+static const char *kept(const char *req)
+{
+	static char path[HTTP_PATH_LEN];
+	char method[HTTP_METHOD_LEN];
+	bool cut;
+
+	if (!http_parse_request_line(req, strlen(req), method, sizeof(method), path, sizeof(path),
+				     &cut))
+		return "";
+	return cut ? "(cut)" : path;
+}
+
+/* Secrets a path can carry are not kept: userinfo, session parameters, an encoded query. */
+static void test_secrets_not_kept(void **state)
+{
+	char cut[300];
+
+	assert_string_equal(kept("GET http://alice:PASSWORD@host:8080/p?q=1 HTTP/1.1\r\n"),
+			    "http://host:8080/p");
+	assert_string_equal(kept("GET https://alice@host HTTP/1.1\r\n"), "https://host");
+	assert_string_equal(kept("GET http://a:b@c@host/x HTTP/1.1\r\n"), "http://host/x");
+	assert_string_equal(kept("GET http://host/mail@example HTTP/1.1\r\n"),
+			    "http://host/mail@example");
+	assert_string_equal(kept("GET /a;jsessionid=SECRET HTTP/1.1\r\n"), "/a");
+	assert_string_equal(kept("GET /a;JSESSIONID=SECRET/b;v=2 HTTP/1.1\r\n"), "/a/b;v=2");
+	assert_string_equal(kept("GET /a;v=1;PHPSESSID=S;w=2/c HTTP/1.1\r\n"), "/a;v=1;w=2/c");
+	assert_string_equal(kept("GET /a;ASPSESSIONIDQSDRSTCB=S HTTP/1.1\r\n"), "/a");
+	assert_string_equal(kept("GET /a%3bsid=SECRET/b HTTP/1.1\r\n"), "/a/b");
+	assert_string_equal(kept("GET /a;side=1 HTTP/1.1\r\n"), "/a;side=1");
+	assert_string_equal(kept("GET /a%3Ftoken=SECRET HTTP/1.1\r\n"), "/a");
+	assert_string_equal(kept("GET /a%3ftoken=SECRET HTTP/1.1\r\n"), "/a");
+	assert_string_equal(kept("GET /a%2Fb#frag HTTP/1.1\r\n"), "/a%2Fb");
+	/* Cut by the capture: nothing of it is kept, what might be a secret included. */
+	assert_string_equal(kept("GET /a%3"), "(cut)");
+	assert_string_equal(kept("GET /a%"), "(cut)");
+	memset(cut, 'x', sizeof(cut));
+	memcpy(cut, "GET http://alice:", 17);
+	cut[sizeof(cut) - 1] = '\0';
+	assert_string_equal(kept(cut), "(cut)");
+	/* A long userinfo is removed before the path is cut to 128 bytes. */
+	memcpy(cut, "GET http://", 11);
+	cut[200] = '@';
+	memcpy(cut + 201, "h/p HTTP/1.1", 13);
+	assert_string_equal(kept(cut), "http://h/p");
+}
+
 static void test_status_line(void **state)
 {
 	assert_int_equal(http_parse_status("HTTP/1.1 200 OK\r\n", 17), 200);
@@ -321,6 +371,40 @@ static void test_bodies_are_not_requests(void **state)
 	http_conns_free(c);
 }
 
+/*
+ * A Content-Length no body can have (it overflowed a long before): counted, and the body taken
+ * as unknown, so that the request pipelined after it is still seen.
+ */
+static void test_absurd_content_length(void **state)
+{
+	struct http_conns *c = http_conns_new(collect, NULL);
+
+	ndone = 0;
+	io(c, HTTP_IO_READ, 4, 0x11, 10, 8, 0,
+	   "POST /big HTTP/1.1\r\nContent-Length: 99999999999999999999999999999\r\n\r\n"
+	   "GET /after HTTP/1.1\r\n\r\n");
+	io(c, HTTP_IO_WRITE, 4, 0x11, 20, 0, 0, "HTTP/1.1 413 Payload Too Large\r\n");
+	io(c, HTTP_IO_WRITE, 4, 0x11, 30, 0, 0, "HTTP/1.1 200 OK\r\n");
+	/* Just above the bound, alone in a read: nothing is skipped after it either. */
+	io(c, HTTP_IO_READ, 4, 0x11, 40, 38, 0,
+	   "PUT /u HTTP/1.1\r\ncontent-length: 1125899906842625\r\n\r\n");
+	io(c, HTTP_IO_WRITE, 4, 0x11, 50, 0, 0, "HTTP/1.1 400 Bad Request\r\n");
+	io(c, HTTP_IO_READ, 4, 0x11, 60, 58, 0, "GET /last HTTP/1.1\r\n\r\n");
+	/* At the bound: a body to skip, not garbage. */
+	io(c, HTTP_IO_READ, 9, 0x12, 70, 68, 0,
+	   "PUT /max HTTP/1.1\r\nContent-Length: 1125899906842624\r\n\r\n");
+	io(c, HTTP_IO_READ, 9, 0x12, 80, 0, 0, "GET /in-body HTTP/1.1\r\n\r\n");
+	io(c, HTTP_IO_WRITE, 9, 0x12, 90, 0, 0, "HTTP/1.1 201 Created\r\n");
+	http_conns_flush(c);
+	assert_int_equal(http_conns_bad_length(c), 2);
+	assert_int_equal(ndone, 4);
+	assert_true(!strcmp(done[0].path, "/big") && done[0].status == 413);
+	assert_true(!strcmp(done[1].path, "/after") && done[1].status == 200);
+	assert_true(!strcmp(done[2].path, "/u") && done[2].status == 400);
+	assert_true(!strcmp(done[3].path, "/max") && done[3].status == 201);
+	http_conns_free(c);
+}
+
 static void test_pipelined_arrival(void **state)
 {
 	struct http_conns *c = http_conns_new(collect, NULL);
@@ -494,12 +578,14 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_request_line),
+		cmocka_unit_test(test_secrets_not_kept),
 		cmocka_unit_test(test_status_line),
 		cmocka_unit_test(test_keepalive_and_pipelining),
 		cmocka_unit_test(test_threads_reuse_fds),
 		cmocka_unit_test(test_deep_pipeline),
 		cmocka_unit_test(test_fd_reuse_garbage_and_fallback),
 		cmocka_unit_test(test_bodies_are_not_requests),
+		cmocka_unit_test(test_absurd_content_length),
 		cmocka_unit_test(test_pipelined_arrival),
 		cmocka_unit_test(test_gc_overlap),
 		cmocka_unit_test(test_stats_split_and_tail),

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -395,6 +396,108 @@ static void test_no_fd_leak(void **state)
 	assert_int_equal(open_fds(), before);
 }
 
+/* A connection waiting in the server's backlog, its request sent. */
+static int idle_connection_nowait(struct metrics_server *s)
+{
+	struct sockaddr_in sin = {
+		.sin_family = AF_INET,
+		.sin_port = htons(metrics_server_port(s)),
+		.sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+	};
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	assert_true(fd >= 0);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_true(send(fd, "GET /metrics HTTP/1.1\r\n", 23, MSG_NOSIGNAL) == 23);
+	return fd;
+}
+
+/* A connection to the server from src (a loopback address), its request never finished. */
+static int idle_connection(struct metrics_server *s, const char *src)
+{
+	struct sockaddr_in sin = {
+		.sin_family = AF_INET,
+		.sin_port = htons(metrics_server_port(s)),
+		.sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+	};
+	struct sockaddr_in from = { .sin_family = AF_INET };
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	assert_true(fd >= 0);
+	assert_int_equal(inet_pton(AF_INET, src, &from.sin_addr), 1);
+	assert_int_equal(bind(fd, (struct sockaddr *)&from, sizeof(from)), 0);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_true(send(fd, "GET /metrics HTTP/1.1\r\n", 23, MSG_NOSIGNAL) == 23);
+	metrics_server_run(s);
+	return fd;
+}
+
+/*
+ * More unfinished requests than the server takes, from the client's own address and from
+ * others: a probe on a new connection is still answered at once (it waited for their timeout).
+ */
+static void test_idle_clients_do_not_shut_out(void **state)
+{
+	struct render_ctx ctx = { 0 };
+	struct metrics_server *s = open_server("127.0.0.1:0", &ctx);
+	int fds[100], i, open_left = 0;
+	struct response r;
+	char src[32];
+	uint64_t t0;
+
+	for (i = 0; i < 100; i++) {
+		snprintf(src, sizeof(src), "127.0.%d.%d", i < 20 ? 0 : 1, i < 20 ? 1 : 2 + i / 8);
+		fds[i] = idle_connection(s, src);
+	}
+	t0 = clock_now_ns();
+	get(s, "GET", "/healthz", &r);
+	assert_int_equal(r.status, 200);
+	assert_true(clock_now_ns() - t0 < 2000000000ULL);
+	response_free(&r);
+	/* Those pushed out were closed: the server keeps no more than its limit. */
+	for (i = 0; i < 100; i++) {
+		char c;
+
+		if (recv(fds[i], &c, 1, MSG_DONTWAIT) < 0 && errno == EAGAIN)
+			open_left++;
+		close(fds[i]);
+	}
+	assert_true(open_left <= 64);
+	metrics_server_close(s);
+}
+
+/* Out of file descriptors: accept waits 100 ms at a time instead of waking the loop at once. */
+static void test_out_of_fds_does_not_spin(void **state)
+{
+	struct render_ctx ctx = { 0 };
+	struct metrics_server *s = open_server("127.0.0.1:0", &ctx);
+	struct pollfd pfd = { .fd = metrics_server_fd(s), .events = POLLIN };
+	struct rlimit saved, low;
+	struct response r;
+	int pending, next_fd, timeout;
+
+	pending = idle_connection_nowait(s);
+	next_fd = dup(0);
+	assert_true(next_fd >= 0);
+	close(next_fd);
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &saved), 0);
+	low = saved;
+	low.rlim_cur = next_fd;		/* no new descriptor can be made */
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+	metrics_server_run(s);		/* accept fails with EMFILE */
+	timeout = metrics_server_timeout_ms(s);
+	assert_int_equal(poll(&pfd, 1, 50), 0);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &saved), 0);
+	assert_true(timeout > 0 && timeout <= 100);
+	/* Then served as usual, the connection that waited included. */
+	usleep(110 * 1000);
+	get(s, "GET", "/healthz", &r);
+	assert_int_equal(r.status, 200);
+	response_free(&r);
+	close(pending);
+	metrics_server_close(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -406,6 +509,8 @@ int main(void)
 		cmocka_unit_test(test_port_in_use),
 		cmocka_unit_test(test_other_addresses),
 		cmocka_unit_test(test_no_fd_leak),
+		cmocka_unit_test(test_idle_clients_do_not_shut_out),
+		cmocka_unit_test(test_out_of_fds_does_not_spin),
 	};
 
 	return cmocka_run_group_tests_name("metrics_server", tests, NULL, NULL);

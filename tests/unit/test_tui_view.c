@@ -204,6 +204,30 @@ static void test_narrow_and_tiny(void **state)
 	stats_free(procs[0]);
 }
 
+/* A comm and a pod name with escapes are drawn escaped: no line holds a control byte. */
+static void test_hostile_names_escaped(void **state)
+{
+	struct proc_stats *procs[1] = { proc(400, "\x1b[2Jevil\x07\r\n", 5 * MS) };
+	struct tui_state st = { .interval_ns = 1000 * MS };
+	struct tui_screen *scr;
+	const char *c;
+	int i;
+
+	snprintf(procs[0]->target.container.id, CONTAINER_ID_LEN, "%s", "0123456789abcdef");
+	snprintf(procs[0]->target.container.pod, CONTAINER_POD_LEN, "p\x1b]0;x\x07\xc2\x9b");
+	scr = render(&st, procs, 1, 200, 30);
+	for (i = 0; i < scr->nlines; i++)
+		for (c = scr->lines[i]; *c; c++)
+			if ((unsigned char)*c < 0x20 || *c == 0x7f || (unsigned char)*c == 0x9b)
+				fail_msg("line %d has byte 0x%02x: %s", i, (unsigned char)*c,
+					 scr->lines[i]);
+	assert_true(find_line(scr, "\\x1b[2Jevil\\x07") > 0);
+	assert_true(find_line(scr, "pid 400 \\x1b[2Jevil\\x07\\x0d\\x0a: pauses") > 0);
+	assert_true(find_line(scr, "p\\x1b]0;x\\x07\\xc2\\x9b") > 0);
+	free(scr);
+	stats_free(procs[0]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -211,6 +235,7 @@ int main(void)
 		cmocka_unit_test(test_container_column),
 		cmocka_unit_test(test_sorting_and_selection),
 		cmocka_unit_test(test_narrow_and_tiny),
+		cmocka_unit_test(test_hostile_names_escaped),
 	};
 
 	return cmocka_run_group_tests_name("tui_view", tests, NULL, NULL);

@@ -1,0 +1,32 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
+#include "binary_identity.h"
+#include "untrusted_file.h"
+
+int binary_identity_read(int fd, struct binary_identity *id)
+{
+	struct stat st;
+	Elf *elf;
+	int len;
+
+	memset(id, 0, sizeof(*id));
+	if (fstat(fd, &st))
+		return -errno;
+	id->file = file_id_of(&st);
+	/* Read, not mapped: a file being rewritten may shrink under a mapping (SIGBUS). */
+	elf = untrusted_elf_begin(fd);
+	if (elf && elf_kind(elf) == ELF_K_ELF) {
+		len = elf_build_id_bytes(elf, id->build_id, sizeof(id->build_id));
+		id->build_id_len = len > 0 ? len : 0;
+	}
+	elf_end(elf);
+	return 0;
+}
+
+bool binary_identity_equal(const struct binary_identity *a, const struct binary_identity *b)
+{
+	return file_id_equal(&a->file, &b->file) && a->build_id_len == b->build_id_len &&
+	       !memcmp(a->build_id, b->build_id, a->build_id_len);
+}

@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * What a probed binary was when its probes were made: device, inode, size, modification time
+ * and build-id. Uprobes are keyed by inode and offset, so a file rewritten in place (same
+ * inode, new contents) must be told from the one that was probed.
+ */
+#ifndef GCPAUSE_BINARY_IDENTITY_H
+#define GCPAUSE_BINARY_IDENTITY_H
+
+#include <stdbool.h>
+#include "elfutil.h"
+#include "file_id.h"
+
+struct binary_identity {
+	struct file_id file;
+	int build_id_len;		/* 0: the file has none */
+	unsigned char build_id[BUILD_ID_MAX];
+};
+
+/* The identity of the open file fd. Returns 0 or a negative errno (fstat). */
+int binary_identity_read(int fd, struct binary_identity *id);
+bool binary_identity_equal(const struct binary_identity *a, const struct binary_identity *b);
+
+#endif /* GCPAUSE_BINARY_IDENTITY_H */
