@@ -154,17 +154,28 @@ void http_route_template(const char *path, char *const *patterns, int npatterns,
 			return;
 		}
 	}
-	if (path[0] != '/') {		/* "*" (OPTIONS) or an absolute URI */
-		append(out, out_len, &len, path, strlen(path));
-		return;
+	if (path[0] != '/') {
+		/* An absolute URI (to a proxy): scheme and host as sent, its path templated. */
+		seg = strstr(path, "://");
+		seg = seg ? strchr(seg + 3, '/') : NULL;
+		append(out, out_len, &len, path, seg ? (size_t)(seg - path) : strlen(path));
+		if (!seg)
+			return;		/* "*" (OPTIONS), or no path */
+		path = seg;
 	}
 	for (seg = path + 1;; seg = end + 1) {
+		const char *params;
+
 		end = strchrnul(seg, '/');
 		append(out, out_len, &len, "/", 1);
+		/* Matrix parameters (";v=2") stay as sent, after the segment's template. */
+		params = memchr(seg, ';', end - seg);
+		params = params ? params : end;
 		/* A short extension stays: /cal/1f2e3d4c5b6a.ics is /cal/{hex}.ics. */
-		dot = memrchr(seg, '.', end - seg);
-		stem = dot && dot > seg && end - dot <= 6 && all_of(dot + 1, end - dot - 1, isalnum) ?
-		       (size_t)(dot - seg) : (size_t)(end - seg);
+		dot = memrchr(seg, '.', params - seg);
+		stem = dot && dot > seg && params - dot <= 6 &&
+		       all_of(dot + 1, params - dot - 1, isalnum) ?
+		       (size_t)(dot - seg) : (size_t)(params - seg);
 		kind = id_kind(seg, stem);
 		if (kind) {
 			append(out, out_len, &len, kind, strlen(kind));

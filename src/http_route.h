@@ -20,7 +20,8 @@ bool http_route_pattern_valid(const char *pattern, char *err, size_t err_len);
  * The template of path: the first of patterns that matches it, as written; else the path with
  * each segment that is an id replaced: digits by {int}, a UUID by {uuid}, 8 or more hex digits
  * (some of them digits) by {hex}, a token of 6 or more letters and digits with 3 or more
- * digits by {id}. A file extension is kept ("/cal/{hex}.ics").
+ * digits by {id}. A file extension and matrix parameters are kept ("/cal/{hex}.ics",
+ * "/a/{int};v=2"); an absolute URI keeps its scheme and host.
  */
 void http_route_template(const char *path, char *const *patterns, int npatterns, char *out,
 			 size_t out_len);

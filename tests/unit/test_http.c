@@ -460,6 +460,9 @@ static void test_route_templates(void **state)
 		{ "/", "/" },
 		{ "*", "*" },
 		{ "/a//b/", "/a//b/" },
+		{ "/a/17;v=2/b", "/a/{int};v=2/b" },
+		{ "http://h:80/items/17", "http://h:80/items/{int}" },
+		{ "http://h:80", "http://h:80" },
 	};
 	char *patterns[] = { "/dav/{user}/*.vcf", "/files/**", "/api/items/:id/raw" };
 	char out[HTTP_ROUTE_LEN], err[128];
