@@ -15,13 +15,23 @@
 enum traced_state {
 	TRACED_CONFIRMED = 1,
 	TRACED_CANDIDATE = 2,
+	/*
+	 * -- COMMAND: a process of the command's tree that is not Python (yet). Its forks inherit
+	 * the state, and when the dynamic loader finishes mapping new objects into it, it is held
+	 * (SIGSTOP) until userspace has looked for a libpython, then let go (SIGCONT).
+	 */
+	TRACED_WAITING = 3,
 };
 
 /* --all: process lifecycle events from the scheduler tracepoints. */
 enum discover_kind {
 	DISCOVER_EXEC = 1,	/* a process replaced its image */
 	DISCOVER_FORK,	/* a traced process made a new process */
+	DISCOVER_LOADED,	/* the dynamic loader mapped new objects (dlopen): a libpython? */
 };
+
+/* discover_event.flags */
+#define DISCOVER_HELD	1	/* LOADED: the process was stopped, userspace sends SIGCONT */
 
 enum discover_counter {
 	DISCOVER_CNT_DROPPED = 0,	/* ring buffer full: an exec or fork not reported */
@@ -36,7 +46,7 @@ struct discover_event {
 	__u32 kind;		/* enum discover_kind */
 	__u32 pid;		/* tgid */
 	__u32 ppid;		/* forks: the parent's tgid */
-	__u32 pad;
+	__u32 flags;		/* DISCOVER_HELD */
 };
 
 /* Deepest nesting of collections on one thread that is tracked; deeper ones are counted. */

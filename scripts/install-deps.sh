@@ -48,10 +48,12 @@ test_packages=(
 	python3-pytest			# end-to-end test runner
 	gunicorn python3-flask python3-gevent	# --http tests: WSGI servers (sync, gevent workers)
 	uvicorn python3-uvloop		# --http tests: ASGI server, asyncio and libuv event loops
+	uwsgi uwsgi-plugin-python3	# libpython loaded with dlopen (test_uwsgi.py)
 	wrk				# --http tests: load generator
 	bpftrace			# make bench: the markers' floor to compare with
 	prometheus python3-yaml		# serve tests: a real scraper; deployment manifest checks
 	util-linux procps		# setpriv (unprivileged test), ps
+	docker.io			# the image built and run as the DaemonSet runs it (test_docker)
 )
 
 packages=("${build_packages[@]}")

@@ -58,6 +58,10 @@ struct app {
 	struct launch child;
 	char command_output[PATH_MAX];	/* top -- COMMAND: where the command's output goes */
 	bool launched;
+	/* -- COMMAND not Python at its start: its pidfd, while it lives, keeps the run going */
+	int child_pidfd;
+	bool child_alive;
+	char child_end[256];		/* how it ended, when no libpython was ever loaded */
 	bool stop_requested;
 	double start_unix_seconds;	/* serve: for gcpause_start_time_seconds */
 	uint64_t unattributed;		/* GC_CNT_UNATTRIBUTED: kept here, not in the kernel */
@@ -68,7 +72,7 @@ struct app {
 /* The event loop's sources: the high half of an epoll event's data. */
 enum source {
 	SRC_EVENTS = 1, SRC_DRAIN, SRC_SIGNAL, SRC_INTERVAL, SRC_DEADLINE, SRC_PROCESS, SRC_KEYS,
-	SRC_DISCOVERY, SRC_RETRY, SRC_HOUSEKEEPING, SRC_METRICS, SRC_BINARY,
+	SRC_DISCOVERY, SRC_RETRY, SRC_HOUSEKEEPING, SRC_METRICS, SRC_CHILD, SRC_BINARY,
 };
 
 /* Why tracing of a process that did not exit ended (the exit record's reason). */

@@ -31,6 +31,7 @@ void app_stop(struct app *app)
 {
 	app->stop_requested = true;
 	app->nalive = 0;
+	app->child_alive = false;
 }
 
 int app_pidfd_open(const struct target *t)

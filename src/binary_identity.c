@@ -2,11 +2,17 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include "binary_identity.h"
 #include "untrusted_file.h"
 
+#ifndef OVERLAYFS_SUPER_MAGIC
+#define OVERLAYFS_SUPER_MAGIC	0x794c7630
+#endif
+
 int binary_identity_read(int fd, struct binary_identity *id)
 {
+	struct statfs sfs;
 	struct stat st;
 	Elf *elf;
 	int len;
@@ -15,6 +21,7 @@ int binary_identity_read(int fd, struct binary_identity *id)
 	if (fstat(fd, &st))
 		return -errno;
 	id->file = file_id_of(&st);
+	id->overlay = !fstatfs(fd, &sfs) && sfs.f_type == OVERLAYFS_SUPER_MAGIC;
 	/* Read, not mapped: a file being rewritten may shrink under a mapping (SIGBUS). */
 	elf = untrusted_elf_begin(fd);
 	if (elf && elf_kind(elf) == ELF_K_ELF) {
@@ -27,6 +34,17 @@ int binary_identity_read(int fd, struct binary_identity *id)
 
 bool binary_identity_equal(const struct binary_identity *a, const struct binary_identity *b)
 {
-	return file_id_equal(&a->file, &b->file) && a->build_id_len == b->build_id_len &&
+	struct file_id fa = a->file, fb = b->file;
+
+	if (a->overlay && b->overlay)
+		fa.dev = fb.dev = 0;
+	return a->overlay == b->overlay && file_id_equal(&fa, &fb) &&
+	       a->build_id_len == b->build_id_len &&
 	       !memcmp(a->build_id, b->build_id, a->build_id_len);
+}
+
+bool binary_identity_same_file(const struct binary_identity *a, const struct binary_identity *b)
+{
+	return a->file.ino == b->file.ino &&
+	       (a->file.dev == b->file.dev || (a->overlay && b->overlay));
 }

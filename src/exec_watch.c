@@ -261,8 +261,8 @@ int exec_watch_start(struct app *app, char *err, size_t err_len)
 		return -ENOMEM;
 	}
 	w->retry_fd = -1;
-	ret = discovery_open(&w->discovery, tracer_filter_fd(app->tracer), false, on_exec, app,
-			     err, err_len);
+	ret = discovery_open(&w->discovery, tracer_filter_fd(app->tracer), DISCOVERY_PIDS, on_exec,
+			     app, err, err_len);
 	if (ret) {
 		msg_error("note: %s; a traced process that replaces its program (exec) is not "
 			  "noticed", err);

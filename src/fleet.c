@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <errno.h>
 #include <fnmatch.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include "discovery.h"
 #include "file_id.h"
 #include "fleet.h"
+#include "loader.h"
 #include "messages.h"
 #include "pidmap.h"
 #include "target.h"
@@ -41,7 +43,7 @@
 #define REJECTED_PROVISIONAL	(1ull << 63)
 
 /* Where a candidate came from. */
-enum origin { FROM_SCAN, FROM_EXEC, FROM_FORK, FROM_COLLECTION, FROM_RETRY };
+enum origin { FROM_SCAN, FROM_EXEC, FROM_FORK, FROM_COLLECTION, FROM_RETRY, FROM_LOADED };
 
 struct retry {
 	pid_t pid;
@@ -57,6 +59,8 @@ struct exe_verdict {
 };
 
 struct fleet {
+	bool tree_only;			/* -- COMMAND: the command's process tree, no scans */
+	pid_t launched;			/* -- COMMAND, Python: traced before its exec(s) */
 	struct discovery *discovery;
 	struct target_cache *cache;
 	/* pid -> start time of an incarnation that was looked at and not traced */
@@ -73,16 +77,42 @@ struct fleet {
 };
 
 static void consider(struct app *app, pid_t pid, enum origin origin, uint64_t exec_ns);
+static bool untraced(struct app *app, pid_t pid);
 static void queue_retry(struct fleet *f, pid_t pid, uint64_t exec_ns, uint64_t due_ns);
 
 static void on_discover_event(const struct discover_event *e, void *ctx)
 {
 	struct app *app = ctx;
 
-	if (e->kind == DISCOVER_FORK)
+	switch (e->kind) {
+	case DISCOVER_FORK:
 		queue_retry(app->fleet, e->pid, 0, clock_now_ns() + FORK_LOOK_DELAY_NS);
-	else
+		break;
+	case DISCOVER_LOADED:
+		/* Held by the kernel until here: its libpython, if that was one, is probed now. */
+		consider(app, e->pid, FROM_LOADED, e->ts_ns);
+		if ((e->flags & DISCOVER_HELD) && kill(e->pid, SIGCONT) && errno != ESRCH)
+			msg_error("pid %u: cannot let it go on (SIGCONT): %s", e->pid,
+				  strerror(errno));
+		break;
+	default:
+		/*
+		 * The command was traced before it exec'd its interpreter (perhaps through
+		 * /usr/bin/env): the program is the one planned, and stays confirmed.
+		 */
+		if (e->pid == (__u32)app->fleet->launched && !untraced(app, e->pid)) {
+			tracer_add_pid(app->tracer, e->pid);
+			break;
+		}
 		consider(app, e->pid, FROM_EXEC, e->ts_ns);
+		break;
+	}
+}
+
+void fleet_set_launched(struct app *app, pid_t pid)
+{
+	if (app->fleet)
+		app->fleet->launched = pid;
 }
 
 static void scan_one(pid_t pid, void *ctx)
@@ -143,7 +173,30 @@ static void rescan(struct app *app, uint64_t now_ns)
 	f->last_scan_ns = now_ns;
 }
 
-int fleet_start(struct app *app, char *err, size_t err_len)
+/* Hooks the dynamic loader of the executable at exe (a path to open from here). */
+static void watch_loader_of(struct app *app, pid_t pid, const char *exe)
+{
+	char interp[PROC_PATH_MAX], host[PROC_PATH_MAX], err[TARGET_ERR_LEN];
+	struct fleet *f = app->fleet;
+
+	if (!f->discovery || loader_interp_of(exe, interp, sizeof(interp)))
+		return;
+	if (pid > 0 && proc_host_path(pid, interp, host, sizeof(host)))
+		return;
+	if (discovery_watch_loader(f->discovery, pid > 0 ? host : interp, err, sizeof(err)) &&
+	    app->opts.verbose)
+		msg_error("note: %s", err);
+}
+
+int fleet_watch_loader_of(struct app *app, const char *exe)
+{
+	if (!app->fleet || !app->fleet->discovery)
+		return -ENOENT;
+	watch_loader_of(app, 0, exe);
+	return 0;
+}
+
+int fleet_start(struct app *app, bool tree_only, char *err, size_t err_len)
 {
 	struct fleet *f = calloc(1, sizeof(*f));
 	int ret;
@@ -153,15 +206,21 @@ int fleet_start(struct app *app, char *err, size_t err_len)
 		return -ENOMEM;
 	}
 	app->fleet = f;
+	f->tree_only = tree_only;
 	f->retry_fd = -1;
 	f->cache = target_cache_new();
 	if (!f->cache) {
 		snprintf(err, err_len, "out of memory");
 		return -ENOMEM;
 	}
-	ret = discovery_open(&f->discovery, tracer_filter_fd(app->tracer), true, on_discover_event,
-			     app, err, err_len);
-	if (ret) {
+	ret = discovery_open(&f->discovery, tracer_filter_fd(app->tracer),
+			     tree_only ? DISCOVERY_TREE : DISCOVERY_ALL, on_discover_event, app,
+			     err, err_len);
+	if (ret && tree_only) {
+		msg_error("note: %s; the command's children and libraries it loads later are not "
+			  "followed", err);
+		err[0] = '\0';
+	} else if (ret) {
 		/* A kernel without tp_btf (before 5.5) still has /proc: scans, more often. */
 		msg_error("note: %s; new processes are found by scanning /proc every %.1f s instead",
 			  err, POLL_ONLY_RESCAN_NS / 1e9);
@@ -181,8 +240,11 @@ int fleet_start(struct app *app, char *err, size_t err_len)
 		snprintf(err, err_len, "epoll_ctl: %s", strerror(-ret));
 		return ret;
 	}
+	/* Most processes of a node share one loader: ours. Others are hooked as they are seen. */
+	watch_loader_of(app, 0, "/proc/self/exe");
 	/* Probes first, then the scan: a process started in between is seen by one or the other. */
-	rescan(app, clock_now_ns());
+	if (!tree_only)
+		rescan(app, clock_now_ns());
 	return 0;
 }
 
@@ -245,8 +307,9 @@ static void queue_retry(struct fleet *f, pid_t pid, uint64_t exec_ns, uint64_t d
  * programs over and over, and reading their ELF headers each time would cost more than the
  * exec itself.
  */
-static enum exe_kind exe_kind(struct fleet *f, pid_t pid)
+static enum exe_kind exe_kind(struct app *app, pid_t pid)
 {
+	struct fleet *f = app->fleet;
 	char exe[64], soname[256], runpath[16];
 	struct pyelf_info info;
 	struct exe_verdict *e;
@@ -263,6 +326,8 @@ static enum exe_kind exe_kind(struct fleet *f, pid_t pid)
 			return f->exes[i].kind;
 	e = &f->exes[file_cache_slot(&f->nexes, &f->exes_victim, EXE_CACHE_SIZE)];
 	e->id = id;
+	/* A new executable may come with a loader of its own (a container's glibc). */
+	watch_loader_of(app, pid, exe);
 	if (!pyelf_inspect(exe, &info) && info.is_elf &&
 	    (info.exports_python || (info.has_gc_start && info.has_gc_done)))
 		e->kind = EXE_PYTHON;
@@ -322,7 +387,11 @@ static void reject(struct app *app, pid_t pid, uint64_t verdict)
 {
 	struct fleet *f = app->fleet;
 
-	tracer_remove_pid(app->tracer, pid);
+	/* -- COMMAND: still of the command's tree, watched for a libpython and for its forks. */
+	if (f->tree_only)
+		tracer_watch_pid(app->tracer, pid);
+	else
+		tracer_remove_pid(app->tracer, pid);
 	pidmap_set(&f->rejected, pid, verdict);
 	if (f->scanning)
 		pidmap_set(&f->rejected_next, pid, verdict);
@@ -355,7 +424,7 @@ static bool already_decided(struct app *app, pid_t pid, uint64_t start_ticks, en
 	    (rejected_ticks & ~REJECTED_PROVISIONAL) == start_ticks) {
 		/* A new program in the same process deserves a new look, as does a provisional
 		 * verdict at a rescan. */
-		if (origin == FROM_EXEC ||
+		if (origin == FROM_EXEC || origin == FROM_LOADED ||
 		    (origin == FROM_SCAN && (rejected_ticks & REJECTED_PROVISIONAL))) {
 			pidmap_del(&f->rejected, pid);
 			return false;
@@ -389,7 +458,7 @@ static void consider(struct app *app, pid_t pid, enum origin origin, uint64_t ex
 	if (origin == FROM_SCAN && retry_pending(f, pid))
 		return;
 	/* The common exec on a node: a program that is not Python, known by its inode. */
-	if (origin == FROM_EXEC && exe_kind(f, pid) == EXE_OTHER) {
+	if (origin == FROM_EXEC && exe_kind(app, pid) == EXE_OTHER) {
 		reject(app, pid, start_ticks | REJECTED_PROVISIONAL);
 		return;
 	}
@@ -402,7 +471,7 @@ static void consider(struct app *app, pid_t pid, enum origin origin, uint64_t ex
 	if (ret == -ENOEXEC) {
 		if ((origin == FROM_EXEC || origin == FROM_RETRY) &&
 		    clock_now_ns() - exec_ns < RETRY_WINDOW_NS &&
-		    exe_kind(f, pid) == EXE_NEEDS_LIBPYTHON) {
+		    exe_kind(app, pid) == EXE_NEEDS_LIBPYTHON) {
 			queue_retry(f, pid, exec_ns, clock_now_ns() + RETRY_STEP_NS);
 			return;
 		}
@@ -421,6 +490,9 @@ static void consider(struct app *app, pid_t pid, enum origin origin, uint64_t ex
 		f->counts.skipped_unsupported++;
 		msg_error("%s", err);
 		reject(app, pid, start_ticks);
+		/* A Python that cannot be probed: nothing to wait for in it. */
+		if (f->tree_only)
+			tracer_remove_pid(app->tracer, pid);
 		return;
 	}
 	container_read(pid, &t.container);
@@ -461,6 +533,8 @@ static void consider(struct app *app, pid_t pid, enum origin origin, uint64_t ex
 		f->counts.skipped_unsupported++;
 		msg_error("%s", err);
 		reject(app, pid, start_ticks);
+		if (f->tree_only)
+			tracer_remove_pid(app->tracer, pid);
 		return;
 	}
 	f->counts.discovered++;
@@ -473,7 +547,7 @@ void fleet_housekeeping(struct app *app, uint64_t now_ns)
 
 	int detached;
 
-	if (now_ns - f->last_scan_ns >= app->opts.rescan_ns)
+	if (!f->tree_only && now_ns - f->last_scan_ns >= app->opts.rescan_ns)
 		rescan(app, now_ns);
 	detached = tracer_expire_binaries(app->tracer, now_ns, app->opts.expire_ns);
 	if (detached)

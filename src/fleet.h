@@ -7,6 +7,7 @@
 #ifndef GCPAUSE_FLEET_H
 #define GCPAUSE_FLEET_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -22,8 +23,15 @@ struct fleet_counts {
 	uint64_t discovery_dropped;	/* exec/fork events lost (a rescan finds them later) */
 };
 
-/* Loads the discovery probes, then traces every Python process there is. */
-int fleet_start(struct app *app, char *err, size_t err_len);
+/*
+ * Loads the discovery probes, then traces every Python process there is; with tree_only
+ * (-- COMMAND), only the processes put in the filter by the caller and their descendants.
+ */
+int fleet_start(struct app *app, bool tree_only, char *err, size_t err_len);
+/* -- COMMAND: pid, traced already, execs the planned interpreter: not a new program. */
+void fleet_set_launched(struct app *app, pid_t pid);
+/* Hooks the dynamic loader of the executable at exe, so that its dlopens are seen. */
+int fleet_watch_loader_of(struct app *app, const char *exe);
 /* The discovery ring buffer is readable. */
 void fleet_on_discovery(struct app *app);
 /* A collection of an unknown process: decide about it now, before its event is counted. */

@@ -208,10 +208,11 @@ int launch_resolve(char *const argv[], enum probe_mode mode, struct target *t, c
 					sizeof(runpath));
 		if (ret || !soname[0] || find_library(exe, soname, runpath, lib, sizeof(lib)) ||
 		    pyelf_inspect(lib, &info) || !info.exports_python) {
+			/* Maybe an embedder that will dlopen one (uwsgi): the caller waits. */
+			snprintf(t->binary, sizeof(t->binary), "%s", exe);
 			snprintf(err, err_len, "%s: not a Python program (no Python interpreter "
-				 "or libpython found; a libpython loaded later with dlopen is not "
-				 "seen)", exe);
-			return -ENOEXEC;
+				 "or libpython found)", exe);
+			return LAUNCH_NOT_PYTHON_YET;
 		}
 		snprintf(exe, sizeof(exe), "%s", lib);
 	}

@@ -13,10 +13,14 @@ struct launch {
 	int exec_err_fd;	/* the child reports a failed exec here; EOF means it ran */
 };
 
+/* launch_resolve(): a program with no interpreter in it or linked to it (t->binary is it). */
+#define LAUNCH_NOT_PYTHON_YET	1
+
 /*
  * Finds, without running it, the command's interpreter binary and how to probe it: the program
  * (through PATH and "#!" lines, /usr/bin/env included) or the libpython it links. Fills t except
- * pid and start time. Same error convention as target_resolve().
+ * pid and start time. Same error convention as target_resolve(), and LAUNCH_NOT_PYTHON_YET for a
+ * program that may load a libpython later (uwsgi): it is started and watched.
  */
 int launch_resolve(char *const argv[], enum probe_mode mode, struct target *t, char *err,
 		   size_t err_len);

@@ -82,7 +82,71 @@ static int attach_pids(struct app *app, const struct target *targets, char *err,
 	return 0;
 }
 
-static int launch_command(struct app *app, struct target *t, char *err, size_t err_len)
+/*
+ * The command is no Python program, but may load a libpython later (uwsgi's plugin): it runs in
+ * the filter as waiting, and the loader hook traces it, or a child of it, once one is mapped.
+ */
+static int watch_command(struct app *app, struct target *t, char *err, size_t err_len)
+{
+	int ret;
+
+	ret = tracer_watch_pid(app->tracer, t->pid);
+	if (ret) {
+		snprintf(err, err_len, "pid %d: cannot add to the BPF filter: %s", t->pid,
+			 strerror(-ret));
+		return ret;
+	}
+	if (fleet_watch_loader_of(app, t->binary)) {
+		snprintf(err, err_len, "%.900s: not a Python program, and libraries it would load "
+			 "later cannot be watched here (see above)", t->binary);
+		return -ENOEXEC;
+	}
+	app->child_pidfd = syscall(SYS_pidfd_open, t->pid, 0);
+	if (app->child_pidfd < 0) {
+		snprintf(err, err_len, "pidfd_open: %s", strerror(errno));
+		return -errno;
+	}
+	ret = app_epoll_add(app, app->child_pidfd, SRC_CHILD, 0);
+	if (ret) {
+		snprintf(err, err_len, "epoll_ctl: %s", strerror(-ret));
+		return ret;
+	}
+	app->child_alive = true;
+	msg_status(app->quiet, "pid %d (%s) is not Python yet: traced once it, or a process it "
+		   "starts, loads a libpython", t->pid, t->comm);
+	return 0;
+}
+
+/* The command exited; if it was traced, its slot said so already. */
+static void on_child_exit(struct app *app)
+{
+	struct traced *p = find_proc(app, app->child.pid);
+	int status;
+
+	epoll_ctl(app->epfd, EPOLL_CTL_DEL, app->child_pidfd, NULL);
+	close(app->child_pidfd);
+	app->child_pidfd = -1;
+	app->child_alive = false;
+	if (p || waitpid(app->child.pid, &status, WNOHANG) != app->child.pid)
+		return;
+	if (WIFEXITED(status))
+		snprintf(app->child_end, sizeof(app->child_end),
+			 "pid %d (%s) exited with status %d without loading a libpython",
+			 app->child.pid, app->opts.command[0], WEXITSTATUS(status));
+	else
+		snprintf(app->child_end, sizeof(app->child_end),
+			 "pid %d (%s) killed by signal %d without loading a libpython",
+			 app->child.pid, app->opts.command[0],
+			 WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+	/* Processes it started were traced: its end is only news. */
+	if (app->nprocs) {
+		msg_status(app->quiet, "%s", app->child_end);
+		app->child_end[0] = '\0';
+	}
+}
+
+static int launch_command(struct app *app, struct target *t, bool python, char *err,
+			  size_t err_len)
 {
 	char comm[PROC_COMM_LEN];
 	int ret, fd, out = -1;
@@ -119,6 +183,10 @@ static int launch_command(struct app *app, struct target *t, char *err, size_t e
 		snprintf(err, err_len, "pid %d: cannot read /proc/%d/stat", t->pid, t->pid);
 		return -ESRCH;
 	}
+	if (!python) {
+		ret = watch_command(app, t, err, err_len);
+		return ret ? ret : launch_release(&app->child, err, err_len);
+	}
 	fd = syscall(SYS_pidfd_open, t->pid, 0);
 	if (fd < 0) {
 		snprintf(err, err_len, "pidfd_open: %s", strerror(errno));
@@ -129,6 +197,7 @@ static int launch_command(struct app *app, struct target *t, char *err, size_t e
 		close(fd);
 		return ret;
 	}
+	fleet_set_launched(app, t->pid);
 	return launch_release(&app->child, err, err_len);
 }
 
@@ -149,7 +218,7 @@ static void on_signal(struct app *app)
 	 * A command we started gets the signal first and we keep tracing until it exits, so its
 	 * shutdown collections are counted; a second signal stops at once.
 	 */
-	if (app->launched && app->nalive && !app->stop_requested) {
+	if (app->launched && (app->nalive || app->child_alive) && !app->stop_requested) {
 		app->stop_requested = true;
 		kill(app->child.pid, si.ssi_signo);
 		msg_status(app->quiet, "waiting for pid %d to exit (signal again to stop now)",
@@ -180,7 +249,8 @@ static int run_loop(struct app *app)
 	 * --all goes on with no process left, until stopped: others may come. serve too, so that
 	 * the final values of processes given with -p are scraped.
 	 */
-	while (app->nalive > 0 || ((app->fleet || app->series) && !app->stop_requested)) {
+	while (app->nalive > 0 || app->child_alive ||
+	       ((app->opts.all || app->series) && !app->stop_requested)) {
 		/* libmicrohttpd may have work that no fd announces (see metrics_server_run). */
 		n = epoll_wait(app->epfd, evs, 16,
 			       app->metrics ? metrics_server_timeout_ms(app->metrics) : -1);
@@ -258,6 +328,13 @@ static int run_loop(struct app *app)
 				break;
 			case SRC_METRICS:
 				serve_on_request(app);
+				break;
+			case SRC_CHILD:
+				/* Its last events first: a worker traced just before it went. */
+				consume_all(app);
+				if (app->fleet)
+					fleet_on_discovery(app);
+				on_child_exit(app);
 				break;
 			case SRC_BINARY:
 				tracer_check_binaries(app->tracer);
@@ -368,12 +445,13 @@ static int resolve_targets(struct app *app, struct target **out, char *err, size
 int main(int argc, char **argv)
 {
 	struct app app = { .epfd = -1, .sigfd = -1, .interval_fd = -1, .deadline_fd = -1,
-			   .drain_fd = -1, .housekeeping_fd = -1,
+			   .drain_fd = -1, .housekeeping_fd = -1, .child_pidfd = -1,
 			   .child = { .gate_fd = -1, .exec_err_fd = -1 } };
 	struct tracer_opts topts = { .on_event = on_event, .ctx = &app };
 	struct target *targets = NULL;
 	char err[ERR_LEN] = "";
 	int ret, i, exit_code = 1;
+	bool waiting = false;
 
 	switch (options_parse(argc, argv, &app.opts, err, sizeof(err))) {
 	case OPTIONS_EXIT_OK:
@@ -402,8 +480,11 @@ int main(int argc, char **argv)
 	}
 	if (privileges_check(err, sizeof(err)))
 		goto cleanup;
-	if (resolve_targets(&app, &targets, err, sizeof(err)))
+	ret = resolve_targets(&app, &targets, err, sizeof(err));
+	if (ret < 0)
 		goto cleanup;
+	waiting = ret == LAUNCH_NOT_PYTHON_YET;
+	err[0] = '\0';
 
 	topts.ringbuf_bytes = app.opts.ringbuf_bytes;
 	topts.wakeup_bytes = app.opts.ringbuf_bytes / 2;
@@ -427,10 +508,13 @@ int main(int argc, char **argv)
 	app.interval_start_ns = app.start_ns;
 	if (app.opts.serve && serve_start(&app, err, sizeof(err)))
 		goto cleanup;
-	if (app.opts.command)
-		ret = launch_command(&app, targets, err, sizeof(err));
-	else if (app.opts.all)
-		ret = fleet_start(&app, err, sizeof(err));
+	if (app.opts.command) {
+		/* The command's children are followed (gunicorn, uwsgi workers), as in --all. */
+		ret = fleet_start(&app, true, err, sizeof(err));
+		if (!ret)
+			ret = launch_command(&app, targets, !waiting, err, sizeof(err));
+	} else if (app.opts.all)
+		ret = fleet_start(&app, false, err, sizeof(err));
 	else if (!(ret = exec_watch_start(&app, err, sizeof(err))))
 		/* Watched first: an exec right after a process is traced is not missed. */
 		ret = attach_pids(&app, targets, err, sizeof(err));
@@ -451,6 +535,11 @@ int main(int argc, char **argv)
 
 	if (run_loop(&app))
 		goto cleanup;
+	if (app.child_end[0] && !app.nprocs) {
+		/* Nothing was Python: as for a command refused up front, one line and status 1. */
+		snprintf(err, sizeof(err), "%s: not a Python program", app.child_end);
+		goto cleanup;
+	}
 	consume_all(&app);
 	if (app.http)
 		http_session_finish(app.http);
@@ -484,6 +573,8 @@ cleanup:
 	free(app.procs);
 	pidmap_free(&app.by_pid);
 	fleet_close(app.fleet);
+	if (app.child_pidfd >= 0)
+		close(app.child_pidfd);
 	exec_watch_close(app.exec_watch);
 	serve_close(&app);
 	if (app.housekeeping_fd >= 0)

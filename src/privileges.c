@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <errno.h>
 #include <linux/capability.h>
+#include <linux/perf_event.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -33,6 +35,39 @@ static bool uprobes_need_sys_admin(void)
 	return major > 6 || (major == 6 && minor >= 16);
 }
 
+/*
+ * Without CAP_SYS_ADMIN, whether this kernel lets CAP_PERFMON create uprobes (before 6.16 it
+ * did; since ba677dbe77af, and its stable backports, it does not): one uprobe on our own
+ * executable, at offset 0, which no executable mapping covers, so nothing is ever hit. Only a
+ * refusal counts; any other error is left for the real attaches to report.
+ */
+static int uprobe_refused(void)
+{
+	struct perf_event_attr attr = { .size = sizeof(attr) };
+	const char *path = "/proc/self/exe";
+	unsigned int type;
+	FILE *f;
+	int fd, ok;
+
+	f = fopen("/sys/bus/event_source/devices/uprobe/type", "re");
+	if (!f)
+		return 0;
+	ok = fscanf(f, "%u", &type) == 1;
+	fclose(f);
+	if (!ok)
+		return 0;
+	attr.type = type;
+	attr.config1 = (uint64_t)(uintptr_t)path;	/* uprobe_path */
+	attr.config2 = 0;				/* probe_offset */
+	attr.disabled = 1;
+	fd = syscall(SYS_perf_event_open, &attr, 0, -1, -1, PERF_FLAG_FD_CLOEXEC);
+	if (fd >= 0) {
+		close(fd);
+		return 0;
+	}
+	return errno == EACCES || errno == EPERM ? -errno : 0;
+}
+
 int privileges_check(char *err, size_t err_len)
 {
 	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
@@ -47,8 +82,17 @@ int privileges_check(char *err, size_t err_len)
 	bpf = has_cap(data, CAP_BPF) || has_cap(data, CAP_SYS_ADMIN);
 	perfmon = has_cap(data, CAP_PERFMON) || has_cap(data, CAP_SYS_ADMIN);
 	ptrace = has_cap(data, CAP_SYS_PTRACE);
-	if (bpf && perfmon && ptrace)
-		return 0;
+	if (bpf && perfmon && ptrace) {
+		int ret = has_cap(data, CAP_SYS_ADMIN) ? 0 : uprobe_refused();
+
+		if (!ret)
+			return 0;
+		/* Up and healthy but tracing nothing would be worse than exiting. */
+		snprintf(err, err_len, "cannot create uprobes: %s (this kernel requires "
+			 "CAP_SYS_ADMIN for them, as 6.16+ and some stable ones do; run as root)",
+			 strerror(-ret));
+		return -EPERM;
+	}
 	/*
 	 * Not required, as kernels before 6.16 and binaries anyone may read do without them;
 	 * named all the same when missing, so that one attempt finds the whole list.

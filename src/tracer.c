@@ -439,8 +439,7 @@ int tracer_attach_binary(struct tracer *tr, const char *host_path, const char *n
 	}
 	snprintf(fd_path, sizeof(fd_path), "/proc/self/fd/%d", fd);
 	for (i = 0; i < tr->nbins; i++) {
-		if (tr->bins[i].identity.file.dev != identity.file.dev ||
-		    tr->bins[i].identity.file.ino != identity.file.ino)
+		if (!binary_identity_same_file(&tr->bins[i].identity, &identity))
 			continue;
 		if (binary_identity_equal(&tr->bins[i].identity, &identity)) {
 			tr->bins[i].users++;
@@ -541,6 +540,15 @@ int tracer_add_pid(struct tracer *tr, pid_t pid)
 
 	return bpf_map_update_elem(bpf_map__fd(tr->skel->maps.traced_pids), &key, &one, BPF_ANY)
 		       ? -errno : 0;
+}
+
+int tracer_watch_pid(struct tracer *tr, pid_t pid)
+{
+	__u32 key = pid;
+	__u8 waiting = TRACED_WAITING;
+
+	return bpf_map_update_elem(bpf_map__fd(tr->skel->maps.traced_pids), &key, &waiting,
+				   BPF_ANY) ? -errno : 0;
 }
 
 int tracer_remove_pid(struct tracer *tr, pid_t pid)

@@ -68,6 +68,8 @@ int tracer_expire_binaries(struct tracer *tr, uint64_t now_ns, uint64_t idle_ns)
 
 int tracer_add_pid(struct tracer *tr, pid_t pid);
 int tracer_remove_pid(struct tracer *tr, pid_t pid);
+/* -- COMMAND: pid is of the command's tree but not Python (yet): TRACED_WAITING. */
+int tracer_watch_pid(struct tracer *tr, pid_t pid);
 
 /* File descriptor that becomes readable when events wait in the ring buffer. */
 int tracer_epoll_fd(struct tracer *tr);

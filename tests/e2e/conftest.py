@@ -204,11 +204,11 @@ def run_gcpause(args, timeout=20):
 class Gcpause:
     """A running gcpause with its stdout (NDJSON or text) collected in a thread."""
 
-    def __init__(self, procs, args, json_mode=True, env=None):
+    def __init__(self, procs, args, json_mode=True, env=None, **popen_kw):
         cmd = [GCPAUSE] + (["--json"] if json_mode else []) + [str(a) for a in args]
         self.cmd = cmd
         self.json_mode = json_mode
-        self.proc = popen(procs, cmd, env=env)
+        self.proc = popen(procs, cmd, env=env, **popen_kw)
         self.pid = self.proc.pid
         self.out = LineReader(self.proc.stdout, "gcpause stdout")
         self.err = LineReader(self.proc.stderr, "gcpause stderr")

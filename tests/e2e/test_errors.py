@@ -94,9 +94,11 @@ def test_forced_tier_unavailable(procs, gcpause_bin):
 
 @pytest.mark.parametrize("case", ["not-python", "no-markers", "missing"])
 def test_command_mode_refuses(gcpause_bin, case):
-    """`gcpause -- COMMAND` checks the program before running it."""
+    """`gcpause -- COMMAND` checks the program before running it; a program that is not
+    Python runs (it could load a libpython later, as uwsgi does) and is refused when it ends
+    without having done so."""
     if case == "not-python":
-        cmd, keywords = ["/bin/true"], ("not a python",)
+        cmd, keywords = ["/bin/true"], ("without loading a libpython: not a python program",)
     elif case == "no-markers":
         found = sorted(glob.glob("/root/.pyenv/versions/3.7.*/bin/python3.7"))
         if not found:
