@@ -30,12 +30,16 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define NR_recvmsg	47
 #define NR_accept4	288
 
+#define S_IFMT_BITS		00170000
+#define S_IFSOCK_BITS		0140000
+
 #define TCP_ESTABLISHED_STATE	1
 #define TCP_SYN_RECV_STATE	3
 
 /* A syscall of interest under way on a thread. */
 struct pending_io {
 	__u64 sk;		/* set by the socket tracepoints: 0 means not a socket */
+	__u64 cookie;		/* the socket's cookie: unlike its address, never reused */
 	__u64 buf;		/* user buffer, iovec array or msghdr, by syscall */
 	__u32 nr;
 	__s32 fd;
@@ -65,6 +69,14 @@ struct {
 	__type(value, struct sock_times);
 } socks SEC(".maps");
 
+/* A record is built here, then sent as long as what it holds: too big for the BPF stack. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct http_io);
+} scratch SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, HTTP_RINGBUF_BYTES);
@@ -92,6 +104,36 @@ static __always_inline bool interesting(long nr)
 	return false;
 }
 
+/*
+ * The socket an fd of the current process names, 0 when it names something else. Read before
+ * close() releases the fd: the close event then says which connection ended, whatever another
+ * thread has since opened on the same fd number.
+ */
+static __always_inline __u64 fd_socket(__s32 fd, __u64 *cookie)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct file **fds, *file = NULL;
+	struct socket *sock;
+	struct sock *sk;
+	unsigned int max;
+	umode_t mode;
+
+	fds = BPF_CORE_READ(task, files, fdt, fd);
+	max = BPF_CORE_READ(task, files, fdt, max_fds);
+	if (fd < 0 || (unsigned int)fd >= max)
+		return 0;
+	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
+		return 0;
+	mode = BPF_CORE_READ(file, f_inode, i_mode);
+	if ((mode & S_IFMT_BITS) != S_IFSOCK_BITS)
+		return 0;
+	sock = BPF_CORE_READ(file, private_data);
+	sk = BPF_CORE_READ(sock, sk);
+	/* Set by the read that opened the connection (bpf_get_socket_cookie), if one did. */
+	*cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
+	return (__u64)sk;
+}
+
 SEC("tp_btf/sys_enter")
 int BPF_PROG(http_sys_enter, struct pt_regs *regs, long nr)
 {
@@ -104,6 +146,8 @@ int BPF_PROG(http_sys_enter, struct pt_regs *regs, long nr)
 	p.nr = nr;
 	p.fd = (__s32)BPF_CORE_READ(regs, di);
 	p.buf = BPF_CORE_READ(regs, si);
+	if (nr == NR_close)
+		p.sk = fd_socket(p.fd, &p.cookie);
 	if (bpf_map_update_elem(&pending, &tid, &p, BPF_ANY))
 		count(HTTP_CNT_NO_SLOT);
 	return 0;
@@ -115,8 +159,14 @@ static __always_inline void note_socket(struct sock *sk)
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct pending_io *p = bpf_map_lookup_elem(&pending, &tid);
 
-	if (p && BPF_CORE_READ(sk, __sk_common.skc_family) != 1 /* AF_UNIX */)
+	if (p && BPF_CORE_READ(sk, __sk_common.skc_family) != 1 /* AF_UNIX */) {
 		p->sk = (__u64)sk;
+		/*
+		 * A closed socket's memory is soon another connection's: the address alone
+		 * cannot tell a late close from the next connection's.
+		 */
+		p->cookie = bpf_get_socket_cookie(sk);
+	}
 }
 
 SEC("tp_btf/sock_recv_length")
@@ -154,17 +204,16 @@ static __always_inline void emit(__u64 id, const struct pending_io *p, __u16 kin
 {
 	struct http_io *e;
 	__u64 buf = p->buf;
-	__u32 len = 0;
+	__u32 len = 0, zero = 0;
 
-	e = bpf_ringbuf_reserve(&http_events, sizeof(*e), 0);
-	if (!e) {
-		count(HTTP_CNT_DROPPED);
+	e = bpf_map_lookup_elem(&scratch, &zero);
+	if (!e)
 		return;
-	}
 	e->ts_ns = now;
 	e->arrival_ns = 0;
 	e->conn_ns = 0;
 	e->sk = p->sk;
+	e->cookie = p->cookie;
 	e->bytes = ret;
 	e->pid = id >> 32;
 	e->tid = (__u32)id;
@@ -194,7 +243,9 @@ static __always_inline void emit(__u64 id, const struct pending_io *p, __u16 kin
 	}
 	e->len = len;
 	/* Userspace drains on a short timer: a wake-up per socket syscall would cost more. */
-	bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
+	if (bpf_ringbuf_output(&http_events, e, offsetof(struct http_io, data) + len,
+			       BPF_RB_NO_WAKEUP))
+		count(HTTP_CNT_DROPPED);
 }
 
 SEC("tp_btf/sys_exit")

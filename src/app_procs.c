@@ -9,6 +9,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include "proc_identity.h"
 #include "app.h"
 #include "clock.h"
 #include "container.h"
@@ -85,12 +86,22 @@ static struct traced *new_slot(struct app *app)
 static void series_labels_of(const struct app *app, const struct target *t,
 			     struct series_labels *l)
 {
+	struct proc_identity id;
+
 	memset(l, 0, sizeof(*l));
 	snprintf(l->ns, sizeof(l->ns), "%s", t->container.ns);
 	snprintf(l->pod, sizeof(l->pod), "%s", t->container.pod);
 	snprintf(l->pod_uid, sizeof(l->pod_uid), "%s", t->container.pod_uid);
 	container_id_label(&t->container, l->container_id, sizeof(l->container_id));
 	snprintf(l->command, sizeof(l->command), "%s", t->comm);
+	/* python3.11 alone says little: hypercorn, tornado and scripts are told apart by this. */
+	if (!proc_identity_read(t->pid, &id)) {
+		proc_identity_program(&id, l->program, sizeof(l->program));
+		/* A container is labelled already; a session's scope is not a service. */
+		if (!t->container.id[0] && !t->container.pod_uid[0] &&
+		    strstr(id.unit, ".service"))
+			snprintf(l->service, sizeof(l->service), "%s", id.unit);
+	}
 	snprintf(l->python, sizeof(l->python), "%s", t->version);
 	l->pid = app->opts.per_pid ? t->pid : 0;
 }

@@ -11,29 +11,24 @@
 #include "http.h"
 
 #define CONN_BUCKETS	4096
-/* Pipelined requests a connection may have read ahead of its responses. */
-#define MAX_QUEUED	16
 /*
  * Above this a Content-Length is taken for garbage rather than a body to skip: no upload is a
  * petabyte, and it keeps every sum with it far from overflowing.
  */
 #define MAX_CONTENT_LENGTH	(1L << 50)
 
-static const char *const methods[] = {
-	"GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH", "CONNECT", "TRACE",
-};
-
 struct conn {
 	pid_t pid;
 	int fd;
-	uint64_t sk;
+	uint64_t sock;			/* sock_id() of the socket the fd names */
 	bool read_before;		/* the first request gets the connection's arrival */
 	bool upgraded;			/* 101 Switching Protocols: no longer HTTP/1.x */
 	bool responding;
 	long body_left;			/* bytes of a request body still to be read */
 	struct http_request cur;	/* whose response is being written */
-	int nqueued;
-	struct http_request queued[MAX_QUEUED];
+	/* Requests read and not yet answered, oldest first (pipelining queues many). */
+	int nqueued, queue_cap;
+	struct http_request *queued;
 	struct conn *next;
 };
 
@@ -41,6 +36,7 @@ struct http_conns {
 	http_request_fn on_request;
 	void *ctx;
 	uint64_t non_http;
+	struct http_unassembled lost;
 	uint64_t bad_length;
 	struct conn *buckets[CONN_BUCKETS];
 };
@@ -150,29 +146,56 @@ static void keep_of_target(const char *t, size_t n, bool cut, char *out, size_t 
 	out[o] = '\0';
 }
 
-size_t http_parse_request_line(const char *buf, size_t len, char *method, size_t method_len,
-			       char *path, size_t path_len)
+/* RFC 9110 tchar: what a method is made of. */
+static bool is_tchar(char ch)
 {
-	size_t m, p, end, i;
-	bool known = false;
+	return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+	       (ch && strchr("!#$%&'*+-.^_`|~", ch));
+}
 
-	for (m = 0; m < len && buf[m] >= 'A' && buf[m] <= 'Z'; m++)
+size_t http_parse_request_line(const char *buf, size_t len, char *method, size_t method_len,
+			       char *path, size_t path_len, bool *cut)
+{
+	static const char version[] = " HTTP/1.";
+	size_t m, p, end, v;
+
+	if (cut)
+		*cut = false;
+	for (m = 0; m < len && is_tchar(buf[m]); m++)
 		;
-	if (m == 0 || m >= method_len || m >= len || buf[m] != ' ')
-		return 0;
-	for (i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
-		if (strlen(methods[i]) == m && !memcmp(buf, methods[i], m))
-			known = true;
-	if (!known)
+	if (m == len && m > 0 && m < method_len) {
+		if (cut)
+			*cut = true;
+		return len;
+	}
+	if (m == 0 || m >= method_len || buf[m] != ' ')
 		return 0;
 	p = m + 1;
-	if (p >= len || (buf[p] != '/' && buf[p] != '*' && buf[p] != 'h'))
+	if (p >= len) {
+		if (cut)
+			*cut = true;
+		return len;
+	}
+	if (buf[p] != '/' && buf[p] != '*' && buf[p] != 'h')
 		return 0;
 	for (end = p; end < len && buf[end] != ' ' && buf[end] != '\r' && buf[end] != '\n';
 	     end++) {
 		if ((unsigned char)buf[end] < 0x21 || (unsigned char)buf[end] > 0x7e)
 			return 0;	/* binary that happens to start with "GET " */
 	}
+	/* Any token can be a method: the protocol version tells a request line from text. */
+	for (v = 0; v < sizeof(version) - 1 && end + v < len; v++)
+		if (buf[end + v] != version[v])
+			return 0;
+	if (end + v >= len) {
+		if (cut)
+			*cut = true;
+		return len;
+	}
+	if (buf[end + v] < '0' || buf[end + v] > '9')
+		return 0;
+	if (p - 1 >= method_len)
+		return 0;
 	memcpy(method, buf, m);
 	method[m] = '\0';
 	keep_of_target(buf + p, end - p, end == len, path, path_len);
@@ -217,17 +240,41 @@ static void complete(struct http_conns *c, struct conn *conn)
 	if (!conn->responding)
 		return;
 	conn->responding = false;
-	c->on_request(&conn->cur, c->ctx);
+	if (!conn->cur.cut)	/* counted when read: its path was never seen */
+		c->on_request(&conn->cur, c->ctx);
 }
 
-/* The connection is over: its answered request completes, unanswered ones are dropped. */
-static void drop(struct http_conns *c, struct conn **pp)
+/*
+ * The connection is over: its answered request completes, unanswered ones are dropped (and
+ * counted when the connection really ended, not when tracing did).
+ */
+static void drop(struct http_conns *c, struct conn **pp, bool ended)
 {
 	struct conn *conn = *pp;
 
 	complete(c, conn);
+	if (ended)
+		c->lost.unanswered += conn->nqueued;
 	*pp = conn->next;
+	free(conn->queued);
 	free(conn);
+}
+
+static void enqueue(struct http_conns *c, struct conn *conn, const struct http_request *req)
+{
+	if (conn->nqueued == conn->queue_cap) {
+		int cap = conn->queue_cap ? 2 * conn->queue_cap : 4;
+		struct http_request *grown;
+
+		if (cap > HTTP_MAX_QUEUED ||
+		    !(grown = realloc(conn->queued, cap * sizeof(*grown)))) {
+			c->lost.overflow++;
+			return;
+		}
+		conn->queued = grown;
+		conn->queue_cap = cap;
+	}
+	conn->queued[conn->nqueued++] = *req;
 }
 
 /*
@@ -268,6 +315,7 @@ static void on_read(struct http_conns *c, struct conn *conn, const struct http_i
 	size_t len = io->len, used, off = 0, header_end;
 	struct http_request req;
 	uint64_t arrival;
+	bool cut;
 	long body;
 	int n = 0;
 
@@ -277,8 +325,9 @@ static void on_read(struct http_conns *c, struct conn *conn, const struct http_i
 	}
 	memset(&req, 0, sizeof(req));
 	used = http_parse_request_line(data, len, req.method, sizeof(req.method), req.path,
-				       sizeof(req.path));
-	if (!used) {
+				       sizeof(req.path), &cut);
+	if (!used || (cut && len >= (size_t)io->bytes)) {
+		/* Not a request, or one split across reads (written byte by byte). */
 		if (!conn->responding && !conn->nqueued && !conn->read_before)
 			c->non_http++;
 		conn->read_before = true;
@@ -297,8 +346,18 @@ static void on_read(struct http_conns *c, struct conn *conn, const struct http_i
 			arrival = io->conn_ns;
 		req.arrival_from_tcp = arrival && arrival <= io->ts_ns;
 		req.arrival_ns = req.arrival_from_tcp ? arrival : io->ts_ns;
-		if (conn->nqueued < MAX_QUEUED)
-			conn->queued[conn->nqueued++] = req;
+		if (cut) {
+			/*
+			 * The capture ends inside this request line: its path is unknown, and the
+			 * read may hold more requests past it. It is counted, not reported; the
+			 * responses to what was not seen are counted as unmatched.
+			 */
+			c->lost.cut++;
+			req.cut = true;
+			enqueue(c, conn, &req);
+			break;
+		}
+		enqueue(c, conn, &req);
 		n++;
 		/* Pipelined: another request line after this one's header block and body. */
 		for (header_end = off + used; header_end + 4 <= len &&
@@ -318,7 +377,7 @@ static void on_read(struct http_conns *c, struct conn *conn, const struct http_i
 			break;
 		}
 		used = http_parse_request_line(data + off, len - off, req.method,
-					       sizeof(req.method), req.path, sizeof(req.path));
+					       sizeof(req.method), req.path, sizeof(req.path), &cut);
 		if (!used)
 			break;
 	}
@@ -339,8 +398,12 @@ static void on_write(struct http_conns *c, struct conn *conn, const struct http_
 	complete(c, conn);
 	/* A server answers once it has read the body: whatever was expected of it is over. */
 	conn->body_left = 0;
-	if (!conn->nqueued)
-		return;		/* a response to nothing we saw: attached mid-request */
+	if (!conn->nqueued) {
+		/* A response to nothing we saw: attached mid-request, or past the capture. */
+		if (conn->read_before)
+			c->lost.unmatched_responses++;
+		return;
+	}
 	conn->cur = conn->queued[0];
 	memmove(&conn->queued[0], &conn->queued[1], --conn->nqueued * sizeof(conn->queued[0]));
 	conn->cur.status = status;
@@ -353,18 +416,35 @@ static void on_write(struct http_conns *c, struct conn *conn, const struct http_
 	}
 }
 
+/* Which socket: its cookie, never reused, else its address. */
+static uint64_t sock_id(const struct http_io *io)
+{
+	return io->cookie ? io->cookie : io->sk;
+}
+
 void http_conns_feed(struct http_conns *c, const struct http_io *io)
 {
 	struct conn **pp = find(c, io->pid, io->fd), *conn = *pp;
 
-	if (io->kind == HTTP_IO_ACCEPT || io->kind == HTTP_IO_CLOSE) {
+	/*
+	 * Events of different threads reach us in the order their syscalls returned, not the
+	 * order the kernel reused fds in: thread A's close of fd N can arrive after thread B
+	 * accepted another connection on N and read its request. A close therefore ends only the
+	 * socket it names; an accept's fd is new, so whatever the fd named before is over.
+	 */
+	if (io->kind == HTTP_IO_CLOSE) {
+		if (conn && sock_id(io) && conn->sock == sock_id(io))
+			drop(c, pp, true);
+		return;
+	}
+	if (io->kind == HTTP_IO_ACCEPT) {
 		if (conn)
-			drop(c, pp);
+			drop(c, pp, true);
 		return;
 	}
 	/* The fd now names another socket: its close went unseen (attached in between). */
-	if (conn && io->sk && conn->sk && conn->sk != io->sk) {
-		drop(c, pp);
+	if (conn && sock_id(io) && conn->sock && conn->sock != sock_id(io)) {
+		drop(c, pp, true);
 		conn = NULL;
 	}
 	if (!conn) {
@@ -378,7 +458,7 @@ void http_conns_feed(struct http_conns *c, const struct http_io *io)
 		conn->next = *pp;
 		*pp = conn;
 	}
-	conn->sk = io->sk;
+	conn->sock = sock_id(io);
 	if (conn->upgraded)
 		return;
 	if (io->kind == HTTP_IO_READ)
@@ -396,7 +476,7 @@ static void flush_matching(struct http_conns *c, bool all, pid_t pid)
 
 		while (*pp) {
 			if (all || (*pp)->pid == pid)
-				drop(c, pp);
+				drop(c, pp, false);
 			else
 				pp = &(*pp)->next;
 		}
@@ -421,6 +501,11 @@ uint64_t http_conns_non_http(const struct http_conns *c)
 uint64_t http_conns_bad_length(const struct http_conns *c)
 {
 	return c->bad_length;
+}
+
+void http_conns_unassembled(const struct http_conns *c, struct http_unassembled *u)
+{
+	*u = c->lost;
 }
 
 void http_conns_free(struct http_conns *c)

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "http.h"
+#include "http_route.h"
 #include "http_session.h"
 #include "http_tracer.h"
 #include "report.h"
@@ -20,7 +21,18 @@ struct http_session {
 	struct http_request *done;	/* completed, not yet published */
 	size_t ndone, done_cap;
 	http_sink_fn sink;		/* also given every published request, if set */
+	char *const *route_patterns;
+	int npatterns;
+	uint64_t hit_min_ns;
 };
+
+void http_session_set_options(struct http_session *s, char *const *route_patterns,
+			      int npatterns, uint64_t hit_min_ns)
+{
+	s->route_patterns = route_patterns;
+	s->npatterns = npatterns;
+	s->hit_min_ns = hit_min_ns;
+}
 
 void http_session_set_sink(struct http_session *s, http_sink_fn sink)
 {
@@ -67,6 +79,7 @@ int http_session_open(struct http_session **out, int traced_pids_fd, http_find_p
 	s->ctx = ctx;
 	s->json = json;
 	s->out = json_out;
+	s->hit_min_ns = HTTP_DEFAULT_HIT_MIN_NS;
 	s->conns = http_conns_new(on_request, s);
 	if (!s->conns) {
 		snprintf(err, err_len, "out of memory");
@@ -99,8 +112,14 @@ void http_session_publish(struct http_session *s)
 		p = s->find(s->done[i].pid, s->ctx);
 		if (!p || (!p->http && !s->sink))
 			continue;
+		memset(&sample, 0, sizeof(sample));
 		sample.req = s->done[i];
+		http_route_template(sample.req.path, s->route_patterns, s->npatterns,
+				    sample.req.route, sizeof(sample.req.route));
+		sample.hit_min_ns = s->hit_min_ns;
 		gc_log_overlap(&p->gc_log, sample.req.arrival_ns, sample.req.end_ns, &sample.gc);
+		gc_log_cover(&p->gc_log, sample.req.arrival_ns, sample.req.end_ns,
+			     sample.gc_wall_ns_by_gen);
 		if (p->http)
 			http_stats_add(p->http, &sample);
 		if (p->http_interval)
@@ -129,13 +148,16 @@ void http_session_finish(struct http_session *s)
 	http_session_publish(s);
 }
 
-void http_session_losses(struct http_session *s, uint64_t *dropped, uint64_t *non_http)
+void http_session_losses(struct http_session *s, uint64_t *dropped, uint64_t *non_http,
+			 struct http_unassembled *u)
 {
 	uint64_t counters[HTTP_CNT_MAX];
 
 	http_tracer_read_counters(s->tracer, counters);
 	*dropped = counters[HTTP_CNT_DROPPED] + counters[HTTP_CNT_NO_SLOT];
 	*non_http = http_conns_non_http(s->conns);
+	if (u)
+		http_conns_unassembled(s->conns, u);
 }
 
 uint64_t http_session_bad_length(struct http_session *s)

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "http_stats.h"
@@ -9,8 +10,10 @@ static struct http_route *route_for(struct http_stats *s, const struct http_requ
 	struct http_route *route;
 	int i;
 
+	const char *path = r->route[0] ? r->route : r->path;
+
 	for (i = 0; i < s->nroutes; i++)
-		if (!strcmp(s->routes[i].path, r->path) && !strcmp(s->routes[i].method, r->method))
+		if (!strcmp(s->routes[i].path, path) && !strcmp(s->routes[i].method, r->method))
 			return &s->routes[i];
 	/* Paths with ids in them are unbounded: the last slot takes everything past the limit. */
 	if (s->nroutes == HTTP_MAX_ROUTES)
@@ -21,8 +24,8 @@ static struct http_route *route_for(struct http_stats *s, const struct http_requ
 		strcpy(route->method, "*");
 		strcpy(route->path, "(other routes)");
 	} else {
-		strcpy(route->method, r->method);
-		strcpy(route->path, r->path);
+		snprintf(route->method, sizeof(route->method), "%s", r->method);
+		snprintf(route->path, sizeof(route->path), "%s", path);
 	}
 	return route;
 }
@@ -53,6 +56,8 @@ int http_stats_init(struct http_stats *s)
 	hist_init(&s->latency);
 	hist_init(&s->gc_hit);
 	hist_init(&s->clean);
+	hist_init(&s->gen2_hit);
+	hist_init(&s->big_hit);
 	hist_init(&s->queue);
 	s->routes = calloc(HTTP_MAX_ROUTES, sizeof(*s->routes));
 	return s->routes ? 0 : -ENOMEM;
@@ -76,12 +81,21 @@ int http_stats_add(struct http_stats *s, const struct http_sample *sample)
 	}
 	s->tail_pool[s->npool].latency = lat;
 	s->tail_pool[s->npool].gc_ns = sample->gc.ns;
+	s->tail_pool[s->npool].gen2 = http_sample_gen2_hit(sample);
+	s->tail_pool[s->npool].big = http_sample_big_hit(sample);
 	s->npool++;
+	s->hit_min_ns = sample->hit_min_ns;
 	hist_add(&s->latency, lat);
 	hist_add(sample->gc.count ? &s->gc_hit : &s->clean, lat);
+	if (http_sample_gen2_hit(sample))
+		hist_add(&s->gen2_hit, lat);
+	if (http_sample_big_hit(sample))
+		hist_add(&s->big_hit, lat);
 	hist_add(&s->queue, r->start_ns - r->arrival_ns);
-	for (g = 0; g < GC_LOG_GENS; g++)
-		s->gc_ns_by_gen[g] += sample->gc.ns_by_gen[g];
+	for (g = 0; g < GC_LOG_GENS; g++) {
+		s->request_weighted_gc_ns_by_gen[g] += sample->gc.ns_by_gen[g];
+		s->gc_wall_ns_by_gen[g] += sample->gc_wall_ns_by_gen[g];
+	}
 	if (!r->arrival_from_tcp)
 		s->arrival_from_read++;
 	keep_if_slowest(s, sample);
@@ -114,16 +128,22 @@ int http_stats_merge(struct http_stats *dst, const struct http_stats *src)
 	hist_merge(&dst->latency, &src->latency);
 	hist_merge(&dst->gc_hit, &src->gc_hit);
 	hist_merge(&dst->clean, &src->clean);
+	hist_merge(&dst->gen2_hit, &src->gen2_hit);
+	hist_merge(&dst->big_hit, &src->big_hit);
 	hist_merge(&dst->queue, &src->queue);
-	for (i = 0; i < GC_LOG_GENS; i++)
-		dst->gc_ns_by_gen[i] += src->gc_ns_by_gen[i];
+	if (src->npool)
+		dst->hit_min_ns = src->hit_min_ns;
+	for (i = 0; i < GC_LOG_GENS; i++) {
+		dst->request_weighted_gc_ns_by_gen[i] += src->request_weighted_gc_ns_by_gen[i];
+		dst->gc_wall_ns_by_gen[i] += src->gc_wall_ns_by_gen[i];
+	}
 	dst->arrival_from_read += src->arrival_from_read;
 	for (i = 0; i < src->nslowest; i++)
 		keep_if_slowest(dst, &src->slowest[i]);
 	for (i = 0; i < src->nroutes; i++) {
 		memset(&key, 0, sizeof(key));
 		strcpy(key.method, src->routes[i].method);
-		strcpy(key.path, src->routes[i].path);
+		snprintf(key.route, sizeof(key.route), "%s", src->routes[i].path);
 		route = route_for(dst, &key);
 		hist_merge(&route->latency, &src->routes[i].latency);
 		route->gc_hit += src->routes[i].gc_hit;
@@ -146,6 +166,16 @@ void http_stats_tail(const struct http_stats *s, double pct, struct http_tail *t
 		t->latency_ns += s->tail_pool[i].latency;
 		t->gc_ns += s->tail_pool[i].gc_ns;
 		t->gc_hit += s->tail_pool[i].gc_ns > 0;
+		if (s->tail_pool[i].gen2) {
+			t->gen2_hit++;
+			t->gen2_gc_ns += s->tail_pool[i].gc_ns;
+			t->gen2_latency_ns += s->tail_pool[i].latency;
+		}
+		if (s->tail_pool[i].big) {
+			t->big_hit++;
+			t->big_gc_ns += s->tail_pool[i].gc_ns;
+			t->big_latency_ns += s->tail_pool[i].latency;
+		}
 	}
 }
 

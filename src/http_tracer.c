@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -15,14 +16,20 @@ struct http_tracer {
 	http_io_fn on_io;
 	void *ctx;
 	int ncpus;
+	struct http_io io;	/* the record being handled, whole */
 };
 
 static int handle_io(void *ctx, void *data, size_t size)
 {
 	struct http_tracer *ht = ctx;
+	const struct http_io *io = data;
 
-	if (size >= sizeof(struct http_io))
-		ht->on_io(data, ht->ctx);
+	/* A record ends with the bytes it captured: copied whole, so that data[] is addressable. */
+	if (size < offsetof(struct http_io, data) ||
+	    io->len > size - offsetof(struct http_io, data) || io->len > HTTP_CAPTURE_BYTES)
+		return 0;
+	memcpy(&ht->io, data, size);
+	ht->on_io(&ht->io, ht->ctx);
 	return 0;
 }
 

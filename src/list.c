@@ -8,6 +8,7 @@
 #include "format.h"
 #include "list.h"
 #include "messages.h"
+#include "proc_identity.h"
 #include "report.h"
 #include "target.h"
 
@@ -20,8 +21,9 @@ static void describe_build(const struct target *t, char *buf, size_t len)
 
 static void print_header(FILE *out)
 {
-	fprintf(out, "%7s  %-15s  %-9s  %-26s  %-12s  %-24s  %s\n", "PID", "COMM", "VERSION",
-		"BUILD", "ROOT", "CONTAINER", "PROBE");
+	fprintf(out, "%7s  %7s  %-15s  %-6s  %-11s  %-20s  %-9s  %-26s  %-12s  %-24s  %-40s  "
+		"%s\n", "PID", "PPID", "COMM", "ROLE", "LISTEN", "SERVICE", "VERSION", "BUILD",
+		"ROOT", "CONTAINER", "COMMAND LINE", "PROBE");
 }
 
 /* "shop/web-7d9f", else the container ID's first 12 digits, else "-" (the host). */
@@ -41,6 +43,17 @@ static const char *reason_only(const char *err)
 	return p ? p + 3 : err;
 }
 
+/* "8000", "8000,8001", "-": the TCP ports it listens on. */
+static void describe_ports(const struct proc_identity *id, char *buf, size_t len)
+{
+	size_t used = 0;
+	int i;
+
+	snprintf(buf, len, "-");
+	for (i = 0; i < id->nports && used < len; i++)
+		used += snprintf(buf + used, len - used, "%s%u", i ? "," : "", id->ports[i]);
+}
+
 /* Every field but the PID comes from the process or its files: escaped for the terminal. */
 static void print_row(FILE *out, const struct target *t, int ret, const char *err)
 {
@@ -50,6 +63,15 @@ static void print_row(FILE *out, const struct target *t, int ret, const char *er
 	char source[FMT_TERMINAL_LEN(sizeof(t->plan.source))];
 	char caveat[FMT_TERMINAL_LEN(sizeof(t->plan.caveat))];
 	char reason[FMT_TERMINAL_LEN(TARGET_ERR_LEN)];
+	char cmdline[FMT_TERMINAL_LEN(PROC_CMDLINE_LEN)], service[FMT_TERMINAL_LEN(PROC_UNIT_LEN)];
+	char ports[32], unit[PROC_UNIT_LEN];
+	struct proc_identity id;
+
+	proc_identity_read(t->pid, &id);
+	describe_ports(&id, ports, sizeof(ports));
+	proc_identity_service(&id, unit, sizeof(unit));
+	fmt_terminal(service, sizeof(service), unit);
+	fmt_terminal(cmdline, sizeof(cmdline), id.cmdline[0] ? id.cmdline : "-");
 
 	if (t->binary[0])
 		describe_build(t, build, sizeof(build));
@@ -61,13 +83,15 @@ static void print_row(FILE *out, const struct target *t, int ret, const char *er
 	fmt_terminal(root, sizeof(root), t->root[0] ? t->root : "/");
 	fmt_terminal(where, sizeof(where), container);
 	if (ret) {
-		fprintf(out, "%7d  %-15s  %-9s  %-26s  %-12s  %-24s  none: %s\n", t->pid, comm,
-			version, build, root, where,
+		fprintf(out, "%7d  %7d  %-15s  %-6s  %-11s  %-20.20s  %-9s  %-26s  %-12s  %-24s  "
+			"%-40.40s  none: %s\n", t->pid, id.ppid, comm, proc_role_name(id.role), ports,
+			service, version, build, root, where, cmdline,
 			fmt_terminal(reason, sizeof(reason), reason_only(err)));
 		return;
 	}
-	fprintf(out, "%7d  %-15s  %-9s  %-26s  %-12s  %-24s  %s (%s)%s%s\n", t->pid, comm,
-		version, build, root, where, t->probe,
+	fprintf(out, "%7d  %7d  %-15s  %-6s  %-11s  %-20.20s  %-9s  %-26s  %-12s  %-24s  %-40.40s  "
+		"%s (%s)%s%s\n", t->pid, id.ppid, comm, proc_role_name(id.role), ports, service,
+		version, build, root, where, cmdline, t->probe,
 		fmt_terminal(source, sizeof(source), t->plan.source),
 		t->plan.caveat[0] ? "; " : "",
 		fmt_terminal(caveat, sizeof(caveat), t->plan.caveat));

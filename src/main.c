@@ -501,6 +501,8 @@ int main(int argc, char **argv)
 			goto cleanup;
 		if (note[0])
 			msg_error("note: %s", note);
+		http_session_set_options(app.http, app.opts.route_patterns,
+					 app.opts.nroute_patterns, app.opts.hit_min_ns);
 	}
 	if (setup_loop(&app, err, sizeof(err)))
 		goto cleanup;

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include "gcpause.h"
+#include "http_route.h"
+#include "http_session.h"
 #include "options.h"
 
 #define MAX_SECONDS		(365.0 * 24 * 3600)
@@ -13,6 +15,7 @@
 enum {
 	OPT_RINGBUF_KB = 0x100, OPT_PROBE, OPT_HTTP, OPT_ALL, OPT_COMM, OPT_CONTAINER, OPT_EXCLUDE,
 	OPT_LISTEN, OPT_PER_PID, OPT_EXPIRE, OPT_RESCAN, OPT_MAX_PROCESSES, OPT_MAX_SERIES,
+	OPT_ROUTE, OPT_HIT_MIN,
 };
 
 /* Defaults of the fleet options; docs/fleet.md says why. */
@@ -58,6 +61,11 @@ static const char usage[] =
 "  -j, --json             newline-delimited JSON on stdout (schema: docs/json.md)\n"
 "      --http             also track the HTTP/1.x requests these processes serve, and how\n"
 "                         much of their latency is GC (docs/http.md)\n"
+"      --route PATTERN    --http: group paths matching PATTERN (/api/items/{id}, /cal/*.ics,\n"
+"                         /static/**) as one route; numeric, UUID and hex ids are grouped\n"
+"                         without it (repeatable, the first match wins)\n"
+"      --hit-min DURATION --http: GC a request must overlap to be a \"big hit\" (default\n"
+"                         1ms; 500us, 2ms, 0.1s)\n"
 "      --ringbuf-kb KB    event ring buffer size, a power of two >= 4 (default 1024)\n"
 "  -v, --verbose          libbpf debug output on stderr\n"
 "  -h, --help             this help\n"
@@ -75,6 +83,8 @@ static const struct option long_options[] = {
 	{ "ringbuf-kb", required_argument, NULL, OPT_RINGBUF_KB },
 	{ "probe", required_argument, NULL, OPT_PROBE },
 	{ "http", no_argument, NULL, OPT_HTTP },
+	{ "route", required_argument, NULL, OPT_ROUTE },
+	{ "hit-min", required_argument, NULL, OPT_HIT_MIN },
 	{ "all", no_argument, NULL, OPT_ALL },
 	{ "comm", required_argument, NULL, OPT_COMM },
 	{ "container", required_argument, NULL, OPT_CONTAINER },
@@ -146,6 +156,31 @@ static int add_pattern(char ***patterns, int *n, char *pattern)
 	return 0;
 }
 
+/* "500us", "2ms", "0.1s", "1" (seconds) -> ns; 0 allowed (every hit is big). */
+static int parse_duration(const char *s, uint64_t *ns)
+{
+	static const struct { const char *unit; double ns; } units[] = {
+		{ "ns", 1 }, { "us", 1e3 }, { "ms", 1e6 }, { "s", 1e9 }, { "", 1e9 },
+	};
+	unsigned int i;
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || !(v >= 0) || v > MAX_SECONDS * 1e9)
+		return -EINVAL;
+	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (!strcmp(end, units[i].unit)) {
+			if (v * units[i].ns > MAX_SECONDS * 1e9)
+				return -EINVAL;
+			*ns = (uint64_t)(v * units[i].ns + 0.5);
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
 static int parse_count(const char *s, unsigned int max, unsigned int *out)
 {
 	unsigned long v;
@@ -196,6 +231,10 @@ static enum options_result check_combinations(struct options *o, char *err, size
 		snprintf(err, err_len, "give one of -p PID, --all or -- COMMAND");
 		return OPTIONS_USAGE_ERROR;
 	}
+	if ((o->nroute_patterns || o->hit_min_set) && !o->http) {
+		snprintf(err, err_len, "--route and --hit-min are about requests: add --http");
+		return OPTIONS_USAGE_ERROR;
+	}
 	if (filters && !o->all) {
 		snprintf(err, err_len, "--comm, --container and --exclude select among --all's "
 			 "processes");
@@ -219,6 +258,7 @@ enum options_result options_parse(int argc, char **argv, struct options *o, char
 	o->rescan_ns = DEFAULT_RESCAN_NS;
 	o->max_processes = DEFAULT_MAX_PROCESSES;
 	o->max_series = DEFAULT_MAX_SERIES;
+	o->hit_min_ns = HTTP_DEFAULT_HIT_MIN_NS;
 	optind = 1;
 	opterr = 0;
 	if (argc > 1 && (!strcmp(argv[1], "list") || !strcmp(argv[1], "top") ||
@@ -263,6 +303,22 @@ enum options_result options_parse(int argc, char **argv, struct options *o, char
 			break;
 		case OPT_ALL:
 			o->all = true;
+			break;
+		case OPT_ROUTE:
+			if (!http_route_pattern_valid(optarg, err, err_len))
+				return OPTIONS_USAGE_ERROR;
+			if (add_pattern(&o->route_patterns, &o->nroute_patterns, optarg)) {
+				snprintf(err, err_len, "out of memory");
+				return OPTIONS_USAGE_ERROR;
+			}
+			break;
+		case OPT_HIT_MIN:
+			if (parse_duration(optarg, &o->hit_min_ns)) {
+				snprintf(err, err_len, "invalid --hit-min '%s': a duration such as "
+					 "500us, 2ms or 0.1s", optarg);
+				return OPTIONS_USAGE_ERROR;
+			}
+			o->hit_min_set = true;
 			break;
 		case OPT_COMM:
 		case OPT_CONTAINER:
@@ -368,7 +424,9 @@ void options_free(struct options *o)
 	free(o->comm_patterns);
 	free(o->container_patterns);
 	free(o->exclude_patterns);
+	free(o->route_patterns);
 	o->comm_patterns = o->container_patterns = o->exclude_patterns = NULL;
+	o->route_patterns = NULL;
 	free(o->pids);
 	o->pids = NULL;
 	o->npids = 0;

@@ -35,6 +35,10 @@ struct options {
 	unsigned int max_processes;	/* --all: traced at once */
 	unsigned int max_series;	/* serve: label sets exported */
 	bool http;			/* also track HTTP requests */
+	char **route_patterns;		/* --route: path templates, tried in order */
+	int nroute_patterns;
+	uint64_t hit_min_ns;		/* --hit-min: GC that makes a request a big hit */
+	bool hit_min_set;
 	bool json;
 	bool verbose;
 };

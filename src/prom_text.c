@@ -4,8 +4,8 @@
  *
  * Every family is written whole, with its # HELP and # TYPE lines, in the order of the emit_*
  * calls in prom_render(); a family without samples still has its header. Per-series samples
- * carry namespace, pod, pod_uid, container_id, command, python_version and pid, in that order,
- * then the family's own labels. A label whose value is empty is left out, and so is pid when it
+ * carry namespace, pod, pod_uid, container_id, command, program, service, python_version and pid,
+ * in that order, then the family's own labels. A label whose value is empty is left out, and so is pid when it
  * is 0: Prometheus treats an empty label as an absent one, so writing it would only cost bytes.
  *
  * Generations 0, 1 and 2 appear in every series from its creation, so that rate() and increase()
@@ -276,6 +276,8 @@ static void set_series_prefix(struct render *r, const struct series *s)
 	add_label(r, "pod_uid", l->pod_uid);
 	add_label(r, "container_id", l->container_id);
 	add_label(r, "command", l->command);
+	add_label(r, "program", l->program);
+	add_label(r, "service", l->service);
 	add_label(r, "python_version", l->python);
 	if (l->pid)
 		snprintf(pid, sizeof(pid), "%d", l->pid);
@@ -386,7 +388,8 @@ static void emit_processes(struct render *r, const struct series_table *t)
 static void emit_requests(struct render *r, const struct series_table *t)
 {
 	const char *dur = "gcpause_http_request_duration_seconds";
-	const char *gc = "gcpause_http_request_gc_seconds_total";
+	const char *gc = "gcpause_http_request_weighted_gc_seconds_total";
+	const char *wall = "gcpause_http_gc_wall_seconds_total";
 	const char *total = "gcpause_http_requests_total";
 	const struct series *s;
 	char own[OWN_LEN], value[NUM_LEN];
@@ -407,13 +410,24 @@ static void emit_requests(struct render *r, const struct series_table *t)
 		}
 	}
 
-	family(r, gc, "counter", "GC pause time inside HTTP requests.");
+	family(r, gc, "counter", "GC pause time inside HTTP requests, summed over requests: a "
+	       "pause that delayed n concurrent requests counts n times.");
 	for (s = t ? series_first(t) : NULL; s; s = series_next(s)) {
 		if (!s->http)
 			continue;
 		set_series_prefix(r, s);
 		fmt_seconds(value, s->http->gc_ns);
 		sample(r, gc, "", NULL, value);
+	}
+
+	family(r, wall, "counter", "GC pause wall time that overlapped at least one HTTP request "
+	       "(each pause counted once).");
+	for (s = t ? series_first(t) : NULL; s; s = series_next(s)) {
+		if (!s->http)
+			continue;
+		set_series_prefix(r, s);
+		fmt_seconds(value, s->http->gc_wall_ns);
+		sample(r, wall, "", NULL, value);
 	}
 
 	family(r, total, "counter", "Answered HTTP requests, by whether a GC pause fell inside.");
@@ -459,6 +473,18 @@ static void emit_agent(struct render *r, const struct series_table *t,
 		agent_u64(r, name, "source=\"http\"", m->http_events_dropped);
 	if (m->discovery)
 		agent_u64(r, name, "source=\"discovery\"", m->discovery_events_dropped);
+	if (m->http) {
+		name = "gcpause_http_unassembled_total";
+		family(r, name, "counter", "--http: what was seen but could not be made into a "
+		       "request, by reason: unanswered (the connection ended first), "
+		       "unmatched_response (no request seen before it), cut (request line cut at "
+		       "the capture's edge), overflow (pipelined past the queue).");
+		agent_u64(r, name, "reason=\"unanswered\"", m->http_unassembled.unanswered);
+		agent_u64(r, name, "reason=\"unmatched_response\"",
+			  m->http_unassembled.unmatched_responses);
+		agent_u64(r, name, "reason=\"cut\"", m->http_unassembled.cut);
+		agent_u64(r, name, "reason=\"overflow\"", m->http_unassembled.overflow);
+	}
 
 	agent_family_u64(r, "gcpause_processes_traced", "gauge",
 			 "Python processes traced now.", m->processes_traced);

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "http.h"
 #include "series.h"
 
 /* Growable text; data is NUL-terminated whenever it is not NULL. Start from all zeroes. */
@@ -23,6 +24,7 @@ int prom_buf_printf(struct prom_buf *b, const char *fmt, ...)
 /* Whole-agent figures, from the caller. */
 struct agent_metrics {
 	uint64_t gc_events_dropped, http_events_dropped;
+	struct http_unassembled http_unassembled;	/* --http: seen, not made into requests */
 	uint64_t discovery_events_dropped;	/* --all: exec/fork events lost */
 	bool discovery;				/* --all: the discovery source exists */
 	uint64_t processes_traced;	/* gauge */

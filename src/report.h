@@ -15,6 +15,7 @@ struct report_summary {
 	uint64_t counters[GC_CNT_MAX];	/* losses since start, whatever the scope */
 	bool http;			/* --http: request figures since start */
 	uint64_t http_dropped, http_non_http, http_bad_length;
+	struct http_unassembled http_unassembled;	/* seen, not made into requests */
 	struct proc_stats **procs;
 	int nprocs;
 };
@@ -33,6 +34,19 @@ const struct http_stats *report_http_of(const struct report_summary *s,
 
 /* The requests of every process of the summary together; free with http_stats_free(). */
 int report_http_all(const struct report_summary *s, struct http_stats *all);
+
+/* A process's, or a pool's, collections against its requests, wall and CPU time. */
+struct report_pool {
+	int processes;
+	uint64_t collections, pause_ns, requests;
+	uint64_t wall_ns;		/* summed over the processes (process-seconds) */
+	uint64_t cpu_ns;		/* user + system, summed */
+	bool cpu_known;			/* every process's CPU time could be read */
+};
+
+/* The figures of p, or of every process of the summary when p is NULL. */
+void report_pool(const struct report_summary *s, const struct proc_stats *p,
+		 struct report_pool *out);
 
 /* Events lost for good (the ring buffer was full, or nesting or thread limits were hit). */
 uint64_t report_lost_events(const uint64_t counters[GC_CNT_MAX]);

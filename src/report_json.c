@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* Newline-delimited JSON: one object a line, times in CLOCK_MONOTONIC nanoseconds. */
 #include <json-c/json.h>
+#include "proc_identity.h"
 #include "report.h"
 
 static void emit(FILE *out, struct json_object *obj)
@@ -104,6 +105,7 @@ static struct json_object *request_json(const struct http_sample *sample, bool p
 	add_i64(obj, "fd", r->fd);
 	add_str(obj, "method", r->method);
 	add_str(obj, "path", r->path);
+	add_str(obj, "route", r->route);
 	add_i64(obj, "status", r->status);
 	add_u64(obj, "arrival_ns", r->arrival_ns);
 	add_u64(obj, "start_ns", r->start_ns);
@@ -164,6 +166,12 @@ static struct json_object *tail_json(const struct http_stats *s, double pct)
 	add_u64(obj, "gc_hit", t.gc_hit);
 	add_u64(obj, "gc_ns", t.gc_ns);
 	add_u64(obj, "latency_ns", t.latency_ns);
+	add_u64(obj, "gen2_hit", t.gen2_hit);
+	add_u64(obj, "gen2_gc_ns", t.gen2_gc_ns);
+	add_u64(obj, "gen2_latency_ns", t.gen2_latency_ns);
+	add_u64(obj, "big_hit", t.big_hit);
+	add_u64(obj, "big_gc_ns", t.big_gc_ns);
+	add_u64(obj, "big_latency_ns", t.big_latency_ns);
 	return obj;
 }
 
@@ -177,6 +185,9 @@ static struct json_object *http_json(const struct http_stats *s)
 	json_object_object_add(obj, "latency", latency_json(&s->latency));
 	json_object_object_add(obj, "gc_hit", latency_json(&s->gc_hit));
 	json_object_object_add(obj, "clean", latency_json(&s->clean));
+	json_object_object_add(obj, "gen2_hit", latency_json(&s->gen2_hit));
+	json_object_object_add(obj, "big_hit", latency_json(&s->big_hit));
+	add_u64(obj, "hit_min_ns", s->hit_min_ns);
 	json_object_object_add(obj, "queue", latency_json(&s->queue));
 	arr = json_object_new_object();
 	json_object_object_add(arr, "p95", tail_json(s, 95));
@@ -184,8 +195,13 @@ static struct json_object *http_json(const struct http_stats *s)
 	json_object_object_add(obj, "tail", arr);
 	by_gen = json_object_new_array();
 	for (i = 0; i < GC_LOG_GENS; i++)
-		json_object_array_add(by_gen, json_object_new_uint64(s->gc_ns_by_gen[i]));
-	json_object_object_add(obj, "gc_ns_by_gen", by_gen);
+		json_object_array_add(by_gen, json_object_new_uint64(
+					      s->request_weighted_gc_ns_by_gen[i]));
+	json_object_object_add(obj, "request_weighted_gc_ns_by_gen", by_gen);
+	by_gen = json_object_new_array();
+	for (i = 0; i < GC_LOG_GENS; i++)
+		json_object_array_add(by_gen, json_object_new_uint64(s->gc_wall_ns_by_gen[i]));
+	json_object_object_add(obj, "gc_wall_ns_by_gen", by_gen);
 	arr = json_object_new_array();
 	for (i = 0; i < s->nslowest; i++)
 		json_object_array_add(arr, request_json(&s->slowest[i], true));
@@ -194,12 +210,37 @@ static struct json_object *http_json(const struct http_stats *s)
 	for (i = 0; i < s->nroutes; i++) {
 		route = latency_json(&s->routes[i].latency);
 		add_str(route, "method", s->routes[i].method);
-		add_str(route, "path", s->routes[i].path);
+		add_str(route, "route", s->routes[i].path);
 		add_u64(route, "gc_hit", s->routes[i].gc_hit);
 		json_object_array_add(arr, route);
 	}
 	json_object_object_add(obj, "routes", arr);
 	return obj;
+}
+
+/* Parent, command line, listening ports, pool role, service: to tell processes apart. */
+static void add_identity(struct json_object *obj, pid_t pid)
+{
+	struct json_object *ports = json_object_new_array();
+	char service[PROC_UNIT_LEN];
+	struct proc_identity id;
+	int i;
+
+	if (proc_identity_read(pid, &id)) {
+		json_object_put(ports);
+		return;
+	}
+	add_i64(obj, "ppid", id.ppid);
+	add_str(obj, "cmdline", id.cmdline);
+	for (i = 0; i < id.nports; i++)
+		json_object_array_add(ports, json_object_new_int(id.ports[i]));
+	json_object_object_add(obj, "listen_ports", ports);
+	add_str(obj, "role", id.role == PROC_ROLE_MASTER ? "master" :
+			     id.role == PROC_ROLE_WORKER ? "worker" : "single");
+	proc_identity_service(&id, service, sizeof(service));
+	add_str(obj, "service", service);
+	if (id.unit[0])
+		add_str(obj, "systemd_unit", id.unit);
 }
 
 void report_json_list_entry(FILE *out, const struct target *t, const char *error,
@@ -208,6 +249,7 @@ void report_json_list_entry(FILE *out, const struct target *t, const char *error
 	struct json_object *obj = new_typed("process");
 
 	add_pid_comm_version(obj, t);
+	add_identity(obj, t->pid);
 	add_container(obj, &t->container);
 	add_str(obj, "root", t->root[0] ? t->root : "/");
 	if (t->binary[0]) {
@@ -314,6 +356,31 @@ static struct json_object *pause_json(const struct pause_stats *s, uint64_t wall
 	return obj;
 }
 
+static struct json_object *pool_json(const struct report_pool *pool)
+{
+	struct json_object *obj = json_object_new_object(), *per;
+
+	add_i64(obj, "processes", pool->processes);
+	add_u64(obj, "collections", pool->collections);
+	add_u64(obj, "pause_ns", pool->pause_ns);
+	add_u64(obj, "requests", pool->requests);
+	add_u64(obj, "wall_ns", pool->wall_ns);
+	json_object_object_add(obj, "cpu_ns", pool->cpu_known ?
+			       json_object_new_uint64(pool->cpu_ns) : NULL);
+	per = json_object_new_object();
+	json_object_object_add(per, "collections", pool->requests ? json_object_new_double(
+				       pool->collections * 1000.0 / pool->requests) : NULL);
+	json_object_object_add(per, "pause_ns", pool->requests ? json_object_new_double(
+				       pool->pause_ns * 1000.0 / pool->requests) : NULL);
+	json_object_object_add(obj, "per_1000_requests", per);
+	json_object_object_add(obj, "share_of_wall", pool->wall_ns ? json_object_new_double(
+				       (double)pool->pause_ns / pool->wall_ns) : NULL);
+	json_object_object_add(obj, "share_of_cpu", pool->cpu_known && pool->cpu_ns ?
+			       json_object_new_double((double)pool->pause_ns / pool->cpu_ns) :
+			       NULL);
+	return obj;
+}
+
 static struct json_object *process_json(const struct report_summary *s, const struct proc_stats *p)
 {
 	struct json_object *obj = json_object_new_object(), *gens;
@@ -335,8 +402,14 @@ static struct json_object *process_json(const struct report_summary *s, const st
 	json_object_object_add(obj, "generations", gens);
 	stats_merge_all(p, s->scope, &all);
 	json_object_object_add(obj, "all", pause_json(&all, wall, NULL));
-	if (report_http_of(s, p))
+	if (report_http_of(s, p)) {
+		struct report_pool pool;
+
 		json_object_object_add(obj, "http", http_json(report_http_of(s, p)));
+		report_pool(s, p, &pool);
+		json_object_object_add(json_object_object_get(obj, "http"), "gc_vs_requests",
+				       pool_json(&pool));
+	}
 	return obj;
 }
 
@@ -362,6 +435,12 @@ void report_json_summary(FILE *out, const struct report_summary *s)
 		add_u64(obj, "http_dropped_events", s->http_dropped);
 		add_u64(obj, "non_http_connections", s->http_non_http);
 		add_u64(obj, "bad_content_length", s->http_bad_length);
+		lost = json_object_new_object();
+		add_u64(lost, "unanswered_requests", s->http_unassembled.unanswered);
+		add_u64(lost, "unmatched_responses", s->http_unassembled.unmatched_responses);
+		add_u64(lost, "cut_request_lines", s->http_unassembled.cut);
+		add_u64(lost, "pipeline_overflow", s->http_unassembled.overflow);
+		json_object_object_add(obj, "http_unassembled", lost);
 	}
 	procs = json_object_new_array();
 	for (i = 0; i < s->nprocs; i++)
@@ -371,7 +450,12 @@ void report_json_summary(FILE *out, const struct report_summary *s)
 		struct http_stats all;
 
 		if (!report_http_all(s, &all)) {
-			json_object_object_add(obj, "http_all", http_json(&all));
+			struct report_pool pool;
+			struct json_object *h = http_json(&all);
+
+			report_pool(s, NULL, &pool);
+			json_object_object_add(h, "gc_vs_requests", pool_json(&pool));
+			json_object_object_add(obj, "http_all", h);
 			http_stats_free(&all);
 		}
 	}

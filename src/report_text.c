@@ -3,6 +3,7 @@
 #include <inttypes.h>
 #include <string.h>
 #include "format.h"
+#include "proc_identity.h"
 #include "report.h"
 
 #define BAR_WIDTH	40
@@ -91,7 +92,7 @@ static void print_latency_row(FILE *out, const char *label, const struct hist *h
 	char count[FMT_COUNT_LEN];
 	unsigned int i;
 
-	fprintf(out, "    %-8s %8s", label, fmt_count(count, sizeof(count), h->count));
+	fprintf(out, "    %-10s %8s", label, fmt_count(count, sizeof(count), h->count));
 	for (i = 0; i < sizeof(pcts) / sizeof(pcts[0]); i++) {
 		fprintf(out, " ");
 		if (h->count)
@@ -102,42 +103,77 @@ static void print_latency_row(FILE *out, const char *label, const struct hist *h
 	fputc('\n', out);
 }
 
+/* "N overlapped ...; GC x of their y (z%)": how much of the tail a kind of hit explains. */
+static void print_tail_part(FILE *out, uint64_t n, const char *what, uint64_t gc_ns,
+			    uint64_t latency_ns)
+{
+	char gc[FMT_DURATION_LEN], lat[FMT_DURATION_LEN], share[FMT_PERCENT_LEN];
+
+	fprintf(out, "%" PRIu64 " %s; GC %s of their %s (%s)", n, what,
+		fmt_duration(gc, sizeof(gc), gc_ns), fmt_duration(lat, sizeof(lat), latency_ns),
+		fmt_percent(share, sizeof(share), latency_ns ? (double)gc_ns / latency_ns : 0));
+}
+
 static void print_tail(FILE *out, const struct http_stats *s, double pct)
 {
-	char thr[FMT_DURATION_LEN], gc[FMT_DURATION_LEN], lat[FMT_DURATION_LEN];
-	char share[FMT_PERCENT_LEN];
+	char thr[FMT_DURATION_LEN], min[FMT_DURATION_LEN], what[64];
 	struct http_tail t;
 
 	http_stats_tail(s, pct, &t);
-	fprintf(out, "  tail p%g (>= %s): %" PRIu64 " requests, %" PRIu64 " overlapped a "
-		"collection; GC %s of their %s (%s)\n", pct,
-		fmt_duration(thr, sizeof(thr), t.threshold_ns), t.requests, t.gc_hit,
-		fmt_duration(gc, sizeof(gc), t.gc_ns),
-		fmt_duration(lat, sizeof(lat), t.latency_ns),
-		fmt_percent(share, sizeof(share),
-			    t.latency_ns ? (double)t.gc_ns / t.latency_ns : 0));
+	fprintf(out, "  tail p%g (>= %s): %" PRIu64 " requests, ", pct,
+		fmt_duration(thr, sizeof(thr), t.threshold_ns), t.requests);
+	print_tail_part(out, t.gc_hit, "overlapped a collection", t.gc_ns, t.latency_ns);
+	fprintf(out, "\n      of them ");
+	print_tail_part(out, t.gen2_hit, "a generation-2 one", t.gen2_gc_ns, t.gen2_latency_ns);
+	snprintf(what, sizeof(what), "had >= %s of GC",
+		 fmt_duration(min, sizeof(min), s->hit_min_ns));
+	fprintf(out, "\n      of them ");
+	print_tail_part(out, t.big_hit, what, t.big_gc_ns, t.big_latency_ns);
+	fputc('\n', out);
+}
+
+/* Always printed with --http: a silent zero and a silent loss look alike otherwise. */
+static void report_text_unassembled(FILE *out, const struct http_unassembled *u)
+{
+	uint64_t n = u->unanswered + u->unmatched_responses + u->cut + u->overflow;
+
+	fprintf(out, "\nrequests not assembled: %" PRIu64, n);
+	if (n)
+		fprintf(out, " (%" PRIu64 " read but the connection ended unanswered, %" PRIu64
+			" responses to requests not seen, %" PRIu64 " request lines cut at the "
+			"capture's edge, %" PRIu64 " past the pipeline queue)", u->unanswered,
+			u->unmatched_responses, u->cut, u->overflow);
+	fputc('\n', out);
 }
 
 static void print_http(FILE *out, const struct http_stats *s)
 {
-	char a[FMT_DURATION_LEN], b[FMT_DURATION_LEN], c[FMT_DURATION_LEN];
+	char a[FMT_DURATION_LEN], b[FMT_DURATION_LEN], c[FMT_DURATION_LEN], label[32];
 	int i, j;
 
 	fprintf(out, "\n  HTTP requests (latency from arrival in the kernel to the response's "
-		"last byte)\n    %-8s %8s %*s %*s %*s %*s\n", "", "count", VALUE_WIDTH, "p50",
+		"last byte)\n    %-10s %8s %*s %*s %*s %*s\n", "", "count", VALUE_WIDTH, "p50",
 		VALUE_WIDTH, "p95", VALUE_WIDTH, "p99", VALUE_WIDTH, "max");
 	print_latency_row(out, "all", &s->latency);
 	print_latency_row(out, "gc-hit", &s->gc_hit);
 	print_latency_row(out, "clean", &s->clean);
+	print_latency_row(out, "gen2-hit", &s->gen2_hit);
+	snprintf(label, sizeof(label), "gc>=%s", fmt_duration(a, sizeof(a), s->hit_min_ns));
+	print_latency_row(out, label, &s->big_hit);
 	print_latency_row(out, "queued", &s->queue);
 	if (!s->latency.count)
 		return;
 	print_tail(out, s, 95);
 	print_tail(out, s, 99);
-	fprintf(out, "  GC inside requests by generation: gen0 %s, gen1 %s, gen2 %s\n",
-		fmt_duration(a, sizeof(a), s->gc_ns_by_gen[0]),
-		fmt_duration(b, sizeof(b), s->gc_ns_by_gen[1]),
-		fmt_duration(c, sizeof(c), s->gc_ns_by_gen[2]));
+	fprintf(out, "  GC wall time that delayed at least one request: gen0 %s, gen1 %s, "
+		"gen2 %s\n", fmt_duration(a, sizeof(a), s->gc_wall_ns_by_gen[0]),
+		fmt_duration(b, sizeof(b), s->gc_wall_ns_by_gen[1]),
+		fmt_duration(c, sizeof(c), s->gc_wall_ns_by_gen[2]));
+	fprintf(out, "  GC in requests, request-weighted (a pause counts once per request it "
+		"delayed): gen0 %s, gen1 %s, gen2 %s\n",
+		fmt_duration(a, sizeof(a), s->request_weighted_gc_ns_by_gen[0]),
+		fmt_duration(b, sizeof(b), s->request_weighted_gc_ns_by_gen[1]),
+		fmt_duration(c, sizeof(c), s->request_weighted_gc_ns_by_gen[2]));
 	if (s->arrival_from_read)
 		fprintf(out, "  note: %" PRIu64 " requests timed from the worker's read (no kernel "
 			"arrival stamp)\n", s->arrival_from_read);
@@ -160,7 +196,7 @@ static void print_http(FILE *out, const struct http_stats *s)
 	for (i = 0; i < s->nroutes; i++) {
 		const struct http_route *r = &s->routes[i];
 
-		fprintf(out, "    %-7s %-40.40s %8" PRIu64 "  p50 ", r->method, r->path,
+		fprintf(out, "    %-9s %-40.40s %8" PRIu64 "  p50 ", r->method, r->path,
 			r->latency.count);
 		print_duration(out, hist_percentile(&r->latency, 50), VALUE_WIDTH);
 		fprintf(out, "  p99 ");
@@ -169,8 +205,33 @@ static void print_http(FILE *out, const struct http_stats *s)
 	}
 }
 
+/* GC per 1,000 requests, and GC's share of wall and CPU time. */
+static void print_pool(FILE *out, const struct report_pool *pool)
+{
+	char pause[FMT_DURATION_LEN], per[FMT_DURATION_LEN], wall[FMT_PERCENT_LEN];
+	char cpu[FMT_PERCENT_LEN];
+
+	fprintf(out, "  GC: %" PRIu64 " collections, %s of pause", pool->collections,
+		fmt_duration(pause, sizeof(pause), pool->pause_ns));
+	if (pool->requests)
+		fprintf(out, "; per 1,000 requests: %.1f collections, %s of pause",
+			pool->collections * 1000.0 / pool->requests,
+			fmt_duration(per, sizeof(per),
+				     (uint64_t)(pool->pause_ns * 1000.0 / pool->requests)));
+	fprintf(out, "\n  GC share: %s of wall time", fmt_percent(wall, sizeof(wall),
+		pool->wall_ns ? (double)pool->pause_ns / pool->wall_ns : 0));
+	if (pool->cpu_known && pool->cpu_ns)
+		fprintf(out, ", %s of CPU time%s", fmt_percent(cpu, sizeof(cpu),
+			(double)pool->pause_ns / pool->cpu_ns), pool->pause_ns > pool->cpu_ns ?
+			" (pauses are wall time: the CPU was busy elsewhere during them)" : "");
+	fputc('\n', out);
+}
+
 static void print_process(FILE *out, const struct report_summary *s, const struct proc_stats *p)
 {
+	const struct proc_identity *ident = &p->identity;
+	struct report_pool pool;
+	char unit[PROC_UNIT_LEN], service[FMT_TERMINAL_LEN(PROC_UNIT_LEN)];
 	const struct target *t = &p->target;
 	uint64_t wall = stats_wall_ns(p, s->scope, s->end_ns);
 	/* A process whose tracing ended without its exit says why (an exec, say). */
@@ -185,13 +246,24 @@ static void print_process(FILE *out, const struct report_summary *s, const struc
 	char caveat[FMT_TERMINAL_LEN(sizeof(t->plan.caveat))];
 	int i;
 
-	fprintf(out, "\npid %d %s  Python %s  %s%s%s  probe %s  traced %s%s%s%s\n", t->pid,
+	fprintf(out, "\npid %d %s  Python %s  %s%s%s  probe %s  traced %s%s%s%s", t->pid,
 		fmt_terminal(comm, sizeof(comm), t->comm),
 		fmt_terminal(version, sizeof(version), t->version[0] ? t->version : "?"),
 		fmt_terminal(root, sizeof(root), t->root), t->root[0] ? ":" : "",
 		fmt_terminal(binary, sizeof(binary), t->binary),
 		t->probe, fmt_duration(walls, sizeof(walls), wall), end ? " (" : "", end ? end : "",
 		end ? ")" : "");
+	/* What tells it from others of the same command (list and top show the command line). */
+	proc_identity_service(ident, unit, sizeof(unit));
+	fmt_terminal(service, sizeof(service), unit);
+	fprintf(out, "  parent %d", ident->ppid);
+	if (ident->role != PROC_ROLE_SINGLE)
+		fprintf(out, "  %s", proc_role_name(ident->role));
+	if (strcmp(service, "-"))
+		fprintf(out, "  service %s", service);
+	for (i = 0; i < ident->nports; i++)
+		fprintf(out, "%s%u", i ? "," : "  listening on ", ident->ports[i]);
+	fputc('\n', out);
 	if (t->container.id[0] || t->container.pod_uid[0]) {
 		snprintf(id, sizeof(id), "%.12s", t->container.id[0] ? t->container.id : "?");
 		fprintf(out, "  container %s%s%s%s%s\n", fmt_terminal(id, sizeof(id), id),
@@ -221,8 +293,11 @@ static void print_process(FILE *out, const struct report_summary *s, const struc
 		snprintf(title, sizeof(title), "gen %d pauses", p->gens[i]->gen);
 		print_histogram(out, title, &g->pauses);
 	}
-	if (report_http_of(s, p))
+	if (report_http_of(s, p)) {
 		print_http(out, report_http_of(s, p));
+		report_pool(s, p, &pool);
+		print_pool(out, &pool);
+	}
 }
 
 void report_text_summary(FILE *out, const struct report_summary *s)
@@ -241,9 +316,13 @@ void report_text_summary(FILE *out, const struct report_summary *s)
 		struct http_stats all;
 
 		if (!report_http_all(s, &all)) {
-			fprintf(out, "\nall %d processes", s->nprocs);
+			struct report_pool pool;
+
+			fprintf(out, "\nall %d processes, as one service", s->nprocs);
 			print_http(out, &all);
 			http_stats_free(&all);
+			report_pool(s, NULL, &pool);
+			print_pool(out, &pool);
 		}
 	}
 	if (lost)
@@ -255,6 +334,8 @@ void report_text_summary(FILE *out, const struct report_summary *s)
 	if (s->http && s->http_dropped)
 		fprintf(out, "\nWARNING: %" PRIu64 " socket events lost: some requests may be "
 			"missing or cut short\n", s->http_dropped);
+	if (s->http)
+		report_text_unassembled(out, &s->http_unassembled);
 	if (s->http && s->http_non_http)
 		fprintf(out, "note: %" PRIu64 " connection%s carried no HTTP/1.x request, "
 			"ignored\n", s->http_non_http, s->http_non_http == 1 ? "" : "s");

@@ -112,6 +112,8 @@ static void labels_normalize(struct series_labels *dst, const struct series_labe
 	copy_field(dst->pod_uid, src->pod_uid, sizeof(dst->pod_uid));
 	copy_field(dst->container_id, src->container_id, sizeof(dst->container_id));
 	copy_field(dst->command, src->command, sizeof(dst->command));
+	copy_field(dst->program, src->program, sizeof(dst->program));
+	copy_field(dst->service, src->service, sizeof(dst->service));
 	copy_field(dst->python, src->python, sizeof(dst->python));
 	dst->pid = src->pid;
 }
@@ -218,7 +220,8 @@ void series_add_gc(struct series *s, int gen, uint64_t pause_ns, int64_t collect
 		g->collected = add_saturating(g->collected, (uint64_t)collected);
 }
 
-void series_add_request(struct series *s, uint64_t latency_ns, uint64_t gc_ns)
+void series_add_request(struct series *s, uint64_t latency_ns, uint64_t gc_ns,
+			uint64_t gc_wall_ns)
 {
 	struct series_req *r;
 
@@ -229,6 +232,7 @@ void series_add_request(struct series *s, uint64_t latency_ns, uint64_t gc_ns)
 	r->count++;
 	r->sum_ns = add_saturating(r->sum_ns, latency_ns);
 	s->http->gc_ns = add_saturating(s->http->gc_ns, gc_ns);
+	s->http->gc_wall_ns = add_saturating(s->http->gc_wall_ns, gc_wall_ns);
 }
 
 static void series_unlink(struct series_table *t, struct series *s)

@@ -30,6 +30,8 @@ struct series_labels {
 	char pod_uid[37];
 	char container_id[96];	/* "containerd://<64hex>" or "" */
 	char command[16];	/* the process's comm */
+	char program[64];	/* the script or module a Python runs ("gunicorn"), "" if none */
+	char service[96];	/* outside containers: its systemd service unit, else "" */
 	char python[24];	/* Python version "3.11.2" */
 	int pid;		/* 0 unless per-PID series were asked for */
 };
@@ -52,7 +54,8 @@ struct series_req {
 
 struct series_http {
 	struct series_req req[SERIES_REQ_CLASSES];	/* by enum series_req_class */
-	uint64_t gc_ns;		/* GC pause time inside requests */
+	uint64_t gc_ns;		/* GC pause time inside requests, request-weighted */
+	uint64_t gc_wall_ns;	/* GC wall time that overlapped at least one request */
 };
 
 /* Read-only outside series.c. */
@@ -92,8 +95,12 @@ void series_release(struct series *s, uint64_t now_ns);
 
 /* gen outside 0..2 counts as "other"; a negative collected adds nothing. */
 void series_add_gc(struct series *s, int gen, uint64_t pause_ns, int64_t collected);
-/* --http: one answered request; gc_ns is the GC pause time inside it (0: none, "clean"). */
-void series_add_request(struct series *s, uint64_t latency_ns, uint64_t gc_ns);
+/*
+ * --http: one answered request; gc_ns is the GC pause time inside it (0: none, "clean"),
+ * gc_wall_ns the part of it no request published before had overlapped.
+ */
+void series_add_request(struct series *s, uint64_t latency_ns, uint64_t gc_ns,
+			uint64_t gc_wall_ns);
 
 /*
  * Frees the series with no live process that have been idle for idle_ns or more; returns how

@@ -17,7 +17,9 @@ static void record_request(struct proc_stats *ps, const struct http_sample *samp
 	struct traced *p = find_proc(ctx, ps->target.pid);
 
 	if (p && p->series)
-		series_add_request(p->series, http_latency(&sample->req), sample->gc.ns);
+		series_add_request(p->series, http_latency(&sample->req), sample->gc.ns,
+				   sample->gc_wall_ns_by_gen[0] + sample->gc_wall_ns_by_gen[1] +
+				   sample->gc_wall_ns_by_gen[2]);
 }
 
 /* A scrape: everything the ring buffers hold is counted first, so it is never a step behind. */
@@ -35,7 +37,7 @@ static int render(void *ctx, struct prom_buf *out)
 	consume_all(app);
 	tracer_read_counters(app->tracer, counters);
 	if (app->http)
-		http_session_losses(app->http, &http_dropped, &non_http);
+		http_session_losses(app->http, &http_dropped, &non_http, &m.http_unassembled);
 	if (app->fleet)
 		fleet_counts(app, &fc);
 	m.gc_events_dropped = counters[GC_CNT_DROPPED] + counters[GC_CNT_NO_THREAD_SLOT] +

@@ -22,6 +22,34 @@ static struct gen_stats *gen_new(int gen)
 	return g;
 }
 
+static void start_identity(struct proc_stats *p)
+{
+	proc_identity_read(p->target.pid, &p->identity);
+	p->cpu_known = !proc_cpu_ns(p->target.pid, &p->cpu_start_ns);
+	p->cpu_interval_start_ns = p->cpu_now_ns = p->cpu_start_ns;
+}
+
+void stats_sample_cpu(struct proc_stats *p)
+{
+	uint64_t ns;
+
+	if (p->exited)
+		return;
+	/* -- COMMAND: first read before its exec; a server may bind after attach. */
+	proc_identity_refresh(p->target.pid, &p->identity, p->identity_refreshes < 10);
+	p->identity_refreshes++;
+	if (p->cpu_known && !proc_cpu_ns(p->target.pid, &ns) && ns >= p->cpu_now_ns)
+		p->cpu_now_ns = ns;
+}
+
+bool stats_cpu_ns(const struct proc_stats *p, enum stats_scope scope, uint64_t *ns)
+{
+	if (!p->cpu_known)
+		return false;
+	*ns = p->cpu_now_ns - (scope == STATS_TOTAL ? p->cpu_start_ns : p->cpu_interval_start_ns);
+	return true;
+}
+
 struct proc_stats *stats_new(const struct target *t, uint64_t trace_start_ns)
 {
 	struct proc_stats *p = calloc(1, sizeof(*p));
@@ -32,6 +60,7 @@ struct proc_stats *stats_new(const struct target *t, uint64_t trace_start_ns)
 	p->target = *t;
 	p->trace_start_ns = trace_start_ns;
 	p->interval_start_ns = trace_start_ns;
+	start_identity(p);
 	for (gen = 0; gen < STATS_STANDARD_GENS; gen++) {
 		if (!stats_gen(p, gen)) {
 			stats_free(p);
@@ -175,6 +204,7 @@ void stats_reset_interval(struct proc_stats *p, uint64_t now_ns)
 	int i;
 
 	p->interval_start_ns = now_ns;
+	p->cpu_interval_start_ns = p->cpu_now_ns;
 	for (i = 0; i < p->ngens; i++)
 		pause_stats_init(&p->gens[i]->interval);
 	if (p->http_interval) {

@@ -9,6 +9,7 @@
 #include "gcpause.h"
 #include "hist.h"
 #include "http_stats.h"
+#include "proc_identity.h"
 #include "target.h"
 
 /* Distinct generation values kept apart; a rarer extra value shares the last slot. */
@@ -40,6 +41,11 @@ struct proc_stats {
 	struct http_stats *http;	/* --http: its requests, else NULL */
 	struct http_stats *http_interval;	/* --http: the same, for the current interval */
 	struct gc_log gc_log;		/* --http: recent collections, to overlap requests */
+	struct proc_identity identity;	/* parent, command line, ports, role */
+	int identity_refreshes;		/* summaries that looked for a late listening port */
+	/* CPU time (user + system): at attach, at the interval's start, at the last sample. */
+	bool cpu_known;
+	uint64_t cpu_start_ns, cpu_interval_start_ns, cpu_now_ns;
 };
 
 enum stats_scope { STATS_TOTAL, STATS_INTERVAL };
@@ -73,5 +79,9 @@ uint64_t stats_wall_ns(const struct proc_stats *p, enum stats_scope scope, uint6
 
 /* Starts a new interval at now_ns. */
 void stats_reset_interval(struct proc_stats *p, uint64_t now_ns);
+/* Reads p's CPU time now, if it still runs (an exited one keeps its last sample). */
+void stats_sample_cpu(struct proc_stats *p);
+/* CPU time p used in scope, up to its last sample; false when unknown. */
+bool stats_cpu_ns(const struct proc_stats *p, enum stats_scope scope, uint64_t *ns);
 
 #endif /* GCPAUSE_STATS_H */

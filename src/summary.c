@@ -9,6 +9,16 @@
 #include "top.h"
 #include "tracer.h"
 
+/* CPU time read for every process at the summary's end: GC's share of it is reported. */
+static void sample_cpu(struct app *app)
+{
+	int i;
+
+	for (i = 0; i < app->nprocs; i++)
+		if (app->procs[i].stats)
+			stats_sample_cpu(app->procs[i].stats);
+}
+
 static void summary_window(struct app *app, struct report_summary *s, enum stats_scope scope,
 			   uint64_t end)
 {
@@ -19,9 +29,11 @@ static void summary_window(struct app *app, struct report_summary *s, enum stats
 	tracer_read_counters(app->tracer, s->counters);
 	s->counters[GC_CNT_UNATTRIBUTED] = app->unattributed;
 	s->procs = calloc(app->nprocs ? app->nprocs : 1, sizeof(*s->procs));
+	sample_cpu(app);
 	s->http = app->http;
 	if (app->http) {
-		http_session_losses(app->http, &s->http_dropped, &s->http_non_http);
+		http_session_losses(app->http, &s->http_dropped, &s->http_non_http,
+				    &s->http_unassembled);
 		s->http_bad_length = http_session_bad_length(app->http);
 	}
 }
@@ -35,6 +47,7 @@ static void add_every_process(struct app *app, struct report_summary *s)
 		if (app->procs[i].stats)
 			s->procs[s->nprocs++] = app->procs[i].stats;
 }
+
 
 /* The "last interval" window starts again at end. */
 static void start_interval(struct app *app, uint64_t end)

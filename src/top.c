@@ -120,17 +120,17 @@ enum top_action top_keys(struct top *t)
 			return TOP_QUIT;
 		case 'j':
 		case KEY_DOWN:
-			t->st.selected++;
+			t->st.move++;
 			break;
 		case 'k':
 		case KEY_UP:
-			t->st.selected--;
+			t->st.move--;
 			break;
 		case KEY_NPAGE:
-			t->st.selected += page;
+			t->st.move += page;
 			break;
 		case KEY_PPAGE:
-			t->st.selected -= page;
+			t->st.move -= page;
 			break;
 		case 's':
 			t->st.sort = (t->st.sort + 1) % TUI_SORT_COUNT;

@@ -409,6 +409,21 @@ static void add_histogram(struct tui_screen *scr, const char *title, const struc
 	}
 }
 
+/* Parent, role, ports and command line: what tells workers of one command apart. */
+static void add_identity(struct tui_screen *scr, const struct proc_identity *id)
+{
+	char ports[40] = "-", service[PROC_UNIT_LEN];
+	size_t used = 0;
+	int i;
+
+	for (i = 0; i < id->nports && used < sizeof(ports); i++)
+		used += snprintf(ports + used, sizeof(ports) - used, "%s%u", i ? "," : "",
+				 id->ports[i]);
+	proc_identity_service(id, service, sizeof(service));
+	add_line(scr, "  parent %d  %s  listen %s  %s  %s", id->ppid, proc_role_name(id->role),
+		 ports, service, id->cmdline[0] ? id->cmdline : "");
+}
+
 static void add_pane(struct tui_state *st, const struct proc_stats *p, struct tui_screen *scr,
 		     int footer_lines)
 {
@@ -419,6 +434,7 @@ static void add_pane(struct tui_state *st, const struct proc_stats *p, struct tu
 
 	add_line(scr, "pid %d %s: pauses (%s)", p->target.pid, p->target.comm,
 		 st->interval ? "last interval" : "since start");
+	add_identity(scr, &p->identity);
 	for (i = 0; i < p->ngens; i++)
 		gens += stats_scope(p->gens[i], scope)->pauses.count > 0;
 	gens += h && h->latency.count ? 2 : 0;
@@ -476,10 +492,17 @@ void tui_render(struct tui_state *st, struct proc_stats **procs, int n, uint64_t
 	snprintf(cells[COL_PROBE], sizeof(cells[COL_PROBE]), "%-8s", "PROBE");
 	add_table_line(scr, shown, " ", cells);
 
+	for (i = 0; st->selected_pid && i < n; i++)
+		if (procs[i]->target.pid == st->selected_pid)
+			st->selected = i;
+	st->selected += st->move;
+	st->move = 0;
 	if (st->selected >= n)
 		st->selected = n - 1;
 	if (st->selected < 0)
 		st->selected = 0;
+	if (n)
+		st->selected_pid = procs[st->selected]->target.pid;
 	/* Half of what is left for the table, at least three rows; the rest for histograms. */
 	table_rows = (scr->height - scr->nlines - footer) / 2;
 	if (table_rows < 3)

@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include "stats.h"
 
 #define TUI_MAX_LINES		512
@@ -20,6 +21,12 @@ enum tui_sort { TUI_SORT_PID, TUI_SORT_GC_SHARE, TUI_SORT_GEN2_P99, TUI_SORT_MAX
 
 struct tui_state {
 	int selected;			/* index into the sorted rows */
+	/*
+	 * The selected process: the selection follows it when the order changes (another sort,
+	 * new figures). 0: none yet, selected is used as is.
+	 */
+	pid_t selected_pid;
+	int move;			/* rows to move the selection by at the next render */
 	int scroll;			/* first row shown */
 	enum tui_sort sort;
 	bool interval;			/* "last interval" window, else since start */
@@ -44,7 +51,8 @@ void tui_sort_procs(const struct tui_state *st, struct proc_stats **procs, int n
 
 /*
  * Lays the screen out for procs (already sorted), at now_ns; dropped is the number of lost
- * events. Clamps st->selected and st->scroll to what exists and fits.
+ * events. Finds st->selected_pid's row, moves st->move rows from it, clamps st->selected and
+ * st->scroll to what exists and fits, and remembers the selected process.
  */
 void tui_render(struct tui_state *st, struct proc_stats **procs, int n, uint64_t dropped,
 		uint64_t now_ns, struct tui_screen *scr);

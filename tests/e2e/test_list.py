@@ -72,7 +72,7 @@ def test_list_explains_each_process(procs, tmp_path, embed_fixture):
     res = run_gcpause([GCPAUSE, "list", "-p", asked[0], "-p", asked[1]])
     assert res.returncode == 1, res
     lines = res.stdout.splitlines()
-    assert lines[0].split()[:3] == ["PID", "COMM", "VERSION"], lines
+    assert lines[0].split()[:3] == ["PID", "PPID", "COMM"], lines
     assert len(lines) == 3, lines
     assert lines[1].split()[0] == str(asked[0]) and " usdt " in lines[1], lines[1]
     assert lines[2].split()[0] == str(asked[1]), lines[2]

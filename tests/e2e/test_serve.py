@@ -48,7 +48,8 @@ GENS = (0, 1, 2)
 PY_VERSION = "3.11.2"
 METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 # Labels a per-process series may have (container metadata is left out when empty).
-SERIES_LABELS = {"namespace", "pod", "pod_uid", "container_id", "command", "python_version",
+SERIES_LABELS = {"namespace", "pod", "pod_uid", "container_id", "command", "program", "service",
+                 "python_version",
                  "pid"}
 # See test_http.py: the server's last write may return after the client has the bytes.
 RECV_SLACK_NS = 5_000_000
@@ -571,7 +572,11 @@ def _http_gunicorn(sv, srv, comm, tag):
 
     # Every collection of the worker lies inside a request: GC time inside requests is all of
     # its pause time, to the nanosecond.
-    gc_in_requests = raw.dec("gcpause_http_request_gc_seconds_total", **labels)
+    gc_in_requests = raw.dec("gcpause_http_request_weighted_gc_seconds_total", **labels)
+    # One request at a time: each pause delayed one request, so wall time is the same.
+    assert raw.dec("gcpause_http_gc_wall_seconds_total", **labels) == gc_in_requests
+    for reason in ("unanswered", "unmatched_response", "cut", "overflow"):
+        assert raw.int("gcpause_http_unassembled_total", reason=reason) == 0, reason
     pause_total = sum(raw.dec("gcpause_gc_pause_time_seconds_total", **labels, generation=g)
                       for g in GENS)
     assert gc_in_requests == pause_total, \

@@ -5,6 +5,9 @@
   gunicorn-gevent  /usr/bin/gunicorn -k gevent (-w 1 by default), the same Flask app
   uvicorn          /usr/bin/uvicorn --loop asyncio --http h11, plain ASGI app (app:asgi)
   uvicorn-uvloop   the same on uvloop (libuv: read/write/writev instead of recv/send)
+  gunicorn-gthread /usr/bin/gunicorn -k gthread --threads 4 (-w 1): a thread per request
+  stdlib-threaded  the stdlib's http.server (wsgiref + ThreadingMixIn, stdlib_server.py): a
+                   thread per connection, HTTP/1.0 (a connection per request)
 
 Every server runs /usr/bin/python3.11, listens on 127.0.0.1 on a free port, in a session of its
 own (so that a gunicorn master and its workers can be killed as one group), with its output in
@@ -30,8 +33,10 @@ PYTHON = "/usr/bin/python3.11"
 GUNICORN = "/usr/bin/gunicorn"
 UVICORN = "/usr/bin/uvicorn"
 
-KINDS = ("gunicorn-sync", "gunicorn-gevent", "uvicorn", "uvicorn-uvloop")
-DEFAULT_WORKERS = {"gunicorn-sync": 2, "gunicorn-gevent": 1, "uvicorn": 1, "uvicorn-uvloop": 1}
+KINDS = ("gunicorn-sync", "gunicorn-gevent", "uvicorn", "uvicorn-uvloop", "gunicorn-gthread",
+         "stdlib-threaded")
+DEFAULT_WORKERS = {"gunicorn-sync": 2, "gunicorn-gevent": 1, "uvicorn": 1, "uvicorn-uvloop": 1,
+                   "gunicorn-gthread": 1, "stdlib-threaded": 1}
 
 START_TIMEOUT = 40
 STOP_TIMEOUT = 20
@@ -103,8 +108,8 @@ class Server:
             raise ValueError(f"unknown server kind {kind!r}; one of {KINDS}")
         self.kind = kind
         self.nworkers = workers or DEFAULT_WORKERS[kind]
-        if kind.startswith("uvicorn") and self.nworkers != 1:
-            raise ValueError("uvicorn is run as one process (no --workers supervisor)")
+        if not kind.startswith("gunicorn") and self.nworkers != 1:
+            raise ValueError(f"{kind} is run as one process (no --workers supervisor)")
         self.dir = Path(workdir)
         self.truth = self.dir / "truth"
         self.truth.mkdir(parents=True, exist_ok=True)
@@ -124,10 +129,13 @@ class Server:
     # -- starting --------------------------------------------------------
 
     def command(self, port):
+        if self.kind == "stdlib-threaded":
+            return [PYTHON, str(HERE / "stdlib_server.py"), str(port)]
         if self.kind.startswith("gunicorn"):
+            worker_class = self.kind.split("-", 1)[1]
+            threads = ["--threads", "4"] if worker_class == "gthread" else []
             return [PYTHON, GUNICORN, "--bind", f"127.0.0.1:{port}",
-                    "--workers", str(self.nworkers),
-                    "--worker-class", "gevent" if self.kind == "gunicorn-gevent" else "sync",
+                    "--workers", str(self.nworkers), "--worker-class", worker_class] + threads + [
                     "--chdir", str(HERE), "--timeout", "120", "--graceful-timeout", "5",
                     "--log-level", "warning", "--error-logfile", "-", "app:wsgi"]
         loop = "uvloop" if self.kind == "uvicorn-uvloop" else "asyncio"

@@ -90,6 +90,35 @@ static void test_usage_errors(void **state)
 	expect_usage_error(2, nothing, "nothing to trace");
 	expect_usage_error(5, both, "give one of");
 	expect_usage_error(4, stray, "unexpected argument");
+	{
+		char *rel_route[] = { "gcpause", "--http", "--route", "api/x", "-p", "1", NULL };
+		char *deep_route[] = { "gcpause", "--http", "--route", "/a/**/b", "-p", "1", NULL };
+		char *bad_min[] = { "gcpause", "--http", "--hit-min", "2 ms", "-p", "1", NULL };
+		char *no_http[] = { "gcpause", "--route", "/a/{id}", "-p", "1", NULL };
+
+		expect_usage_error(6, rel_route, "starts with '/'");
+		expect_usage_error(6, deep_route, "last segment");
+		expect_usage_error(6, bad_min, "invalid --hit-min");
+		expect_usage_error(5, no_http, "add --http");
+	}
+}
+
+static void test_http_options(void **state)
+{
+	char *argv[] = { "gcpause", "--http", "--route", "/a/{id}", "--route", "/s/**",
+			 "--hit-min", "500us", "-p", "1", NULL };
+	char *defaults[] = { "gcpause", "--http", "-p", "1", NULL };
+	char err[OPTIONS_ERR_LEN];
+	struct options o;
+
+	assert_int_equal(parse(10, argv, &o, err), OPTIONS_RUN);
+	assert_int_equal(o.nroute_patterns, 2);
+	assert_string_equal(o.route_patterns[1], "/s/**");
+	assert_true(o.hit_min_ns == 500000);
+	options_free(&o);
+	assert_int_equal(parse(4, defaults, &o, err), OPTIONS_RUN);
+	assert_true(o.hit_min_ns == 1000000 && !o.nroute_patterns);
+	options_free(&o);
 }
 
 static void test_ringbuf_size(void **state)
@@ -210,6 +239,7 @@ int main(void)
 		cmocka_unit_test(test_pids_and_times),
 		cmocka_unit_test(test_command_keeps_its_options),
 		cmocka_unit_test(test_usage_errors),
+		cmocka_unit_test(test_http_options),
 		cmocka_unit_test(test_ringbuf_size),
 		cmocka_unit_test(test_probe_and_list),
 		cmocka_unit_test(test_seconds),

@@ -191,10 +191,10 @@ static void test_requests(void **state)
 	s = series_get(t, &l);
 	assert_non_null(s);
 	assert_non_null(s->http);
-	series_add_request(s, 500 * NSEC_PER_USEC, 0);		/* le 0.0005, clean */
-	series_add_request(s, 500 * NSEC_PER_USEC + 1, 0);	/* le 0.001, clean */
-	series_add_request(s, 80 * NSEC_PER_MSEC, 30 * NSEC_PER_MSEC);	/* le 0.1, hit */
-	series_add_request(s, 11 * NSEC_PER_SEC, 1);		/* +Inf, hit */
+	series_add_request(s, 500 * NSEC_PER_USEC, 0, 0);		/* le 0.0005, clean */
+	series_add_request(s, 500 * NSEC_PER_USEC + 1, 0, 0);	/* le 0.001, clean */
+	series_add_request(s, 80 * NSEC_PER_MSEC, 30 * NSEC_PER_MSEC, 0);	/* le 0.1, hit */
+	series_add_request(s, 11 * NSEC_PER_SEC, 1, 0);		/* +Inf, hit */
 
 	assert_int_equal(s->http->req[SERIES_REQ_CLEAN].count, 2);
 	assert_int_equal(s->http->req[SERIES_REQ_CLEAN].buckets[0], 1);
@@ -213,7 +213,7 @@ static void test_requests(void **state)
 	s = series_get(t, &l);
 	assert_non_null(s);
 	assert_null(s->http);
-	series_add_request(s, 1, 1);
+	series_add_request(s, 1, 1, 0);
 	series_table_free(t);
 }
 

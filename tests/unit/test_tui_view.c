@@ -158,6 +158,22 @@ static void test_sorting_and_selection(void **state)
 	assert_true(find_line(scr, "(exited)") == scr->highlight);
 	assert_non_null(strstr(scr->lines[29], "s sort: gen2 p99"));
 	free(scr);
+	/* j j s: the selection follows the process, not the row, when the order changes. */
+	st.move = -2;
+	scr = render(&st, procs, 3, 120, 30);
+	assert_int_equal(st.selected_pid, 200);
+	free(scr);
+	st.move = 1;
+	scr = render(&st, procs, 3, 120, 30);
+	assert_true(st.selected == 1 && st.selected_pid == 100);
+	free(scr);
+	st.sort = TUI_SORT_PID;
+	tui_sort_procs(&st, procs, 3, 500 * MS);
+	assert_int_equal(procs[0]->target.pid, 100);
+	scr = render(&st, procs, 3, 120, 30);
+	assert_true(st.selected == 0 && st.selected_pid == 100);
+	assert_true(find_line(scr, " 100 ") == scr->highlight);
+	free(scr);
 	stats_free(procs[0]);
 	stats_free(procs[1]);
 	stats_free(procs[2]);
