@@ -2,6 +2,7 @@
 /* Events of a run: collections and requests, to the statistics of their process. */
 #include "app.h"
 #include "fleet.h"
+#include "gc_state_report.h"
 #include "http_session.h"
 #include "messages.h"
 #include "report.h"
@@ -69,5 +70,10 @@ void on_event(const struct gc_event *e, void *ctx)
 		serve_record_gc(app, p, e);
 	if (app->opts.json)
 		report_json_gc(app->out, e);
+	/* The heap a full collection leaves, for the recording's heap timeline. */
+	if (app->opts.json && !app->opts.no_gc_state && e->gen >= 2 && !e->depth) {
+		gc_state_refresh(p->stats);
+		gc_state_emit_json(app->out, e->pid, e->gen, &p->stats->gc_state);
+	}
 }
 

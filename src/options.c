@@ -13,6 +13,7 @@
 enum {
 	OPT_RINGBUF_KB = 0x100, OPT_PROBE, OPT_HTTP, OPT_ALL, OPT_COMM, OPT_CONTAINER, OPT_EXCLUDE,
 	OPT_LISTEN, OPT_PER_PID, OPT_EXPIRE, OPT_RESCAN, OPT_MAX_PROCESSES, OPT_MAX_SERIES,
+	OPT_NO_GC_STATE, OPT_RECORD,
 };
 
 /* Defaults of the fleet options; docs/fleet.md says why. */
@@ -58,6 +59,10 @@ static const char usage[] =
 "  -j, --json             newline-delimited JSON on stdout (schema: docs/json.md)\n"
 "      --http             also track the HTTP/1.x requests these processes serve, and how\n"
 "                         much of their latency is GC (docs/http.md)\n"
+"      --record FILE      write the JSON stream (--json) to FILE, for gcpause diff and\n"
+"                         gcpause report (docs/cause.md)\n"
+"      --no-gc-state      do not read the interpreter's GC state (thresholds, counts,\n"
+"                         tracked and frozen objects) from its memory\n"
 "      --ringbuf-kb KB    event ring buffer size, a power of two >= 4 (default 1024)\n"
 "  -v, --verbose          libbpf debug output on stderr\n"
 "  -h, --help             this help\n"
@@ -83,6 +88,8 @@ static const struct option long_options[] = {
 	{ "rescan", required_argument, NULL, OPT_RESCAN },
 	{ "max-processes", required_argument, NULL, OPT_MAX_PROCESSES },
 	{ "max-series", required_argument, NULL, OPT_MAX_SERIES },
+	{ "no-gc-state", no_argument, NULL, OPT_NO_GC_STATE },
+	{ "record", required_argument, NULL, OPT_RECORD },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -258,6 +265,13 @@ enum options_result options_parse(int argc, char **argv, struct options *o, char
 			break;
 		case OPT_HTTP:
 			o->http = true;
+			break;
+		case OPT_NO_GC_STATE:
+			o->no_gc_state = true;
+			break;
+		case OPT_RECORD:
+			o->record = optarg;
+			o->json = true;
 			break;
 		case OPT_ALL:
 			o->all = true;

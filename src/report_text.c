@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* The human report: a table per process and a histogram per generation, bcc-style bars. */
+#include "gc_state_report.h"
 #include <inttypes.h>
 #include <string.h>
 #include "format.h"
@@ -189,6 +190,7 @@ static void print_process(FILE *out, const struct report_summary *s, const struc
 	if (t->plan.incremental)
 		fprintf(out, "  note: incremental collector: generation 1 is one increment of the "
 			"old generation\n");
+	gc_state_print(out, &p->gc_state);
 	print_header(out);
 	for (i = 0; i < p->ngens; i++) {
 		const struct gen_stats *g = p->gens[i];

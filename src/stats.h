@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "gc_log.h"
+#include "gc_state.h"
 #include "gcpause.h"
 #include "hist.h"
 #include "http_stats.h"
@@ -40,6 +41,10 @@ struct proc_stats {
 	struct http_stats *http;	/* --http: its requests, else NULL */
 	struct http_stats *http_interval;	/* --http: the same, for the current interval */
 	struct gc_log gc_log;		/* --http: recent collections, to overlap requests */
+	struct gc_state_reader *gc_reader;	/* its interpreter's GC state, once read */
+	struct gc_state gc_state;	/* as last read */
+	bool gc_state_off;		/* not readable (gc_state_note says why) or not wanted */
+	char gc_state_note[256];
 };
 
 enum stats_scope { STATS_TOTAL, STATS_INTERVAL };

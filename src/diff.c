@@ -1,0 +1,3 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include "cause.h"
+int cause_diff_main(int argc, char **argv) { return 2; }
