@@ -14,6 +14,8 @@
  * the first generation. A layout that does not check out is refused, never misread.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <gelf.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -363,6 +365,32 @@ static int walk(struct gc_state_reader *r, uint64_t head, int64_t *count, bool *
 	return ret;
 }
 
+/* utime + stime from /proc/PID/stat, 0 if unreadable: GC's share of CPU time needs it. */
+static uint64_t process_cpu_ns(pid_t pid)
+{
+	unsigned long long utime, stime;
+	char path[64], buf[1024], *p;
+	long hz = sysconf(_SC_CLK_TCK);
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0 || hz <= 0)
+		return 0;
+	buf[n] = '\0';
+	/* comm may hold anything: the fields after it follow the last ')' */
+	p = strrchr(buf, ')');
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime,
+			 &stime) != 2)
+		return 0;
+	return (utime + stime) * (1000000000ull / hz);
+}
+
 int gc_state_read(struct gc_state_reader *r, struct gc_state *s)
 {
 	const struct gc_state_layout *l = r->layout;
@@ -394,6 +422,7 @@ int gc_state_read(struct gc_state_reader *r, struct gc_state *s)
 	}
 	if (ret)
 		return ret;
+	s->cpu_ns = process_cpu_ns(r->pid);
 	s->enabled = enabled != 0;
 	s->valid = true;
 	return 0;

@@ -25,6 +25,7 @@ struct gc_state {
 	bool capped;			/* a list was longer than GC_STATE_WALK_CAP: lower bounds */
 	bool has_long_lived;		/* 3.8-3.13: long_lived_total and _pending */
 	int64_t long_lived_total, long_lived_pending;
+	uint64_t cpu_ns;		/* the process's user + system CPU time so far */
 };
 
 struct gc_state_reader;

@@ -64,6 +64,7 @@ struct json_object *gc_state_json(const struct gc_state *s)
 	json_object_object_add(o, "tracked", tracked);
 	json_object_object_add(o, "frozen", json_object_new_int64(s->frozen));
 	json_object_object_add(o, "capped", json_object_new_boolean(s->capped));
+	json_object_object_add(o, "cpu_ns", json_object_new_uint64(s->cpu_ns));
 	if (s->has_long_lived) {
 		json_object_object_add(o, "long_lived_total",
 				       json_object_new_int64(s->long_lived_total));
