@@ -50,6 +50,7 @@ test_packages=(
 	wrk				# --http tests: load generator
 	prometheus python3-yaml		# serve tests: a real scraper; deployment manifest checks
 	util-linux procps		# setpriv (unprivileged test), ps
+	chromium			# report --html: the page rendered headless, screenshot, DOM
 )
 
 packages=("${build_packages[@]}")
