@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* Events of a run: collections and requests, to the statistics of their process. */
 #include "app.h"
+#include "clock.h"
 #include "fleet.h"
 #include "gc_state_report.h"
 #include "http_session.h"
@@ -70,8 +71,12 @@ void on_event(const struct gc_event *e, void *ctx)
 		serve_record_gc(app, p, e);
 	if (app->opts.json)
 		report_json_gc(app->out, e);
-	/* The heap a full collection leaves, for the recording's heap timeline. */
-	if (app->opts.json && !app->opts.no_gc_state && e->gen >= 2 && !e->depth) {
+	/*
+	 * The heap a full collection leaves, for the recording's heap timeline; once a second at
+	 * most: a walk over a large heap reads megabytes of the target's memory.
+	 */
+	if (app->opts.json && !app->opts.no_gc_state && e->gen >= 2 && !e->depth &&
+	    clock_now_ns() - p->stats->gc_state.time_ns >= GC_STATE_MIN_GAP_NS) {
 		gc_state_refresh(p->stats);
 		gc_state_emit_json(app->out, e->pid, e->gen, &p->stats->gc_state);
 	}

@@ -28,7 +28,9 @@
 #include "proc.h"
 
 #define PAGE			4096ul
-#define CACHE_PAGES		256
+/* Read in chunks: fewer calls, each taking the target's mmap lock for a moment only. */
+#define CHUNK			65536ul
+#define CACHE_PAGES		128
 #define GC_NEXT_MASK		(~1ul)	/* NEXT_MASK_UNREACHABLE, set only inside a collection */
 #define GC_PREV_MASK		(~3ul)	/* _gc_prev keeps two flag bits */
 
@@ -81,8 +83,8 @@ static const struct gc_state_layout layouts[] = {
 };
 
 struct cached_page {
-	uint64_t page;		/* address / PAGE + 1; 0: empty */
-	unsigned char data[PAGE];
+	uint64_t base, len;	/* what data holds: [base, base + len); len 0: empty */
+	unsigned char data[CHUNK];
 };
 
 struct gc_state_reader {
@@ -110,22 +112,28 @@ static int read_direct(pid_t pid, uint64_t addr, void *buf, size_t len)
  */
 static int read_u64(struct gc_state_reader *r, uint64_t addr, uint64_t *v)
 {
-	uint64_t page = addr / PAGE, off = addr % PAGE;
-	struct cached_page *c = &r->cache[page % CACHE_PAGES];
-	int ret;
+	struct cached_page *c = &r->cache[(addr / CHUNK) % CACHE_PAGES];
+	uint64_t base;
 
-	if (off > PAGE - sizeof(*v))
-		return read_direct(r->pid, addr, v, sizeof(*v));
-	if (c->page != page + 1) {
-		ret = read_direct(r->pid, page * PAGE, c->data, PAGE);
-		if (ret) {
-			c->page = 0;
-			return read_direct(r->pid, addr, v, sizeof(*v));
-		}
-		c->page = page + 1;
+	if (c->len && addr >= c->base && addr + sizeof(*v) <= c->base + c->len) {
+		memcpy(v, c->data + (addr - c->base), sizeof(*v));
+		return 0;
 	}
-	memcpy(v, c->data + off, sizeof(*v));
-	return 0;
+	/* The whole chunk, or at the edge of a mapping the page alone, or the 8 bytes. */
+	base = addr & ~(CHUNK - 1);
+	c->len = 0;
+	if (!read_direct(r->pid, base, c->data, CHUNK)) {
+		c->base = base;
+		c->len = CHUNK;
+	} else if (base = addr & ~(PAGE - 1), !read_direct(r->pid, base, c->data, PAGE)) {
+		c->base = base;
+		c->len = PAGE;
+	}
+	if (c->len && addr + sizeof(*v) <= c->base + c->len) {
+		memcpy(v, c->data + (addr - c->base), sizeof(*v));
+		return 0;
+	}
+	return read_direct(r->pid, addr, v, sizeof(*v));
 }
 
 static int read_i32(struct gc_state_reader *r, uint64_t addr, int *v)
@@ -138,7 +146,7 @@ static void cache_clear(struct gc_state_reader *r)
 	int i;
 
 	for (i = 0; i < CACHE_PAGES; i++)
-		r->cache[i].page = 0;
+		r->cache[i].len = 0;
 }
 
 struct runtime_search {

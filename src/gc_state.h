@@ -13,6 +13,8 @@
 #define GC_STATE_GENS		3
 /* Objects counted per list at most: a walk costs one read per page of gc headers. */
 #define GC_STATE_WALK_CAP	2000000
+/* Reads after long collections are this far apart at least. */
+#define GC_STATE_MIN_GAP_NS	1000000000ull
 
 struct gc_state {
 	bool valid;

@@ -405,7 +405,7 @@ static void emit_gc_state(struct render *r, const struct series_table *t)
 				continue;
 			set_series_prefix(r, s);
 			for (g = 0; g < 3; g++) {
-				snprintf(own, sizeof(own), "gen=\"%d\"", g);
+				snprintf(own, sizeof(own), "generation=\"%d\"", g);
 				fmt_u64(value, f ? (uint64_t)s->gc_threshold[g] :
 					       (uint64_t)s->gc_tracked[g]);
 				sample(r, names[f], "", own, value);

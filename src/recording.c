@@ -162,6 +162,7 @@ static int add_line(struct recording *r, struct caps *c, struct json_object *o)
 		get_str(o, "method", q->method, sizeof(q->method));
 		get_str(o, "path", q->path, sizeof(q->path));
 		q->arrival_ns = get_u64(o, "arrival_ns");
+		q->start_ns = get_u64(o, "start_ns");
 		q->end_ns = get_u64(o, "end_ns");
 		q->latency_ns = get_u64(o, "latency_ns");
 		q->gc_ns = get_u64(o, "gc_ns");

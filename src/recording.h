@@ -29,7 +29,7 @@ struct rec_req {
 	int pid, tid, status, gc_count;
 	char method[12];
 	char path[96];
-	uint64_t arrival_ns, end_ns, latency_ns, gc_ns;
+	uint64_t arrival_ns, start_ns, end_ns, latency_ns, gc_ns;
 };
 
 struct rec_state {

@@ -18,6 +18,8 @@
 #include "messages.h"
 #include "report_html.h"
 #include "service_stats.h"
+#include "triggers.h"
+#include "options.h"
 
 #define W		900
 #define H		220
@@ -377,6 +379,7 @@ int report_html_write(const char *path, const struct recording *r,
 		histogram(f, r, before, g);
 	timeline(f, r, before);
 	heap(f, r, before);
+	triggers_html(f, r, 0);
 	fputs("</body></html>\n", f);
 	if (fclose(f)) {
 		snprintf(err, err_len, "writing %s: %s", path, strerror(errno));
@@ -387,7 +390,10 @@ int report_html_write(const char *path, const struct recording *r,
 
 static const char report_usage[] =
 "usage: gcpause report RECORDING [--html OUT.html] [--trace OUT.json] [--before RECORDING]\n"
+"                               [--slow SEC]\n"
 "\n"
+"Without --html or --trace: the long pauses (generation 2, or at least --slow SEC), each with\n"
+"the thread that collected and the request in flight on it, and their totals by route.\n"
 "Pictures of a recording (gcpause --record FILE, or --json output): --html a self-contained\n"
 "page (pause histograms per generation, pauses against request latencies over time, the heap\n"
 "over time; with --before, the two recordings overlaid); --trace the Chrome trace-event\n"
@@ -399,10 +405,12 @@ int cause_report_main(int argc, char **argv)
 		{ "html", required_argument, NULL, 'H' },
 		{ "trace", required_argument, NULL, 'T' },
 		{ "before", required_argument, NULL, 'B' },
+		{ "slow", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
 	const char *html = NULL, *trace = NULL, *before_path = NULL;
+	uint64_t slow_ns = 0;
 	struct recording r, before;
 	char err[512];
 	int c, ret = 0;
@@ -420,6 +428,12 @@ int cause_report_main(int argc, char **argv)
 		case 'B':
 			before_path = optarg;
 			break;
+		case 'S':
+			if (options_parse_seconds(optarg, &slow_ns)) {
+				msg_error("invalid --slow '%s': expected seconds > 0", optarg);
+				return 2;
+			}
+			break;
 		case 'h':
 			fputs(report_usage, stdout);
 			return 0;
@@ -429,9 +443,9 @@ int cause_report_main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (argc - optind != 1 || (!html && !trace)) {
-		msg_error("usage: gcpause report RECORDING --html OUT.html and/or --trace "
-			  "OUT.json");
+	if (argc - optind != 1) {
+		msg_error("usage: gcpause report RECORDING [--html OUT.html] [--trace OUT.json] "
+			  "[--slow SEC]");
 		return 2;
 	}
 	if (recording_load(argv[optind], &r, err, sizeof(err))) {
@@ -443,6 +457,8 @@ int cause_report_main(int argc, char **argv)
 		recording_free(&r);
 		return 1;
 	}
+	if (!html && !trace)
+		triggers_print(stdout, &r, slow_ns);
 	if (html && report_html_write(html, &r, before_path ? &before : NULL, err, sizeof(err)))
 		ret = 1;
 	if (!ret && trace && trace_export_write(trace, &r, err, sizeof(err)))

@@ -190,7 +190,6 @@ static void print_process(FILE *out, const struct report_summary *s, const struc
 	if (t->plan.incremental)
 		fprintf(out, "  note: incremental collector: generation 1 is one increment of the "
 			"old generation\n");
-	gc_state_print(out, &p->gc_state);
 	print_header(out);
 	for (i = 0; i < p->ngens; i++) {
 		const struct gen_stats *g = p->gens[i];
@@ -200,6 +199,7 @@ static void print_process(FILE *out, const struct report_summary *s, const struc
 	}
 	stats_merge_all(p, s->scope, &all);
 	print_row(out, "all", &all, wall);
+	gc_state_print(out, &p->gc_state);
 
 	for (i = 0; i < p->ngens; i++) {
 		const struct pause_stats *g = stats_scope(p->gens[i], s->scope);

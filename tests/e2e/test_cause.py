@@ -212,7 +212,7 @@ def test_report_html_renders_in_chromium(seed, tmp_path):
                          text=True, timeout=120)
     assert dom.returncode == 0, dom.stderr[-2000:]
     for element in ('id="hist-gen0"', 'id="hist-gen1"', 'id="hist-gen2"', 'id="timeline"',
-                    'id="heap"', 'class="verdict"'):
+                    'id="heap"', 'class="verdict"', 'id="triggers"'):
         assert element in dom.stdout, element
     assert dom.stdout.count("<circle") > 10
     assert dom.stdout.count('class="heap before"') >= 2
@@ -260,3 +260,31 @@ def test_trace_follows_the_trace_event_format(seed, tmp_path):
     names = {e["pid"]: e["args"]["name"] for e in events
              if e["ph"] == "M" and e["name"] == "process_name"}
     assert set(names) == {r["pid"] for r in recs if r["type"] == "attach"}
+
+
+def test_report_names_the_request_in_flight_for_each_gen2(seed):
+    """Each gen-2 pause against the app's own record of the handler that ran on that thread."""
+    res = run(["report", seed["before"]])
+    assert res.returncode == 0, res.stderr
+    recs = lines(seed["before"])
+    lo, _ = window(recs)
+    gen2 = [r for r in recs if r["type"] == "gc" and r["gen"] == 2]
+    assert gen2, "the before run had no gen-2 collection"
+    rows = [l.split() for l in res.stdout.splitlines()
+            if l.strip() and l.strip()[0].isdigit() and l.strip().split()[0].endswith("s")]
+    assert len(rows) == len(gen2)
+    truth = {}
+    for pid in seed["pids_before"][1:]:
+        path = seed["dir"] / "srv-before" / "truth" / f"requests-{pid}.jsonl"
+        truth[pid] = [json.loads(l) for l in path.read_text().splitlines() if l.strip()]
+    for row, g in zip(rows, gen2):
+        assert int(row[1]) == g["pid"] and int(row[2]) == g["tid"] and row[3] == "2"
+        handled = [q for q in truth.get(g["pid"], []) if q["tid"] == g["tid"] and
+                   q["handler_start_ns"] <= g["start_ns"] <= q["handler_end_ns"]]
+        if handled:
+            assert row[5:7] == ["GET", handled[0]["path"].split("?")[0]], (row, handled)
+        else:
+            # Outside any handler (between requests, or at exit): gcpause may still see the
+            # request open (read done, response not yet written) but never another route.
+            assert row[5] == "-" or row[5:7] == ["GET", "/work/x"], row
+    assert "long pauses by route of the request in flight" in res.stdout
