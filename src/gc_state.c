@@ -167,14 +167,41 @@ static int find_runtime(Elf *elf, size_t strndx, const GElf_Sym *sym, void *arg)
 	return 0;
 }
 
+/*
+ * What runtime_symbol() found per file (device, inode, size, mtime): --all and serve open a
+ * reader for every process of a pool, most running the same binary.
+ */
+#define SYMBOL_CACHE	32
+
+static struct {
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime;
+	uint64_t sym, low;
+} symbol_cache[SYMBOL_CACHE];
+static unsigned int symbol_cache_next;
+
 /* _PyRuntime's link-time address and the lowest PT_LOAD address of the file. */
 static int runtime_symbol(const char *host_path, uint64_t *sym, uint64_t *low_vaddr)
 {
 	struct runtime_search s = { 0 };
 	struct elf_file f;
+	struct stat st;
 	size_t i, n;
 	int ret;
 
+	if (stat(host_path, &st))
+		return -errno;
+	for (i = 0; i < SYMBOL_CACHE; i++)
+		if (symbol_cache[i].ino == st.st_ino && symbol_cache[i].dev == st.st_dev &&
+		    symbol_cache[i].size == st.st_size &&
+		    symbol_cache[i].mtime.tv_sec == st.st_mtim.tv_sec &&
+		    symbol_cache[i].mtime.tv_nsec == st.st_mtim.tv_nsec) {
+			*sym = symbol_cache[i].sym;
+			*low_vaddr = symbol_cache[i].low;
+			return 0;
+		}
 	ret = elf_file_open(host_path, &f);
 	if (ret)
 		return ret;
@@ -190,7 +217,16 @@ static int runtime_symbol(const char *host_path, uint64_t *sym, uint64_t *low_va
 		}
 	elf_file_close(&f);
 	*sym = s.value;
-	return s.found && *low_vaddr != UINT64_MAX ? 0 : -ENOENT;
+	if (!s.found || *low_vaddr == UINT64_MAX)
+		return -ENOENT;
+	i = symbol_cache_next++ % SYMBOL_CACHE;
+	symbol_cache[i].dev = st.st_dev;
+	symbol_cache[i].ino = st.st_ino;
+	symbol_cache[i].size = st.st_size;
+	symbol_cache[i].mtime = st.st_mtim;
+	symbol_cache[i].sym = *sym;
+	symbol_cache[i].low = *low_vaddr;
+	return 0;
 }
 
 /* Where the file with this inode is mapped from its start in pid. */
