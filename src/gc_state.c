@@ -389,21 +389,32 @@ fail:
 	return ret;
 }
 
-/* Objects on the list at head, up to the cap. */
-static int walk(struct gc_state_reader *r, uint64_t head, int64_t *count, bool *capped)
+/*
+ * Objects on the list at head, up to the cap. The target runs on meanwhile: a list it splices
+ * into another (gc.unfreeze(), a collection) leads to another list's head, not back to its own;
+ * that walk is -EAGAIN, to be done again.
+ */
+static int walk(struct gc_state_reader *r, uint64_t head, const uint64_t heads[GC_STATE_GENS + 1],
+		int64_t *count, bool *capped)
 {
 	uint64_t node;
 	int64_t n = 0;
-	int ret;
+	int ret, i;
 
 	ret = read_u64(r, head, &node);
-	while (!ret && (node & GC_NEXT_MASK) != head && node) {
+	while (!ret && (node & GC_NEXT_MASK) != head) {
+		node &= GC_NEXT_MASK;
+		for (i = 0; i <= GC_STATE_GENS; i++)
+			if (node == heads[i])
+				return -EAGAIN;
+		if (!node)
+			return -EAGAIN;
 		if (n >= GC_STATE_WALK_CAP) {
 			*capped = true;
 			break;
 		}
 		n++;
-		ret = read_u64(r, node & GC_NEXT_MASK, &node);
+		ret = read_u64(r, node, &node);
 	}
 	*count = n;
 	return ret;
@@ -435,12 +446,15 @@ static uint64_t process_cpu_ns(pid_t pid)
 	return (utime + stime) * (1000000000ull / hz);
 }
 
-int gc_state_read(struct gc_state_reader *r, struct gc_state *s)
+static int read_once(struct gc_state_reader *r, struct gc_state *s)
 {
 	const struct gc_state_layout *l = r->layout;
-	uint64_t v;
+	uint64_t v, heads[GC_STATE_GENS + 1];
 	int i, ret, enabled;
 
+	for (i = 0; i < GC_STATE_GENS; i++)
+		heads[i] = r->gc + l->gens + i * GEN_SIZE;
+	heads[GC_STATE_GENS] = r->gc + l->permanent;
 	memset(s, 0, sizeof(*s));
 	cache_clear(r);
 	s->time_ns = clock_now_ns();
@@ -452,10 +466,10 @@ int gc_state_read(struct gc_state_reader *r, struct gc_state *s)
 		if (!ret)
 			ret = read_i32(r, gen + GEN_COUNT, &s->count[i]);
 		if (!ret)
-			ret = walk(r, gen, &s->tracked[i], &s->capped);
+			ret = walk(r, gen, heads, &s->tracked[i], &s->capped);
 	}
 	if (!ret)
-		ret = walk(r, r->gc + l->permanent, &s->frozen, &s->capped);
+		ret = walk(r, r->gc + l->permanent, heads, &s->frozen, &s->capped);
 	if (!ret && l->long_lived_total >= 0) {
 		ret = read_u64(r, r->gc + l->long_lived_total, &v);
 		s->long_lived_total = (int64_t)v;
@@ -468,8 +482,18 @@ int gc_state_read(struct gc_state_reader *r, struct gc_state *s)
 		return ret;
 	s->cpu_ns = process_cpu_ns(r->pid);
 	s->enabled = enabled != 0;
+	s->read_ns = clock_now_ns() - s->time_ns;
 	s->valid = true;
 	return 0;
+}
+
+int gc_state_read(struct gc_state_reader *r, struct gc_state *s)
+{
+	int tries, ret = -EAGAIN;
+
+	for (tries = 0; tries < 3 && ret == -EAGAIN; tries++)
+		ret = read_once(r, s);
+	return ret;
 }
 
 const char *gc_state_source(const struct gc_state_reader *r)

@@ -18,7 +18,8 @@
 
 struct gc_state {
 	bool valid;
-	uint64_t time_ns;		/* CLOCK_MONOTONIC, when it was read */
+	uint64_t time_ns;		/* CLOCK_MONOTONIC, when its reading began */
+	uint64_t read_ns;		/* how long the reading took */
 	bool enabled;
 	int threshold[GC_STATE_GENS];
 	int count[GC_STATE_GENS];	/* gc.get_count() */
@@ -39,7 +40,10 @@ struct gc_state_reader;
  */
 int gc_state_open(pid_t pid, const char *binary, const char *host_path, int minor,
 		  struct gc_state_reader **out, char *why, size_t why_len);
-/* Reads the state now. Returns 0 or -errno (the process is gone, say). */
+/*
+ * Reads the state now. Returns 0 or -errno: the process is gone, or -EAGAIN when the lists kept
+ * changing under three readings in a row.
+ */
 int gc_state_read(struct gc_state_reader *r, struct gc_state *s);
 /* "DWARF-checked table", "_Py_DebugOffsets and table": how the layout was found. */
 const char *gc_state_source(const struct gc_state_reader *r);

@@ -55,6 +55,7 @@ struct json_object *gc_state_json(const struct gc_state *s)
 		return NULL;
 	o = json_object_new_object();
 	json_object_object_add(o, "time_ns", json_object_new_uint64(s->time_ns));
+	json_object_object_add(o, "read_ns", json_object_new_uint64(s->read_ns));
 	json_object_object_add(o, "enabled", json_object_new_boolean(s->enabled));
 	json_object_object_add(o, "threshold", int_array(s->threshold, GC_STATE_GENS));
 	json_object_object_add(o, "count", int_array(s->count, GC_STATE_GENS));

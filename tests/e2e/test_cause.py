@@ -179,8 +179,10 @@ def test_diff_bad_input(seed, tmp_path):
     cut.write_text("\n".join(Path(seed["after"]).read_text().splitlines()[:5]) + "\n")
     res = run(["diff", seed["before"], cut])
     assert res.returncode == 1 and "no total summary" in res.stderr
-    res = run(["report", seed["after"]])
-    assert res.returncode == 2
+    res = run(["report"])
+    assert res.returncode == 2 and len(res.stderr.splitlines()) == 1
+    res = run(["report", seed["after"], "--slow", "x"])
+    assert res.returncode == 2 and "invalid --slow" in res.stderr
 
 
 def png_pixels_vary(path):

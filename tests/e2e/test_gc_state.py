@@ -56,7 +56,9 @@ def command_for(build):
 
 
 def check_phase(phase, nxt, reads):
-    window = [r for r in reads if phase["truth_ns"] < r["time_ns"] < nxt]
+    # A reading spans time: only those wholly inside the phase.
+    window = [r for r in reads if phase["truth_ns"] < r["time_ns"] and
+              r["time_ns"] + r["read_ns"] < nxt]
     assert window, f"no GC state read while phase {phase['phase']} held"
     for r in window:
         what = f"phase {phase['phase']}: gcpause read {r}, the gc module said {phase}"
