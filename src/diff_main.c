@@ -170,7 +170,8 @@ static void print_json(FILE *out, const struct diff_result *d, int n)
 		diff_verdict(&d[i], verdict, sizeof(verdict));
 		json_object_object_add(s, "service", json_object_new_string(d[i].service));
 		json_object_object_add(s, "verdict", json_object_new_string(verdict));
-		json_object_object_add(s, "processes_before", json_object_new_int(d[i].procs_before));
+		json_object_object_add(s, "processes_before",
+				       json_object_new_int(d[i].procs_before));
 		json_object_object_add(s, "processes_after", json_object_new_int(d[i].procs_after));
 		json_object_object_add(s, "state_before", state_json(&d[i].state_before));
 		json_object_object_add(s, "state_after", state_json(&d[i].state_after));

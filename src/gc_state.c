@@ -392,10 +392,10 @@ fail:
 /*
  * Objects on the list at head, up to the cap. The target runs on meanwhile: a list it splices
  * into another (gc.unfreeze(), a collection) leads to another list's head, not back to its own;
- * that walk is -EAGAIN, to be done again.
+ * that walk is -EAGAIN, with the objects counted up to there.
  */
-static int walk(struct gc_state_reader *r, uint64_t head, const uint64_t heads[GC_STATE_GENS + 1],
-		int64_t *count, bool *capped)
+static int walk_once(struct gc_state_reader *r, uint64_t head,
+		     const uint64_t heads[GC_STATE_GENS + 1], int64_t *count, bool *capped)
 {
 	uint64_t node;
 	int64_t n = 0;
@@ -404,11 +404,12 @@ static int walk(struct gc_state_reader *r, uint64_t head, const uint64_t heads[G
 	ret = read_u64(r, head, &node);
 	while (!ret && (node & GC_NEXT_MASK) != head) {
 		node &= GC_NEXT_MASK;
-		for (i = 0; i <= GC_STATE_GENS; i++)
-			if (node == heads[i])
-				return -EAGAIN;
-		if (!node)
+		for (i = 0; i <= GC_STATE_GENS && node != heads[i]; i++)
+			;
+		if (i <= GC_STATE_GENS || !node) {
+			*count = n;
 			return -EAGAIN;
+		}
 		if (n >= GC_STATE_WALK_CAP) {
 			*capped = true;
 			break;
@@ -446,7 +447,24 @@ static uint64_t process_cpu_ns(pid_t pid)
 	return (utime + stime) * (1000000000ull / hz);
 }
 
-static int read_once(struct gc_state_reader *r, struct gc_state *s)
+/* A walk done again when the list changed under it; after three, its count is approximate. */
+static int walk(struct gc_state_reader *r, uint64_t head, const uint64_t heads[GC_STATE_GENS + 1],
+		int64_t *count, struct gc_state *s)
+{
+	int tries, ret = -EAGAIN;
+
+	for (tries = 0; tries < 3 && ret == -EAGAIN; tries++) {
+		cache_clear(r);
+		ret = walk_once(r, head, heads, count, &s->capped);
+	}
+	if (ret == -EAGAIN) {
+		s->approximate = true;
+		ret = 0;
+	}
+	return ret;
+}
+
+int gc_state_read(struct gc_state_reader *r, struct gc_state *s)
 {
 	const struct gc_state_layout *l = r->layout;
 	uint64_t v, heads[GC_STATE_GENS + 1];
@@ -466,10 +484,10 @@ static int read_once(struct gc_state_reader *r, struct gc_state *s)
 		if (!ret)
 			ret = read_i32(r, gen + GEN_COUNT, &s->count[i]);
 		if (!ret)
-			ret = walk(r, gen, heads, &s->tracked[i], &s->capped);
+			ret = walk(r, gen, heads, &s->tracked[i], s);
 	}
 	if (!ret)
-		ret = walk(r, r->gc + l->permanent, heads, &s->frozen, &s->capped);
+		ret = walk(r, r->gc + l->permanent, heads, &s->frozen, s);
 	if (!ret && l->long_lived_total >= 0) {
 		ret = read_u64(r, r->gc + l->long_lived_total, &v);
 		s->long_lived_total = (int64_t)v;
@@ -485,15 +503,6 @@ static int read_once(struct gc_state_reader *r, struct gc_state *s)
 	s->read_ns = clock_now_ns() - s->time_ns;
 	s->valid = true;
 	return 0;
-}
-
-int gc_state_read(struct gc_state_reader *r, struct gc_state *s)
-{
-	int tries, ret = -EAGAIN;
-
-	for (tries = 0; tries < 3 && ret == -EAGAIN; tries++)
-		ret = read_once(r, s);
-	return ret;
 }
 
 const char *gc_state_source(const struct gc_state_reader *r)

@@ -26,6 +26,7 @@ struct gc_state {
 	int64_t tracked[GC_STATE_GENS];	/* len(gc.get_objects(i)) */
 	int64_t frozen;			/* gc.get_freeze_count() */
 	bool capped;			/* a list was longer than GC_STATE_WALK_CAP: lower bounds */
+	bool approximate;		/* a list kept changing under three walks: counted to the change */
 	bool has_long_lived;		/* 3.8-3.13: long_lived_total and _pending */
 	int64_t long_lived_total, long_lived_pending;
 	uint64_t cpu_ns;		/* the process's user + system CPU time so far */
@@ -40,10 +41,7 @@ struct gc_state_reader;
  */
 int gc_state_open(pid_t pid, const char *binary, const char *host_path, int minor,
 		  struct gc_state_reader **out, char *why, size_t why_len);
-/*
- * Reads the state now. Returns 0 or -errno: the process is gone, or -EAGAIN when the lists kept
- * changing under three readings in a row.
- */
+/* Reads the state now. Returns 0 or -errno (the process is gone, say). */
 int gc_state_read(struct gc_state_reader *r, struct gc_state *s);
 /* "DWARF-checked table", "_Py_DebugOffsets and table": how the layout was found. */
 const char *gc_state_source(const struct gc_state_reader *r);

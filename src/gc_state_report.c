@@ -65,6 +65,7 @@ struct json_object *gc_state_json(const struct gc_state *s)
 	json_object_object_add(o, "tracked", tracked);
 	json_object_object_add(o, "frozen", json_object_new_int64(s->frozen));
 	json_object_object_add(o, "capped", json_object_new_boolean(s->capped));
+	json_object_object_add(o, "approximate", json_object_new_boolean(s->approximate));
 	json_object_object_add(o, "cpu_ns", json_object_new_uint64(s->cpu_ns));
 	if (s->has_long_lived) {
 		json_object_object_add(o, "long_lived_total",
@@ -82,8 +83,9 @@ void gc_state_print(FILE *out, const struct gc_state *s)
 	fprintf(out, "  gc state: %s  threshold %d/%d/%d  count %d/%d/%d  tracked "
 		"%s%lld/%lld/%lld  frozen %s%lld", s->enabled ? "enabled" : "DISABLED",
 		s->threshold[0], s->threshold[1], s->threshold[2], s->count[0], s->count[1],
-		s->count[2], s->capped ? ">=" : "", (long long)s->tracked[0],
-		(long long)s->tracked[1], (long long)s->tracked[2], s->capped ? ">=" : "",
+		s->count[2], s->capped ? ">=" : s->approximate ? "~" : "", (long long)s->tracked[0],
+		(long long)s->tracked[1], (long long)s->tracked[2],
+		s->capped ? ">=" : s->approximate ? "~" : "",
 		(long long)s->frozen);
 	if (s->has_long_lived)
 		fprintf(out, "  long-lived %lld (+%lld pending)", (long long)s->long_lived_total,

@@ -172,17 +172,19 @@ static void timeline_panel(FILE *f, const struct recording *r, int top, int heig
 					"height=\"2\" fill=\"#888\"/>\n", PAD_L + c,
 					y_of(v, top, height) - 1);
 			else
-				fprintf(f, "<circle class=\"pause gen%d\" cx=\"%d\" cy=\"%.1f\" "
-					"r=\"%d\" fill=\"%s\" fill-opacity=\"0.8\"/>\n", k, PAD_L + c,
-					y_of(v, top, height), k + 2, gen_colour[k]);
+				fprintf(f, "<circle class=\"pause gen%d\" cx=\"%d\" "
+					"cy=\"%.1f\" r=\"%d\" fill=\"%s\" fill-opacity=\"0.8\"/>\n",
+					k, PAD_L + c, y_of(v, top, height), k + 2, gen_colour[k]);
 		}
 	for (k = 4; k <= 10; k += 2) {
 		char lab[FMT_DURATION_LEN];
 
 		fmt_duration(lab, sizeof(lab), (uint64_t)pow(10, k));
 		axis_label(f, PAD_L - 6, y_of(pow(10, k), top, height) + 4, "end", lab);
+		double y = y_of(pow(10, k), top, height);
+
 		fprintf(f, "<line x1=\"%d\" x2=\"%d\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>\n",
-			PAD_L, W - 10, y_of(pow(10, k), top, height), y_of(pow(10, k), top, height));
+			PAD_L, W - 10, y, y);
 	}
 	free(colmax);
 }
@@ -242,8 +244,9 @@ static void heap_lines(FILE *f, const struct recording *r, const char *colour, d
 			if (s->pid != r->procs[i].pid || s->time_ns < r->start_ns)
 				continue;
 			if (!points++)
-				fprintf(f, "<polyline class=\"heap %s\" fill=\"none\" stroke=\"%s\" "
-					"stroke-width=\"1.5\" points=\"", side, colour);
+				fprintf(f, "<polyline class=\"heap %s\" fill=\"none\" "
+					"stroke=\"%s\" stroke-width=\"1.5\" points=\"", side,
+					colour);
 			fprintf(f, "%.1f,%.1f ", x, y);
 		}
 		if (points)

@@ -107,7 +107,8 @@ static double cpu_share(const struct recording *r, const char *comm)
 void service_metrics(const struct recording *r, const char *comm, uint64_t lo, uint64_t hi,
 		     bool whole, double v[M_COUNT])
 {
-	size_t n = r->ngcs > r->nreqs ? r->ngcs : r->nreqs, i, nreq = 0, nhit = 0, ngen[REC_GENS] = {};
+	size_t n = r->ngcs > r->nreqs ? r->ngcs : r->nreqs, i, nreq = 0, nhit = 0;
+	size_t ngen[REC_GENS] = {};
 	size_t nall = 0, tail_n = 0, tail_hit = 0;
 	double *lat = calloc(n + 1, sizeof(double)), *hit = calloc(n + 1, sizeof(double));
 	double *gen[REC_GENS], *all = calloc(n + 1, sizeof(double));

@@ -167,7 +167,7 @@ void triggers_html(FILE *f, const struct recording *r, uint64_t slow_ns)
 			fmt_duration(d, sizeof(d), routes[i].max_ns));
 	}
 	if (!nroutes)
-		fputs("<tr><td>no generation-2 collection</td><td>0</td><td>-</td><td>-</td></tr>\n",
-		      f);
+		fputs("<tr><td>no generation-2 collection</td><td>0</td><td>-</td>"
+		      "<td>-</td></tr>\n", f);
 	fputs("</table>\n", f);
 }

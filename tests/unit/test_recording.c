@@ -36,7 +36,8 @@ static char *write_recording(uint64_t gen0_ns, uint64_t gen2_ns, uint64_t req_ns
 	for (i = 0; i < 100; i++)
 		fprintf(f, "{\"type\":\"gc\",\"pid\":7,\"tid\":7,\"gen\":0,\"start_ns\":%llu,"
 			"\"duration_ns\":%llu,\"collected\":3,\"depth\":0}\n",
-			(unsigned long long)(t0 + i * SEC / 10 + 1000), (unsigned long long)gen0_ns);
+			(unsigned long long)(t0 + i * SEC / 10 + 1000),
+			(unsigned long long)gen0_ns);
 	fprintf(f, "{\"type\":\"gc\",\"pid\":7,\"tid\":7,\"gen\":2,\"start_ns\":%llu,"
 		"\"duration_ns\":%llu,\"collected\":0,\"depth\":0}\n",
 		(unsigned long long)(t0 + 5 * SEC - gen2_ns / 2), (unsigned long long)gen2_ns);
@@ -54,9 +55,11 @@ static char *write_recording(uint64_t gen0_ns, uint64_t gen2_ns, uint64_t req_ns
 	for (i = 1; i <= 10; i++)
 		fprintf(f, "{\"type\":\"summary\",\"scope\":\"interval\",\"start_ns\":%llu,"
 			"\"end_ns\":%llu,\"processes\":[{\"pid\":7,\"comm\":\"app\",\"gc_state\":"
-			"{\"time_ns\":%llu,\"enabled\":true,\"threshold\":[700,10,10],\"count\":[1,2,3],"
+			"{\"time_ns\":%llu,\"enabled\":true,\"threshold\":[700,10,10],"
+			"\"count\":[1,2,3],"
 			"\"tracked\":[10,20,%d],\"frozen\":%d,\"cpu_ns\":%llu}}]}\n",
-			(unsigned long long)(t0 + (i - 1) * SEC), (unsigned long long)(t0 + i * SEC),
+			(unsigned long long)(t0 + (i - 1) * SEC),
+			(unsigned long long)(t0 + i * SEC),
 			(unsigned long long)(t0 + i * SEC), 1000 * i, frozen,
 			(unsigned long long)(i * SEC / 2));
 	fprintf(f, "{\"type\":\"summary\",\"scope\":\"total\",\"start_ns\":%llu,\"end_ns\":%llu,"
