@@ -1,15 +1,15 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* Events of a run: collections and requests, to the statistics of their process. */
 #include "app.h"
-#include "clock.h"
 #include "fleet.h"
-#include "gc_state_report.h"
 #include "http_session.h"
 #include "messages.h"
 #include "report.h"
 #include "serve.h"
 #include "proc.h"
 #include "tracer.h"
+#include "clock.h"
+#include "gc_state_report.h"
 
 int read_gc_events(struct app *app)
 {
