@@ -370,9 +370,13 @@ int gc_state_open(pid_t pid, const char *binary, const char *host_path, int mino
 	ret = locate_gc(r, p, start - low + sym, why, why_len);
 	if (ret)
 		goto fail;
-	for (i = 0; i < sizeof(layouts) / sizeof(layouts[0]); i++) {
-		const struct gc_state_layout *l = &layouts[i];
+	/* A collection under way breaks the invariants for a moment: a few looks, a little apart. */
+	for (i = 0; i < 3 * sizeof(layouts) / sizeof(layouts[0]); i++) {
+		const struct gc_state_layout *l = &layouts[i % (sizeof(layouts) /
+							      sizeof(layouts[0]))];
 
+		if (i && !(i % (sizeof(layouts) / sizeof(layouts[0]))))
+			usleep(2000);
 		if (minor >= l->minor_lo && minor <= l->minor_hi && layout_ok(r, l)) {
 			r->layout = l;
 			snprintf(r->source, sizeof(r->source), "%s layout%s", l->name,

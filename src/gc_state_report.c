@@ -23,6 +23,9 @@ void gc_state_refresh(struct proc_stats *p)
 					    minor, &p->gc_reader, why, sizeof(why));
 		if (ret == -ESRCH)
 			return;
+		/* The lists may have been mid-collection at each look: tried again at later reports. */
+		if (ret == -ENOTSUP && minor && ++p->gc_state_failures < GC_STATE_OPEN_TRIES)
+			return;
 		if (ret) {
 			/* Said once: the reports go on without it. */
 			p->gc_state_off = true;

@@ -6,6 +6,9 @@
 #include <stdio.h>
 #include "gc_state.h"
 
+/* Reports at which a process's GC state is looked for before it is given up. */
+#define GC_STATE_OPEN_TRIES	5
+
 struct proc_stats;
 struct json_object;
 

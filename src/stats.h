@@ -44,6 +44,7 @@ struct proc_stats {
 	struct gc_state_reader *gc_reader;	/* its interpreter's GC state, once read */
 	struct gc_state gc_state;	/* as last read */
 	bool gc_state_off;		/* not readable (gc_state_note says why) or not wanted */
+	int gc_state_failures;		/* layouts that did not check out, so far */
 	char gc_state_note[256];
 };
 
