@@ -23,7 +23,7 @@ CPPFLAGS	+= -I$(OUTPUT) -Isrc -Ibpf \
 		   $(shell pkg-config --cflags libbpf json-c libmicrohttpd 2>/dev/null)
 LDLIBS		+= $(shell pkg-config --libs libbpf json-c libmicrohttpd 2>/dev/null || \
 		   echo -lbpf -ljson-c -lmicrohttpd) \
-		   -ldw -ldebuginfod -lelf -llzma -lcapstone -lncursesw -lz
+		   -ldw -ldebuginfod -lelf -llzma -lcapstone -lncursesw -lz -lm
 # The BPF target has no system include dirs of its own; borrow the host's (asm/ lives in the
 # multiarch one) the way libbpf-bootstrap does.
 CLANG_BPF_SYS_INCLUDES = $(shell $(CLANG) -v -E - </dev/null 2>&1 \

@@ -54,6 +54,7 @@ test_packages=(
 	prometheus python3-yaml		# serve tests: a real scraper; deployment manifest checks
 	util-linux procps		# setpriv (unprivileged test), ps
 	docker.io			# the image built and run as the DaemonSet runs it (test_docker)
+	chromium			# report --html: the page rendered headless, screenshot, DOM
 )
 
 packages=("${build_packages[@]}")

@@ -9,6 +9,8 @@
 #include "serve.h"
 #include "proc.h"
 #include "tracer.h"
+#include "clock.h"
+#include "gc_state_report.h"
 
 int read_gc_events(struct app *app)
 {
@@ -108,5 +110,15 @@ void on_event(const struct gc_event *e, void *ctx)
 		serve_record_gc(app, p, e);
 	if (app->opts.json)
 		report_json_gc(app->out, e);
+	/*
+	 * The heap a full collection leaves, for the recording's heap timeline; once a second at
+	 * most: a walk over a large heap reads megabytes of the target's memory. Not with --all,
+	 * where it would hold up the loop that must attach new processes at their exec.
+	 */
+	if (app->opts.json && !app->opts.no_gc_state && !app->fleet && e->gen >= 2 && !e->depth &&
+	    clock_now_ns() - p->stats->gc_state.time_ns >= GC_STATE_MIN_GAP_NS) {
+		gc_state_refresh(p->stats);
+		gc_state_emit_json(app->out, e->pid, e->gen, &p->stats->gc_state);
+	}
 }
 

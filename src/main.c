@@ -19,6 +19,7 @@
 #include <unistd.h>
 #include <bpf/libbpf.h>
 #include "clock.h"
+#include "cause.h"
 #include "container.h"
 #include "exec_watch.h"
 #include "fleet.h"
@@ -453,6 +454,10 @@ int main(int argc, char **argv)
 	int ret, i, exit_code = 1;
 	bool waiting = false;
 
+	/* Subcommands that read recordings and trace nothing. */
+	if (argc > 1 && (!strcmp(argv[1], "diff") || !strcmp(argv[1], "report")))
+		return argv[1][0] == 'd' ? cause_diff_main(argc - 1, argv + 1) :
+					   cause_report_main(argc - 1, argv + 1);
 	switch (options_parse(argc, argv, &app.opts, err, sizeof(err))) {
 	case OPTIONS_EXIT_OK:
 		options_free(&app.opts);
@@ -465,7 +470,7 @@ int main(int argc, char **argv)
 		break;
 	}
 	verbose = app.opts.verbose;
-	app.quiet = app.opts.json || app.opts.top;
+	app.quiet = (app.opts.json && !app.opts.record) || app.opts.top;
 	if (app.opts.top && (!isatty(STDOUT_FILENO) || !isatty(STDIN_FILENO))) {
 		msg_error("top needs a terminal on stdin and stdout; for a report use gcpause "
 			  "-p PID (text) or --json");
@@ -475,6 +480,14 @@ int main(int argc, char **argv)
 	libbpf_set_print(libbpf_print);
 	app.out = stdout;
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (app.opts.record) {
+		app.out = fopen(app.opts.record, "we");
+		if (!app.out) {
+			msg_error("cannot write %s: %s", app.opts.record, strerror(errno));
+			return 1;
+		}
+		setvbuf(app.out, NULL, _IOLBF, 0);
+	}
 
 	if (app.opts.list) {
 		/* Listing reads /proc and ELF files only, but other users' maps need privileges. */
@@ -595,6 +608,14 @@ cleanup:
 		close(app.sigfd);
 	if (app.epfd >= 0)
 		close(app.epfd);
+	if (app.out && app.out != stdout) {
+		if (fclose(app.out) && !exit_code) {
+			msg_error("writing %s: %s", app.opts.record, strerror(errno));
+			exit_code = 1;
+		} else if (!exit_code) {
+			msg_status(false, "recording written to %s", app.opts.record);
+		}
+	}
 	options_free(&app.opts);
 	return exit_code;
 }

@@ -16,6 +16,7 @@ enum {
 	OPT_RINGBUF_KB = 0x100, OPT_PROBE, OPT_HTTP, OPT_ALL, OPT_COMM, OPT_CONTAINER, OPT_EXCLUDE,
 	OPT_LISTEN, OPT_PER_PID, OPT_EXPIRE, OPT_RESCAN, OPT_MAX_PROCESSES, OPT_MAX_SERIES,
 	OPT_ROUTE, OPT_HIT_MIN,
+	OPT_NO_GC_STATE, OPT_RECORD,
 };
 
 /* Defaults of the fleet options; docs/fleet.md says why. */
@@ -29,13 +30,17 @@ static const char usage[] =
 "       gcpause list [-p PID ...] [--probe MODE] [--json]\n"
 "       gcpause top [OPTIONS] -p PID [-p PID ...] | --all | -- COMMAND [ARG ...]\n"
 "       gcpause serve [OPTIONS] [--all | -p PID ...] [--listen ADDR:PORT] [--per-pid]\n"
+"       gcpause diff BEFORE AFTER [--json] [--html OUT.html]\n"
+"       gcpause report RECORDING [--html OUT.html] [--trace OUT.json] [--before REC]\n"
+"                              [--slow SEC]\n"
 "Measure CPython garbage-collection pauses from outside the process, through the interpreter's\n"
 "python:gc__start/gc__done markers or, in builds without them, its collection function.\n"
 "Prints per-process, per-generation pause statistics and histograms when it stops (Ctrl-C,\n"
 "-d elapsed, or every traced process gone). \"list\" shows the Python processes and how each\n"
 "would be probed; \"top\" shows pauses (and requests) live, refreshed every -i seconds (1);\n"
 "\"serve\" exports them to Prometheus until stopped (every Python process without -p;\n"
-"metrics: docs/metrics.md, deployment: docs/deploy.md).\n"
+"metrics: docs/metrics.md, deployment: docs/deploy.md). \"diff\" compares two recordings\n"
+"(--record FILE), \"report\" draws one (docs/cause.md).\n"
 "\n"
 "  -p, --pid PID          trace this process (repeat for more)\n"
 "  -- COMMAND [ARG ...]   start COMMAND and trace it from its first collection\n"
@@ -66,6 +71,10 @@ static const char usage[] =
 "                         without it (repeatable, the first match wins)\n"
 "      --hit-min DURATION --http: GC a request must overlap to be a \"big hit\" (default\n"
 "                         1ms; 500us, 2ms, 0.1s)\n"
+"      --record FILE      write the JSON stream (--json) to FILE, for gcpause diff and\n"
+"                         gcpause report (docs/cause.md)\n"
+"      --no-gc-state      do not read the interpreter's GC state (thresholds, counts,\n"
+"                         tracked and frozen objects) from its memory\n"
 "      --ringbuf-kb KB    event ring buffer size, a power of two >= 4 (default 1024)\n"
 "  -v, --verbose          libbpf debug output on stderr\n"
 "  -h, --help             this help\n"
@@ -95,6 +104,8 @@ static const struct option long_options[] = {
 	{ "rescan", required_argument, NULL, OPT_RESCAN },
 	{ "max-processes", required_argument, NULL, OPT_MAX_PROCESSES },
 	{ "max-series", required_argument, NULL, OPT_MAX_SERIES },
+	{ "no-gc-state", no_argument, NULL, OPT_NO_GC_STATE },
+	{ "record", required_argument, NULL, OPT_RECORD },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -300,6 +311,13 @@ enum options_result options_parse(int argc, char **argv, struct options *o, char
 			break;
 		case OPT_HTTP:
 			o->http = true;
+			break;
+		case OPT_NO_GC_STATE:
+			o->no_gc_state = true;
+			break;
+		case OPT_RECORD:
+			o->record = optarg;
+			o->json = true;
 			break;
 		case OPT_ALL:
 			o->all = true;

@@ -41,6 +41,8 @@ struct options {
 	bool hit_min_set;
 	bool json;
 	bool verbose;
+	bool no_gc_state;		/* --no-gc-state: the interpreter's GC state is not read */
+	const char *record;		/* --record FILE: the JSON stream goes there */
 };
 
 enum options_result {

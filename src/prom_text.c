@@ -385,6 +385,55 @@ static void emit_processes(struct render *r, const struct series_table *t)
 	}
 }
 
+/* The interpreters' own GC state, read from their memory at the scrape. */
+static void emit_gc_state(struct render *r, const struct series_table *t)
+{
+	static const char *const names[] = { "gcpause_gc_tracked_objects",
+					     "gcpause_gc_threshold" };
+	static const char *const helps[] = {
+		"Objects the collector tracks, per generation (len(gc.get_objects(gen))), summed "
+		"over the series' processes.",
+		"Collection threshold per generation (gc.get_threshold()), the largest of the "
+		"series' processes.",
+	};
+	const struct series *s;
+	char value[NUM_LEN], own[32];
+	int f, g;
+
+	for (f = 0; f < 2; f++) {
+		family(r, names[f], "gauge", helps[f]);
+		for (s = t ? series_first(t) : NULL; s; s = series_next(s)) {
+			if (!s->gc_state_procs)
+				continue;
+			set_series_prefix(r, s);
+			for (g = 0; g < 3; g++) {
+				snprintf(own, sizeof(own), "generation=\"%d\"", g);
+				fmt_u64(value, f ? (uint64_t)s->gc_threshold[g] :
+					       (uint64_t)s->gc_tracked[g]);
+				sample(r, names[f], "", own, value);
+			}
+		}
+	}
+	family(r, "gcpause_gc_frozen_objects", "gauge",
+	       "Objects in the permanent generation (gc.get_freeze_count()), summed.");
+	for (s = t ? series_first(t) : NULL; s; s = series_next(s)) {
+		if (!s->gc_state_procs)
+			continue;
+		set_series_prefix(r, s);
+		fmt_u64(value, (uint64_t)s->gc_frozen);
+		sample(r, "gcpause_gc_frozen_objects", "", NULL, value);
+	}
+	family(r, "gcpause_gc_disabled_processes", "gauge",
+	       "Processes of the series whose collector is disabled (gc.disable()).");
+	for (s = t ? series_first(t) : NULL; s; s = series_next(s)) {
+		if (!s->gc_state_procs)
+			continue;
+		set_series_prefix(r, s);
+		fmt_u64(value, s->gc_disabled);
+		sample(r, "gcpause_gc_disabled_processes", "", NULL, value);
+	}
+}
+
 static void emit_requests(struct render *r, const struct series_table *t)
 {
 	const char *dur = "gcpause_http_request_duration_seconds";
@@ -537,6 +586,7 @@ int prom_render(const struct series_table *t, const struct agent_metrics *m, str
 			"Objects the collections found unreachable (collected and uncollectable).",
 			GEN_COLLECTED);
 	emit_processes(&r, t);
+	emit_gc_state(&r, t);
 	if (m->http)
 		emit_requests(&r, t);
 	emit_agent(&r, t, m);

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* Newline-delimited JSON: one object a line, times in CLOCK_MONOTONIC nanoseconds. */
+#include "gc_state_report.h"
 #include <json-c/json.h>
 #include "proc_identity.h"
 #include "report.h"
@@ -410,6 +411,10 @@ static struct json_object *process_json(const struct report_summary *s, const st
 		json_object_object_add(json_object_object_get(obj, "http"), "gc_vs_requests",
 				       pool_json(&pool));
 	}
+	if (p->gc_state.valid)
+		json_object_object_add(obj, "gc_state", gc_state_json(&p->gc_state));
+	else if (p->gc_state_note[0])
+		add_str(obj, "gc_state_unavailable", p->gc_state_note);
 	return obj;
 }
 

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* The human report: a table per process and a histogram per generation, bcc-style bars. */
+#include "gc_state_report.h"
 #include <inttypes.h>
 #include <string.h>
 #include "format.h"
@@ -286,6 +287,7 @@ static void print_process(FILE *out, const struct report_summary *s, const struc
 	}
 	stats_merge_all(p, s->scope, &all);
 	print_row(out, "all", &all, wall);
+	gc_state_print(out, &p->gc_state);
 
 	for (i = 0; i < p->ngens; i++) {
 		const struct pause_stats *g = stats_scope(p->gens[i], s->scope);

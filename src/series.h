@@ -66,6 +66,10 @@ struct series {
 	uint64_t idle_since_ns;
 	struct series_gen gens[SERIES_GENS];
 	struct series_http *http;	/* NULL unless the table was made for --http */
+	/* The GC state of its live processes, summed at each scrape (threshold: the largest). */
+	unsigned int gc_state_procs, gc_disabled;
+	int64_t gc_tracked[3], gc_frozen;
+	int gc_threshold[3];
 	/* table bookkeeping */
 	uint64_t hash;
 	struct series *hash_next;

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <time.h>
 #include "fleet.h"
+#include "gc_state_report.h"
 #include "http_session.h"
 #include "messages.h"
 #include "metrics_server.h"
@@ -22,6 +23,42 @@ static void record_request(struct proc_stats *ps, const struct http_sample *samp
 				   sample->gc_wall_ns_by_gen[2]);
 }
 
+/* The GC state of every live process, read now, summed into its series. */
+static void sum_gc_states(struct app *app)
+{
+	struct series *s;
+	int i, g;
+
+	/* The table hands out const series; these fields are the scrape's own scratch. */
+	for (s = (struct series *)series_first(app->series); s;
+	     s = (struct series *)series_next(s)) {
+		s->gc_state_procs = s->gc_disabled = 0;
+		s->gc_frozen = 0;
+		for (g = 0; g < 3; g++)
+			s->gc_tracked[g] = s->gc_threshold[g] = 0;
+	}
+	for (i = 0; i < app->nprocs; i++) {
+		struct traced *p = &app->procs[i];
+		const struct gc_state *st;
+
+		if (!p->stats || !p->series || p->pidfd < 0)
+			continue;
+		gc_state_refresh(p->stats);
+		st = &p->stats->gc_state;
+		if (!st->valid)
+			continue;
+		s = p->series;
+		s->gc_state_procs++;
+		s->gc_disabled += !st->enabled;
+		s->gc_frozen += st->frozen;
+		for (g = 0; g < 3; g++) {
+			s->gc_tracked[g] += st->tracked[g];
+			if (st->threshold[g] > s->gc_threshold[g])
+				s->gc_threshold[g] = st->threshold[g];
+		}
+	}
+}
+
 /* A scrape: everything the ring buffers hold is counted first, so it is never a step behind. */
 static int render(void *ctx, struct prom_buf *out)
 {
@@ -35,6 +72,8 @@ static int render(void *ctx, struct prom_buf *out)
 	struct fleet_counts fc = { 0 };
 
 	consume_all(app);
+	if (!app->opts.no_gc_state)
+		sum_gc_states(app);
 	tracer_read_counters(app->tracer, counters);
 	if (app->http)
 		http_session_losses(app->http, &http_dropped, &non_http, &m.http_unassembled);

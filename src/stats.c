@@ -125,6 +125,7 @@ void stats_free(struct proc_stats *p)
 	http_stats_delete(p->http);
 	http_stats_delete(p->http_interval);
 	gc_log_free(&p->gc_log);
+	gc_state_close(p->gc_reader);
 	for (i = 0; i < p->ngens; i++)
 		free(p->gens[i]);
 	free(p);

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "gc_log.h"
+#include "gc_state.h"
 #include "gcpause.h"
 #include "hist.h"
 #include "http_stats.h"
@@ -46,6 +47,11 @@ struct proc_stats {
 	/* CPU time (user + system): at attach, at the interval's start, at the last sample. */
 	bool cpu_known;
 	uint64_t cpu_start_ns, cpu_interval_start_ns, cpu_now_ns;
+	struct gc_state_reader *gc_reader;	/* its interpreter's GC state, once read */
+	struct gc_state gc_state;	/* as last read */
+	bool gc_state_off;		/* not readable (gc_state_note says why) or not wanted */
+	int gc_state_failures;		/* layouts that did not check out, so far */
+	char gc_state_note[256];
 };
 
 enum stats_scope { STATS_TOTAL, STATS_INTERVAL };

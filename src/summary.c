@@ -4,6 +4,7 @@
 #include <string.h>
 #include "app.h"
 #include "clock.h"
+#include "gc_state_report.h"
 #include "http_session.h"
 #include "report.h"
 #include "top.h"
@@ -60,8 +61,20 @@ static void start_interval(struct app *app, uint64_t end)
 	app->interval_start_ns = end;
 }
 
+/* The GC state of every process in the report, read now from its memory. */
+static void refresh_gc_states(struct app *app, struct report_summary *s)
+{
+	int i;
+
+	if (app->opts.no_gc_state)
+		return;
+	for (i = 0; i < s->nprocs; i++)
+		gc_state_refresh(s->procs[i]);
+}
+
 static void print_summary(struct app *app, struct report_summary *s)
 {
+	refresh_gc_states(app, s);
 	if (app->opts.json)
 		report_json_summary(app->out, s);
 	else
@@ -79,6 +92,7 @@ void refresh_top(struct app *app)
 	if (!s.procs)
 		return;
 	add_every_process(app, &s);
+	refresh_gc_states(app, &s);
 	top_draw(app->top, s.procs, s.nprocs, report_lost_events(s.counters), end);
 	free(s.procs);
 	start_interval(app, end);

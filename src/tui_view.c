@@ -435,6 +435,14 @@ static void add_pane(struct tui_state *st, const struct proc_stats *p, struct tu
 	add_line(scr, "pid %d %s: pauses (%s)", p->target.pid, p->target.comm,
 		 st->interval ? "last interval" : "since start");
 	add_identity(scr, &p->identity);
+	if (p->gc_state.valid && scr->height - footer_lines - scr->nlines > 1)
+		add_line(scr, "gc %s  threshold %d/%d/%d  count %d/%d/%d  tracked %lld/%lld/%lld  "
+			 "frozen %lld", p->gc_state.enabled ? "on" : "OFF",
+			 p->gc_state.threshold[0], p->gc_state.threshold[1],
+			 p->gc_state.threshold[2], p->gc_state.count[0], p->gc_state.count[1],
+			 p->gc_state.count[2], (long long)p->gc_state.tracked[0],
+			 (long long)p->gc_state.tracked[1], (long long)p->gc_state.tracked[2],
+			 (long long)p->gc_state.frozen);
 	for (i = 0; i < p->ngens; i++)
 		gens += stats_scope(p->gens[i], scope)->pauses.count > 0;
 	gens += h && h->latency.count ? 2 : 0;

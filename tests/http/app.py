@@ -18,6 +18,7 @@ Endpoints:
 
 At import each process builds a long-lived heap of GCPAUSE_HTTP_HEAP objects, so that a
 generation-2 collection has tens of milliseconds of work, and installs a gc.callbacks hook.
+With GCPAUSE_HTTP_GC_FIX=THRESHOLD it then freezes that heap and sets the gen-0 threshold.
 
 Ground truth, in the directory GCPAUSE_HTTP_TRUTH (one set of files per process):
 
@@ -294,6 +295,13 @@ async def asgi(scope, receive, send):
                             (b"content-length", str(len(body)).encode())]})
     await send({"type": "http.response.body", "body": body})
 
+
+# The fix of the seed's blog post, once the heap is built: GCPAUSE_HTTP_GC_FIX=THRESHOLD runs
+# gc.collect(2); gc.freeze(); gc.set_threshold(THRESHOLD) (docs/cause.md).
+if os.environ.get("GCPAUSE_HTTP_GC_FIX"):
+    gc.collect(2)
+    gc.freeze()
+    gc.set_threshold(int(os.environ["GCPAUSE_HTTP_GC_FIX"]))
 
 with open(os.path.join(TRUTH, f"ready-{PID}"), "w") as _f:
     _f.write(f"{len(HEAP_OBJECTS)}\n")
