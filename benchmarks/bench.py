@@ -30,6 +30,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -296,11 +297,16 @@ def agent_at_rate(total_rate, procs, seconds):
     args = [GCPAUSE, "--json"]
     for w in ws:
         args += ["-p", str(w.pid)]
-    agent = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    attached = 0
-    while attached < procs:
-        if json.loads(agent.stdout.readline())["type"] == "attach":
-            attached += 1
+    # To a file, never a pipe nobody reads while the run lasts: a full pipe would stall gcpause
+    # and its ring buffer would overflow (that would measure the bench, not gcpause).
+    out = tempfile.TemporaryFile(mode="w+")
+    agent = subprocess.Popen(args, stdout=out, stderr=subprocess.DEVNULL, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        out.seek(0)
+        if sum('"type":"attach"' in l for l in out) >= procs:
+            break
+        time.sleep(0.05)
     cpu0, _ = proc_cpu_rss(agent.pid)
     for w in ws:
         w.stdin.write("go\n")
@@ -310,8 +316,9 @@ def agent_at_rate(total_rate, procs, seconds):
         w.wait(30)
     cpu1, rss = proc_cpu_rss(agent.pid)
     agent.send_signal(signal.SIGINT)
-    out, _ = agent.communicate(timeout=60)
-    total = [json.loads(l) for l in out.splitlines() if '"scope":"total"' in l][-1]
+    agent.wait(60)
+    out.seek(0)
+    total = [json.loads(l) for l in out if '"scope":"total"' in l][-1]
     lost = total["dropped_events"] + sum(total["lost"].values())
     return made / seconds, (cpu1 - cpu0) / seconds, rss, lost
 
@@ -365,7 +372,8 @@ def report(args):
               f"beyond the markers': {per['gcpause-stripped'] - per['gcpause']:+.1f} µs.", ""]
     lines += ["gcpause itself (`-p` on several processes collecting at a set rate between them, "
               f"{args.rate_seconds} s each):", "",
-              "| asked | reached | gcpause CPU | peak RSS | events lost |", "|---|---|---|---|---|"]
+              "| asked | reached | gcpause CPU (`--json`, every event written) | peak RSS | "
+              "events lost |", "|---|---|---|---|---|"]
     for rate, procs in ((1000, 1), (10000, 2), (50000, 4)):
         reached, cpu, rss, lost = agent_at_rate(rate, procs, args.rate_seconds)
         lines.append(f"| {rate}/s | {reached:.0f}/s | {cpu * 100:.1f}% of a CPU | "

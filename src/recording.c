@@ -160,7 +160,10 @@ static int add_line(struct recording *r, struct caps *c, struct json_object *o)
 		q->status = (int)get_i64(o, "status", 0);
 		q->gc_count = (int)get_i64(o, "gc_count", 0);
 		get_str(o, "method", q->method, sizeof(q->method));
-		get_str(o, "path", q->path, sizeof(q->path));
+		/* The route template where the recording has one (long pauses by route). */
+		get_str(o, "route", q->path, sizeof(q->path));
+		if (!q->path[0])
+			get_str(o, "path", q->path, sizeof(q->path));
 		q->arrival_ns = get_u64(o, "arrival_ns");
 		q->start_ns = get_u64(o, "start_ns");
 		q->end_ns = get_u64(o, "end_ns");
