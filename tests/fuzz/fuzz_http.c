@@ -32,7 +32,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	assert(c);
 	if (http_parse_request_line((const char *)data, size, method, sizeof(method), path,
-				    sizeof(path)))
+				    sizeof(path), NULL))
 		assert(strlen(path) < sizeof(path));
 	(void)http_parse_status((const char *)data, size);
 

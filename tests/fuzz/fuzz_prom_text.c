@@ -97,6 +97,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		take(l.pod_uid, sizeof(l.pod_uid), &p, end);
 		take(l.container_id, sizeof(l.container_id), &p, end);
 		take(l.command, sizeof(l.command), &p, end);
+		take(l.program, sizeof(l.program), &p, end);
+		take(l.service, sizeof(l.service), &p, end);
 		take(l.python, sizeof(l.python), &p, end);
 		l.pid = i & 1 ? 1000 + i : 0;
 		s = series_get(t, &l);
@@ -104,7 +106,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			continue;
 		series_add_gc(s, i % 5, 1000ull << i, i);
 		if (size & 1)
-			series_add_request(s, 2000000ull << i, 1000ull << i);
+			series_add_request(s, 2000000ull << i, 1000ull << i, 500ull << i);
 	}
 	assert(!prom_render(t, &m, &out));
 	assert(out.data && out.len && out.data[out.len - 1] == '\n');
