@@ -138,6 +138,7 @@ clean:
 	$(call msg,CLEAN,$(OUTPUT))
 	$(Q)rm -rf $(OUTPUT)
 
-include tests/sanitize.mk
+# Optional: the image build copies no tests/ (.dockerignore) and needs none of its targets.
+-include tests/sanitize.mk
 
 -include $(OBJS:.o=.d) $(BPF_OBJS:.o=.d) $(OUTPUT)/tests/*.d $(OUTPUT)/tests/fixtures/*.d
