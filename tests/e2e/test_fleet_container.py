@@ -572,7 +572,7 @@ def test_pod_process_served_with_pod_labels(procs, fake_cgroup, rootfs313, tmp_p
     values, label_sets = ours(samples, container_id)
     assert label_sets == {tuple(sorted({
         "namespace": want["namespace"], "pod": want["pod"], "pod_uid": want["pod_uid"],
-        "container_id": container_id, "command": "python3.13",
+        "container_id": container_id, "command": "python3.13", "program": "gc_workload.py",
         "python_version": gt["version"]}.items()))}, label_sets
     got = {
         "collections": [int(values[gen_key("gcpause_gc_collections_total", g)])

@@ -75,6 +75,13 @@ def uprobes(pid):
             if e["pid"] == pid and e.get("fd_type") in ("uprobe", "uretprobe")]
 
 
+def uprobes_of(pid, path):
+    """Offsets of pid's uprobes on the file at path (not, say, the loader hook's on ld.so)."""
+    want = os.path.realpath(path)
+    return {o for o, f in uprobes(pid)
+            if os.path.realpath(f.replace("/proc/self/", f"/proc/{pid}/", 1)) == want}
+
+
 def mapped_differences(pid, path):
     """File offsets where pid's executable mappings of path differ from the file, with bytes."""
     st = os.stat(path)
@@ -107,7 +114,7 @@ def foreign_probes(ours, offsets):
 def check_runs_file_bytes(gcpause_pid, pid, lib, stale, errlines):
     """gcpause holds no probe at a stale offset, and pid runs lib's bytes: it differs from
     the file only at gcpause's current probes, by their breakpoint."""
-    current = {o for o, _ in uprobes(gcpause_pid)}
+    current = uprobes_of(gcpause_pid, lib)
     assert not current & stale, (
         f"gcpause still holds uprobes at the old offsets {sorted(current & stale)}; "
         f"stderr: {errlines()}")
@@ -153,7 +160,7 @@ def test_library_rewritten_in_place_all(procs, tmp_path):
     assert attach_a["version"].startswith("3.11.") and attach_a["binary"] == str(lib.path)
     a.go()
     a.wait_done()
-    stale = {o for o, _ in uprobes(g.pid)}
+    stale = uprobes_of(g.pid, lib.path)
     assert stale, "gcpause holds no uprobe for the 3.11 library"
 
     lib.rewrite_with_312()
