@@ -148,8 +148,13 @@ def test_diff_figures_equal_the_recordings(seed):
         last = last_states(recs, seed[f"pids_{side}"])
         assert state["frozen"] == sum(s["frozen"] for s in last.values() if s)
     # The trade-off of the fix: no more gen-2 stalls, longer gen-0 pauses.
-    assert figure(svc, "gen 2 collections/s")["before"] > 0
-    assert figure(svc, "gen 2 collections/s")["after"] == 0
+    g2 = figure(svc, "gen 2 collections/s")
+    assert g2["before"] > 0
+    if g2["after"]:
+        # gen 1's threshold is untouched, so a gen-2 collection may still come under load: it
+        # runs over what was allocated since the freeze, not the frozen heap: no stall.
+        p50 = figure(svc, "gen 2 pause p50")
+        assert p50["after"] < p50["before"] / 5, p50
     g0 = figure(svc, "gen 0 pause p50")
     assert g0["after"] > 10 * g0["before"]
     assert g0["direction"] == -1 and g0["confidence"] in ("medium", "high")
