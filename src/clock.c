@@ -46,3 +46,11 @@ int clock_timerfd_arm(int fd, uint64_t ns)
 
 	return timerfd_settime(fd, 0, &its, NULL) ? -errno : 0;
 }
+
+int clock_timerfd_arm_at(int fd, uint64_t due_ns)
+{
+	uint64_t now = clock_now_ns();
+
+	/* A relative 0 would disarm: a time already past fires at once. */
+	return clock_timerfd_arm(fd, !due_ns ? 0 : due_ns > now ? due_ns - now : 1);
+}

@@ -13,5 +13,7 @@ int clock_timerfd(uint64_t ns, bool periodic);
 int clock_timerfd_oneshot(void);
 /* Fires once after ns; 0 disarms. */
 int clock_timerfd_arm(int fd, uint64_t ns);
+/* Fires once at due_ns (CLOCK_MONOTONIC), at once if that has passed; 0 disarms. */
+int clock_timerfd_arm_at(int fd, uint64_t due_ns);
 
 #endif /* GCPAUSE_CLOCK_H */

@@ -50,14 +50,13 @@ static struct pending_exec *pending_of(struct exec_watch *w, pid_t pid)
 
 static void arm_timer(struct exec_watch *w)
 {
-	uint64_t now = clock_now_ns(), first = UINT64_MAX;
+	uint64_t first = UINT64_MAX;
 	int i;
 
 	for (i = 0; i < w->npending; i++)
 		if (w->pending[i].due_ns < first)
 			first = w->pending[i].due_ns;
-	/* 0 would disarm: a due one fires at once. */
-	clock_timerfd_arm(w->retry_fd, !w->npending ? 0 : first > now ? first - now : 1);
+	clock_timerfd_arm_at(w->retry_fd, w->npending ? first : 0);
 }
 
 static void on_exec(const struct discover_event *e, void *ctx)

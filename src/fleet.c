@@ -260,14 +260,13 @@ void fleet_on_unknown_pid(struct app *app, pid_t pid)
 
 static void arm_retry_timer(struct fleet *f)
 {
-	uint64_t now = clock_now_ns(), first = UINT64_MAX;
+	uint64_t first = UINT64_MAX;
 	int i;
 
 	for (i = 0; i < f->nretries; i++)
 		if (f->retries[i].due_ns < first)
 			first = f->retries[i].due_ns;
-	/* 0 would disarm: a due one fires at once. */
-	clock_timerfd_arm(f->retry_fd, !f->nretries ? 0 : first > now ? first - now : 1);
+	clock_timerfd_arm_at(f->retry_fd, f->nretries ? first : 0);
 }
 
 void fleet_on_retry(struct app *app)
