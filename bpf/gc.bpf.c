@@ -202,6 +202,24 @@ int gc_done(struct pt_regs *ctx)
 	return 0;
 }
 
+/*
+ * Where generation i's current statistics start (its ring's newest entry, 3.15+) and, for a ring,
+ * that entry's index; false if the index could not be read or is out of the ring.
+ */
+static __always_inline bool gen_entry(const struct gc_func_config *cfg, __u64 stats_addr, int i,
+				      __u64 *addr, __s8 *idx)
+{
+	*addr = stats_addr + cfg->gen_offset[i];
+	*idx = 0;
+	if (!cfg->ring_len[i])
+		return true;
+	if (bpf_probe_read_user(idx, sizeof(*idx), (void *)(*addr + cfg->ring_index_offset[i])) ||
+	    *idx < 0 || (__u32)*idx >= cfg->ring_len[i])
+		return false;
+	*addr += (__u64)*idx * cfg->entry_size;
+	return true;
+}
+
 /* Reads the per-generation collection counters; false (counted) if memory could not be read. */
 static __always_inline bool read_collections(const struct gc_func_config *cfg, __u64 stats_addr,
 					     __u64 out[GC_COUNTED_GENS])
@@ -209,19 +227,11 @@ static __always_inline bool read_collections(const struct gc_func_config *cfg, _
 	int i;
 
 	for (i = 0; i < GC_COUNTED_GENS; i++) {
-		__u64 addr = stats_addr + cfg->gen_offset[i];
-		__s8 idx = 0;
+		__u64 addr;
+		__s8 idx;
 
-		if (cfg->ring_len[i]) {
-			if (bpf_probe_read_user(&idx, sizeof(idx),
-						(void *)(addr + cfg->ring_index_offset[i])) ||
-			    idx < 0 || (__u32)idx >= cfg->ring_len[i]) {
-				count(GC_CNT_ARG_FAIL);
-				return false;
-			}
-			addr += (__u64)idx * cfg->entry_size;
-		}
-		if (bpf_probe_read_user(&out[i], sizeof(out[i]),
+		if (!gen_entry(cfg, stats_addr, i, &addr, &idx) ||
+		    bpf_probe_read_user(&out[i], sizeof(out[i]),
 					(void *)(addr + cfg->collections_offset))) {
 			count(GC_CNT_ARG_FAIL);
 			return false;
@@ -325,11 +335,9 @@ struct ring_entry {
 	__s64 collected, uncollectable;
 };
 
-static __always_inline int read_entry(const struct gc_func_config *cfg, __u64 ring, __s8 idx,
+static __always_inline int read_entry(const struct gc_func_config *cfg, __u64 at,
 				      struct ring_entry *out)
 {
-	__u64 at = ring + (__u64)idx * cfg->entry_size;
-
 	if (bpf_probe_read_user(&out->ts_start, 2 * sizeof(__u64), (void *)(at + cfg->entry_ts)))
 		return -1;
 	return bpf_probe_read_user(&out->collected, 2 * sizeof(__s64),
@@ -367,27 +375,26 @@ int gc_func_end(struct pt_regs *ctx)
 		return 0;
 	}
 	for (i = 0; i < GC_COUNTED_GENS; i++) {
-		__u64 base = stats + cfg->gen_offset[i], ts;
+		__u64 at, ts;
 
-		if (bpf_probe_read_user(&idx, sizeof(idx),
-					(void *)(base + cfg->ring_index_offset[i])) ||
-		    idx < 0 || (__u32)idx >= cfg->ring_len[i] ||
-		    bpf_probe_read_user(&ts, sizeof(ts), (void *)(base + (__u64)idx *
-								cfg->entry_size + cfg->entry_ts +
-								sizeof(__u64)))) {
+		if (!cfg->ring_len[i] || !gen_entry(cfg, stats, i, &at, &idx) ||
+		    bpf_probe_read_user(&ts, sizeof(ts),
+					(void *)(at + cfg->entry_ts + sizeof(__u64)))) {
 			count(GC_CNT_ARG_FAIL);
 			return 0;
 		}
 		if (ts > best_ts) {
 			best_ts = ts;
 			gen = i;
-			ring = base;
+			ring = at;
 			best_idx = idx;
 			best_len = cfg->ring_len[i];
 		}
 	}
-	if (gen < 0 || read_entry(cfg, ring, best_idx, &cur) ||
-	    read_entry(cfg, ring, best_idx ? best_idx - 1 : (__s8)(best_len - 1), &prev) ||
+	/* ring: the newest entry; the one before it is one entry back, or the ring's last. */
+	if (gen < 0 || read_entry(cfg, ring, &cur) ||
+	    read_entry(cfg, best_idx ? ring - cfg->entry_size :
+			    ring + (__u64)(best_len - 1) * cfg->entry_size, &prev) ||
 	    cur.ts_stop < cur.ts_start) {
 		count(GC_CNT_ARG_FAIL);
 		return 0;
