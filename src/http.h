@@ -63,6 +63,7 @@ struct http_unassembled {
 	uint64_t unmatched_responses;	/* a status line with no request seen before it */
 	uint64_t cut;			/* a request line cut at the capture's edge */
 	uint64_t overflow;		/* pipelined past HTTP_MAX_QUEUED unanswered requests */
+	uint64_t untraced;		/* answered in a process that was never traced */
 };
 
 #define HTTP_MAX_QUEUED		4096

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include "clock.h"
 #include "http.h"
 #include "http_route.h"
 #include "http_session.h"
@@ -10,6 +11,11 @@
 
 /* Collections older than this are forgotten: no request is expected to last longer. */
 #define GC_LOG_KEEP_NS	(600ull * 1000000000ull)
+/*
+ * A process's I/O is captured from its fork, but it is looked at (and its statistics made) a
+ * little later: its requests wait this long for it, then count as untraced.
+ */
+#define UNKNOWN_PROC_WAIT_NS	(5000ull * 1000000ull)
 
 struct http_session {
 	struct http_tracer *tracer;
@@ -24,6 +30,7 @@ struct http_session {
 	char *const *route_patterns;
 	int npatterns;
 	uint64_t hit_min_ns;
+	uint64_t untraced;		/* answered in a process never traced */
 };
 
 void http_session_set_options(struct http_session *s, char *const *route_patterns,
@@ -102,15 +109,24 @@ int http_session_consume(struct http_session *s)
 	return http_tracer_consume(s->tracer);
 }
 
-void http_session_publish(struct http_session *s)
+/* final: nothing more will be traced, so a request of a process not known now never will be. */
+static void publish(struct http_session *s, bool final)
 {
+	uint64_t now = clock_now_ns();
 	struct http_sample sample;
 	struct proc_stats *p;
-	size_t i;
+	size_t i, kept = 0;
 
 	for (i = 0; i < s->ndone; i++) {
 		p = s->find(s->done[i].pid, s->ctx);
-		if (!p || (!p->http && !s->sink))
+		if (!p) {
+			if (!final && now - s->done[i].end_ns < UNKNOWN_PROC_WAIT_NS)
+				s->done[kept++] = s->done[i];
+			else
+				s->untraced++;
+			continue;
+		}
+		if (!p->http && !s->sink)
 			continue;
 		memset(&sample, 0, sizeof(sample));
 		sample.req = s->done[i];
@@ -131,7 +147,12 @@ void http_session_publish(struct http_session *s)
 		gc_log_prune(&p->gc_log, sample.req.end_ns > GC_LOG_KEEP_NS ?
 				 sample.req.end_ns - GC_LOG_KEEP_NS : 0);
 	}
-	s->ndone = 0;
+	s->ndone = kept;
+}
+
+void http_session_publish(struct http_session *s)
+{
+	publish(s, false);
 }
 
 void http_session_process_gone(struct http_session *s, pid_t pid)
@@ -145,7 +166,7 @@ void http_session_finish(struct http_session *s)
 {
 	http_tracer_consume(s->tracer);
 	http_conns_flush(s->conns);
-	http_session_publish(s);
+	publish(s, true);
 }
 
 void http_session_losses(struct http_session *s, uint64_t *dropped, uint64_t *non_http,
@@ -156,8 +177,10 @@ void http_session_losses(struct http_session *s, uint64_t *dropped, uint64_t *no
 	http_tracer_read_counters(s->tracer, counters);
 	*dropped = counters[HTTP_CNT_DROPPED] + counters[HTTP_CNT_NO_SLOT];
 	*non_http = http_conns_non_http(s->conns);
-	if (u)
+	if (u) {
 		http_conns_unassembled(s->conns, u);
+		u->untraced = s->untraced;
+	}
 }
 
 uint64_t http_session_bad_length(struct http_session *s)

@@ -527,12 +527,14 @@ static void emit_agent(struct render *r, const struct series_table *t,
 		family(r, name, "counter", "--http: what was seen but could not be made into a "
 		       "request, by reason: unanswered (the connection ended first), "
 		       "unmatched_response (no request seen before it), cut (request line cut at "
-		       "the capture's edge), overflow (pipelined past the queue).");
+		       "the capture's edge), overflow (pipelined past the queue), "
+		       "untraced_process (answered in a process never traced).");
 		agent_u64(r, name, "reason=\"unanswered\"", m->http_unassembled.unanswered);
 		agent_u64(r, name, "reason=\"unmatched_response\"",
 			  m->http_unassembled.unmatched_responses);
 		agent_u64(r, name, "reason=\"cut\"", m->http_unassembled.cut);
 		agent_u64(r, name, "reason=\"overflow\"", m->http_unassembled.overflow);
+		agent_u64(r, name, "reason=\"untraced_process\"", m->http_unassembled.untraced);
 	}
 
 	agent_family_u64(r, "gcpause_processes_traced", "gauge",

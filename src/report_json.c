@@ -445,6 +445,7 @@ void report_json_summary(FILE *out, const struct report_summary *s)
 		add_u64(lost, "unmatched_responses", s->http_unassembled.unmatched_responses);
 		add_u64(lost, "cut_request_lines", s->http_unassembled.cut);
 		add_u64(lost, "pipeline_overflow", s->http_unassembled.overflow);
+		add_u64(lost, "untraced_process", s->http_unassembled.untraced);
 		json_object_object_add(obj, "http_unassembled", lost);
 	}
 	procs = json_object_new_array();

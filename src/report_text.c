@@ -136,14 +136,15 @@ static void print_tail(FILE *out, const struct http_stats *s, double pct)
 /* Always printed with --http: a silent zero and a silent loss look alike otherwise. */
 static void report_text_unassembled(FILE *out, const struct http_unassembled *u)
 {
-	uint64_t n = u->unanswered + u->unmatched_responses + u->cut + u->overflow;
+	uint64_t n = u->unanswered + u->unmatched_responses + u->cut + u->overflow + u->untraced;
 
 	fprintf(out, "\nrequests not assembled: %" PRIu64, n);
 	if (n)
 		fprintf(out, " (%" PRIu64 " read but the connection ended unanswered, %" PRIu64
 			" responses to requests not seen, %" PRIu64 " request lines cut at the "
-			"capture's edge, %" PRIu64 " past the pipeline queue)", u->unanswered,
-			u->unmatched_responses, u->cut, u->overflow);
+			"capture's edge, %" PRIu64 " past the pipeline queue, %" PRIu64 " in "
+			"processes never traced)", u->unanswered, u->unmatched_responses, u->cut,
+			u->overflow, u->untraced);
 	fputc('\n', out);
 }
 

@@ -73,9 +73,13 @@ static int collect_routes(const struct recording *r, uint64_t slow_ns, struct ro
 			snprintf(name, sizeof(name), "(no request in flight on the thread)");
 		for (i = 0; i < nroutes && strcmp(routes[i].name, name); i++)
 			;
+		if (i == nroutes && nroutes == MAX_ROUTES - 1) {
+			/* The last row gathers the routes beyond the table: every pause is counted. */
+			snprintf(name, sizeof(name), "(other routes)");
+			for (i = 0; i < nroutes && strcmp(routes[i].name, name); i++)
+				;
+		}
 		if (i == nroutes) {
-			if (nroutes == MAX_ROUTES)
-				continue;
 			memset(&routes[i], 0, sizeof(routes[i]));
 			snprintf(routes[i].name, sizeof(routes[i].name), "%s", name);
 			nroutes++;
@@ -107,11 +111,7 @@ void triggers_print(FILE *out, const struct recording *r, uint64_t slow_ns)
 
 		if (!is_long(g, slow_ns))
 			continue;
-		if (rows++ == MAX_ROWS) {
-			fprintf(out, "  ... (the routes below count them all)\n");
-			continue;
-		}
-		if (rows > MAX_ROWS)
+		if (rows++ >= MAX_ROWS)
 			continue;
 		q = in_flight(r, g, &n);
 		snprintf(t, sizeof(t), "%.3fs", (g->start_ns - r->start_ns) / 1e9);
@@ -126,6 +126,9 @@ void triggers_print(FILE *out, const struct recording *r, uint64_t slow_ns)
 		fprintf(out, "  none\n");
 		return;
 	}
+	if (rows > MAX_ROWS)
+		fprintf(out, "  ... and %d more (the routes below count them all)\n",
+			rows - MAX_ROWS);
 	nroutes = collect_routes(r, slow_ns, routes);
 	fprintf(out, "\nlong pauses by route of the request in flight\n  %6s %10s %10s  %s\n",
 		"count", "total", "max", "route");

@@ -411,7 +411,7 @@ def check_http_summary(summary, pid, lines):
 
 
 UNASSEMBLED_KEYS = ("unanswered_requests", "unmatched_responses", "cut_request_lines",
-                    "pipeline_overflow")
+                    "pipeline_overflow", "untraced_process")
 
 
 def check_http_totals(summary, non_http=None, unassembled=None):
