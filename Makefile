@@ -17,7 +17,7 @@ VMLINUX		:= $(VMLINUX_DIR)/vmlinux.h
 # CFLAGS is the user's (make CFLAGS="-O1 -fsanitize=address" works); the project's own flags
 # are added in ALL_CFLAGS whatever it says.
 CFLAGS		?= -g -O2
-ALL_CFLAGS	= $(CFLAGS) -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wmissing-prototypes \
+ALL_CFLAGS	= $(CFLAGS) -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wmissing-prototypes -Werror=implicit-function-declaration \
 		   -D_GNU_SOURCE -MMD -MP
 CPPFLAGS	+= -I$(OUTPUT) -Isrc -Ibpf \
 		   $(shell pkg-config --cflags libbpf json-c libmicrohttpd 2>/dev/null)
@@ -45,9 +45,10 @@ endif
 BPF_SRCS	:= $(wildcard bpf/*.bpf.c)
 BPF_OBJS	:= $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.bpf.o,$(BPF_SRCS))
 SKELS		:= $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.skel.h,$(BPF_SRCS))
-SRCS		:= $(wildcard src/*.c)
-OBJS		:= $(patsubst src/%.c,$(OUTPUT)/%.o,$(SRCS))
-LIB_OBJS	:= $(filter-out $(OUTPUT)/main.o,$(OBJS))
+# One folder per concern (docs/design.md); objects mirror it under build/obj/.
+SRCS		:= $(wildcard src/*.c src/*/*.c src/*/*/*.c)
+OBJS		:= $(patsubst src/%.c,$(OUTPUT)/obj/%.o,$(SRCS))
+LIB_OBJS	:= $(filter-out $(OUTPUT)/obj/main.o,$(OBJS))
 
 UNIT_SRCS	:= $(wildcard tests/unit/test_*.c)
 UNIT_BINS	:= $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(UNIT_SRCS))
@@ -87,8 +88,9 @@ $(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
 	$(Q)$(BPFTOOL) gen skeleton $< > $@
 
 # Skeleton headers must exist before any userspace file that includes one is compiled.
-$(OUTPUT)/%.o: src/%.c | $(OUTPUT) $(SKELS)
+$(OUTPUT)/obj/%.o: src/%.c | $(OUTPUT) $(SKELS)
 	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(ALL_CFLAGS) $(CPPFLAGS) -c $< -o $@
 
 $(OUTPUT)/gcpause: $(OBJS)

@@ -12,7 +12,8 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
-#include "gcpause.h"
+#include "filter.h"
+#include "http.h"
 #include "common.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
@@ -47,7 +48,7 @@ struct pending_io {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, GC_MAX_THREADS);
+	__uint(max_entries, HTTP_MAX_THREADS);
 	__type(key, __u32);	/* tid */
 	__type(value, struct pending_io);
 } pending SEC(".maps");

@@ -18,31 +18,31 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <bpf/libbpf.h>
-#include "clock.h"
-#include "cause.h"
-#include "container.h"
-#include "exec_watch.h"
-#include "fleet.h"
-#include "format.h"
-#include "http_session.h"
-#include "launch.h"
-#include "list.h"
-#include "messages.h"
-#include "metrics_server.h"
-#include "options.h"
-#include "privileges.h"
-#include "report.h"
-#include "serve.h"
-#include "stats.h"
-#include "top.h"
-#include "target.h"
-#include "tracer.h"
+#include "util/clock.h"
+#include "cause/cause.h"
+#include "proc/container.h"
+#include "fleet/exec_watch.h"
+#include "fleet/fleet.h"
+#include "util/format.h"
+#include "http/session.h"
+#include "run/launch.h"
+#include "run/list.h"
+#include "util/messages.h"
+#include "serve/metrics_server.h"
+#include "run/options.h"
+#include "run/privileges.h"
+#include "report/report.h"
+#include "serve/serve.h"
+#include "stats/stats.h"
+#include "top/top.h"
+#include "probe/target.h"
+#include "trace/gc_tracer.h"
 
 #define ERR_LEN		1024
 /* --all and serve: rescans and expiry are checked, and stalled clients dropped, this often. */
 #define HOUSEKEEPING_NS	1000000000ull
 
-#include "app.h"
+#include "run/app.h"
 
 static bool verbose;
 

@@ -22,15 +22,16 @@ SAN_ENV		= ASAN_OPTIONS=$(ASAN_OPTS) UBSAN_OPTIONS=$(UBSAN_OPTS) \
 
 # --- ASan+UBSan build: build/asan/ ---------------------------------------------------------
 ASAN_OUT	:= $(OUTPUT)/asan
-ASAN_OBJS	:= $(patsubst src/%.c,$(ASAN_OUT)/%.o,$(SRCS))
-ASAN_LIB_OBJS	:= $(filter-out $(ASAN_OUT)/main.o,$(ASAN_OBJS))
+ASAN_OBJS	:= $(patsubst src/%.c,$(ASAN_OUT)/obj/%.o,$(SRCS))
+ASAN_LIB_OBJS	:= $(filter-out $(ASAN_OUT)/obj/main.o,$(ASAN_OBJS))
 ASAN_UNIT_BINS	:= $(patsubst tests/unit/%.c,$(ASAN_OUT)/tests/%,$(UNIT_SRCS))
 
 $(ASAN_OUT) $(ASAN_OUT)/tests $(ASAN_OUT)/logs:
 	$(Q)mkdir -p $@
 
-$(ASAN_OUT)/%.o: src/%.c | $(ASAN_OUT) $(SKELS)
+$(ASAN_OUT)/obj/%.o: src/%.c | $(ASAN_OUT) $(SKELS)
 	$(call msg,CC-ASAN,$@)
+	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) $(CPPFLAGS) -c $< -o $@
 
 $(ASAN_OUT)/gcpause: $(ASAN_OBJS)
@@ -86,6 +87,7 @@ $(FUZZ_OUT)/obj:
 
 $(FUZZ_OUT)/obj/%.o: src/%.c | $(FUZZ_OUT)/obj $(SKELS)
 	$(call msg,CC-FUZZ,$@)
+	$(Q)mkdir -p $(@D)
 	$(Q)$(CLANG) $(ALL_CFLAGS) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link $(CPPFLAGS) -c $< -o $@
 
 $(FUZZ_OUT)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_util.h $(FUZZ_OBJS) | $(FUZZ_OUT)/obj

@@ -32,7 +32,7 @@ HEAP = 300000
 FIX_THRESHOLD = 50000
 LOAD_SECONDS = 6
 CHROMIUM = "/usr/bin/chromium"
-REPORT_ROWS = 40  # src/triggers.c: MAX_ROWS
+REPORT_ROWS = 40  # src/cause/triggers.c: MAX_ROWS
 
 
 def record(workdir, out, fix):

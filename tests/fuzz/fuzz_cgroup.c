@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* /proc/PID/cgroup: container runtime, ID and pod UID, then the label built from them. */
 #include <assert.h>
-#include "container.h"
+#include "proc/container.h"
 #include "fuzz_util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -3,7 +3,7 @@
  * A whole file read for its DWARF: the struct and member look-ups gcpause makes in a Python
  * debug file (unit headers, DIE trees, typedef chains, member location expressions).
  */
-#include "dwarf_types.h"
+#include "probe/elf/dwarf_types.h"
 #include "fuzz_util.h"
 
 static const char *const lookups[][2] = {

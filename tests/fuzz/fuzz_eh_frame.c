@@ -5,7 +5,7 @@
  * of that exact size, so a read past the section's end is caught).
  */
 #include <assert.h>
-#include "eh_frame.h"
+#include "probe/x86/eh_frame.h"
 #include "fuzz_util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

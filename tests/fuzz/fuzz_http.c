@@ -7,7 +7,7 @@
  */
 #include <assert.h>
 #include "fuzz_util.h"
-#include "http.h"
+#include "http/assemble.h"
 
 static void on_request(const struct http_request *req, void *ctx)
 {

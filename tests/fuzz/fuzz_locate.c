@@ -5,8 +5,8 @@
  */
 #include <assert.h>
 #include "fuzz_util.h"
-#include "locate.h"
-#include "x86_call_sites.h"
+#include "probe/x86/locate.h"
+#include "probe/x86/call_sites.h"
 
 static const char *const versions[] = { "3.8", "3.11", "3.13" };
 

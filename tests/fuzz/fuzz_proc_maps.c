@@ -2,7 +2,7 @@
 /* /proc/PID/maps text, line by line, as proc_for_each_mapped_file() reads it. */
 #include <assert.h>
 #include "fuzz_util.h"
-#include "proc.h"
+#include "proc/proc.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

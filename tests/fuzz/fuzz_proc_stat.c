@@ -2,7 +2,7 @@
 /* /proc/PID/stat: a comm that may hold spaces and parentheses, then the start time. */
 #include <assert.h>
 #include "fuzz_util.h"
-#include "proc.h"
+#include "proc/proc.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

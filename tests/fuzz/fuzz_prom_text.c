@@ -8,8 +8,8 @@
 #include <assert.h>
 #include "fuzz_util.h"
 #include <ctype.h>
-#include "prom_text.h"
-#include "series.h"
+#include "serve/prom_text.h"
+#include "serve/series.h"
 
 /* Valid UTF-8 of length n, as the text format requires. */
 static bool valid_utf8(const unsigned char *s, size_t n)

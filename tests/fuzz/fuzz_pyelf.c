@@ -5,7 +5,7 @@
  */
 #include <assert.h>
 #include "fuzz_util.h"
-#include "pyelf.h"
+#include "probe/elf/pyelf.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

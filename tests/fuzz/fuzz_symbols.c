@@ -6,7 +6,8 @@
  */
 #include <assert.h>
 #include "fuzz_util.h"
-#include "symbols.h"
+#include "probe/elf/elfutil.h"
+#include "probe/elf/symbols.h"
 
 static char root[] = "/tmp/gcpause-fuzz-root-XXXXXX";
 

@@ -6,10 +6,10 @@
  * function ends at a point the first byte picks, the rest being a cold part it may jump into.
  */
 #include <assert.h>
-#include "eh_frame.h"
+#include "probe/x86/eh_frame.h"
 #include "fuzz_util.h"
-#include "x86_dataflow.h"
-#include "x86_image.h"
+#include "probe/x86/dataflow.h"
+#include "probe/x86/image.h"
 
 #define CODE	0x401000ull
 #define DATA	0x402000ull

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "http_stats.h"
+#include "stats/http_stats.h"
 
 /*
  * The all-process HTTP summary merged a process that served no request: memcpy() from its NULL

@@ -12,7 +12,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "binary_identity.h"
+#include "trace/binary_identity.h"
 
 #define PYTHON	"/usr/bin/python3.11"
 

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "conn_guard.h"
+#include "serve/conn_guard.h"
 
 #define SEC	1000000000ULL
 

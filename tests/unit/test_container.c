@@ -15,7 +15,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "container.h"
+#include "proc/container.h"
 
 #define ID_A	"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 #define ID_B	"fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210"

@@ -18,7 +18,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "dwarf_types.h"
+#include "probe/elf/dwarf_types.h"
 
 #define PY313		"/root/.pyenv/versions/3.13.0/lib/libpython3.13.so.1.0"
 #define PY312		"/root/.pyenv/versions/3.12.1/lib/libpython3.12.so.1.0"

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "format.h"
+#include "util/format.h"
 
 #define MICRO "\xc2\xb5"
 

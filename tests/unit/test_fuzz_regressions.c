@@ -14,8 +14,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "eh_frame.h"
-#include "proc.h"
+#include "probe/x86/eh_frame.h"
+#include "proc/proc.h"
 
 struct guarded {
 	unsigned char *map;

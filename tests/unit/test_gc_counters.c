@@ -12,7 +12,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "gc_counters.h"
+#include "probe/gc_counters.h"
 
 static void put(struct pyelf_info *info, size_t off, uint64_t v)
 {

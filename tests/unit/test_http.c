@@ -8,10 +8,10 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "gc_log.h"
-#include "http.h"
-#include "http_route.h"
-#include "http_stats.h"
+#include "stats/gc_log.h"
+#include "http/assemble.h"
+#include "http/route.h"
+#include "stats/http_stats.h"
 
 static size_t parse(const char *line, char *method, char *path)
 {

@@ -12,7 +12,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "launch.h"
+#include "run/launch.h"
 
 static void test_shebang(void **state)
 {

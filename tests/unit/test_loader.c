@@ -7,7 +7,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "loader.h"
+#include "probe/elf/loader.h"
 
 /* Debian 12's glibc: PT_INTERP of every dynamic program, the loader that has the hook. */
 #define DEBIAN_LOADER	"/lib64/ld-linux-x86-64.so.2"

@@ -25,7 +25,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "locate.h"
+#include "probe/x86/locate.h"
 
 #define DEBIAN_LIBPYTHON	"/usr/lib/x86_64-linux-gnu/libpython3.11.so.1.0"
 #define DEBIAN_PYTHON		"/usr/bin/python3.11"

@@ -18,9 +18,9 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "clock.h"
-#include "metrics_server.h"
-#include "prom_text.h"
+#include "util/clock.h"
+#include "serve/metrics_server.h"
+#include "serve/prom_text.h"
 
 #define DEADLINE_NS	(10 * 1000000000ULL)
 #define BODY		"# TYPE gcpause_test gauge\ngcpause_test 42\n"

@@ -8,8 +8,9 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "gcpause.h"
-#include "options.h"
+#include "gc.h"
+#include "run/options.h"
+#include "util/format.h"
 
 
 static enum options_result parse(int argc, char **argv, struct options *o, char *err)
@@ -166,15 +167,15 @@ static void test_seconds(void **state)
 {
 	uint64_t ns;
 
-	assert_int_equal(options_parse_seconds("1", &ns), 0);
+	assert_int_equal(fmt_parse_seconds("1", &ns), 0);
 	assert_true(ns == 1000000000ull);
-	assert_int_equal(options_parse_seconds("0.001", &ns), 0);
+	assert_int_equal(fmt_parse_seconds("0.001", &ns), 0);
 	assert_true(ns == 1000000ull);
-	assert_int_equal(options_parse_seconds("0", &ns), -EINVAL);
-	assert_int_equal(options_parse_seconds("", &ns), -EINVAL);
-	assert_int_equal(options_parse_seconds("1s", &ns), -EINVAL);
-	assert_int_equal(options_parse_seconds("inf", &ns), -EINVAL);
-	assert_int_equal(options_parse_seconds("1e300", &ns), -EINVAL);
+	assert_int_equal(fmt_parse_seconds("0", &ns), -EINVAL);
+	assert_int_equal(fmt_parse_seconds("", &ns), -EINVAL);
+	assert_int_equal(fmt_parse_seconds("1s", &ns), -EINVAL);
+	assert_int_equal(fmt_parse_seconds("inf", &ns), -EINVAL);
+	assert_int_equal(fmt_parse_seconds("1e300", &ns), -EINVAL);
 }
 
 static void test_fleet_and_serve(void **state)

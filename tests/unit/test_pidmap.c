@@ -7,7 +7,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "pidmap.h"
+#include "util/pidmap.h"
 
 #define MODEL_PIDS	4096
 

@@ -11,8 +11,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "probe.h"
-#include "pyversion.h"
+#include "probe/probe.h"
+#include "probe/pyversion.h"
 
 #define ERR_LEN	1024
 

@@ -8,7 +8,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "proc.h"
+#include "proc/proc.h"
 
 static void test_maps_file_backed(void **state)
 {

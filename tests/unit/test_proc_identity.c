@@ -9,7 +9,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "proc_identity.h"
+#include "proc/proc_identity.h"
 
 static void test_program(void **state)
 {

@@ -8,8 +8,8 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "prom_text.h"
-#include "series.h"
+#include "serve/prom_text.h"
+#include "serve/series.h"
 
 #define NSEC_PER_USEC	1000ULL
 #define NSEC_PER_MSEC	1000000ULL

@@ -9,7 +9,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "pyelf.h"
+#include "probe/elf/pyelf.h"
 
 #define DEBIAN_PYTHON	"/usr/bin/python3.11"
 #define DEBIAN_LIBPYTHON "/usr/lib/x86_64-linux-gnu/libpython3.11.so.1.0"

@@ -13,9 +13,9 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "diff.h"
-#include "recording.h"
-#include "service_stats.h"
+#include "cause/diff.h"
+#include "cause/recording.h"
+#include "cause/service_stats.h"
 
 #define SEC	1000000000ull
 

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "series.h"
+#include "serve/series.h"
 
 #define NSEC_PER_USEC	1000ULL
 #define NSEC_PER_MSEC	1000000ULL

@@ -20,7 +20,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "symbols.h"
+#include "probe/elf/elfutil.h"
+#include "probe/elf/symbols.h"
 
 #define DEBIAN_PYTHON		"/usr/bin/python3.11"
 /* Debian 12's python3.11 3.11.2-6+deb12u6: facts below were read with readelf -lW/-n. */

@@ -8,8 +8,8 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "format.h"
-#include "tui_view.h"
+#include "util/format.h"
+#include "top/tui_view.h"
 
 #define MS	1000000ull
 

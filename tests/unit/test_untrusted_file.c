@@ -18,7 +18,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "untrusted_file.h"
+#include "util/untrusted_file.h"
 
 static char tmp[64];
 

@@ -20,7 +20,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "x86_call_sites.h"
+#include "probe/x86/call_sites.h"
 
 #define LIBPYTHON_GLOB	"/root/.pyenv/versions/3.13.*/lib/libpython3.13.so.1.0"
 #define MAX_SITES	256

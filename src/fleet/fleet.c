@@ -1,0 +1,586 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <errno.h>
+#include <fnmatch.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "run/app.h"
+#include "util/clock.h"
+#include "trace/discovery.h"
+#include "util/file_id.h"
+#include "fleet/fleet.h"
+#include "probe/elf/loader.h"
+#include "util/messages.h"
+#include "util/pidmap.h"
+#include "probe/target.h"
+#include "trace/gc_tracer.h"
+
+/*
+ * A new process's libpython is mapped by the dynamic loader a moment after exec: look again
+ * every RETRY_STEP_NS for RETRY_WINDOW_NS.
+ */
+#define RETRY_STEP_NS		(5 * 1000000ull)
+#define RETRY_WINDOW_NS		(1000 * 1000000ull)
+/*
+ * A forked child is traced by the BPF filter from its first instruction, but looked at only
+ * this much later: most children of a Python process (subprocess) exec another program at
+ * once, and would otherwise be reported as a traced process that vanished. A collection of the
+ * child before then has it looked at immediately.
+ */
+#define FORK_LOOK_DELAY_NS	(50 * 1000000ull)
+/* Without the exec and fork tracepoints, /proc is scanned at least this often. */
+#define POLL_ONLY_RESCAN_NS	(1000 * 1000000ull)
+#define MAX_RETRIES		256
+/* Executables remembered: Python, linked against a libpython, or neither. */
+#define EXE_CACHE_SIZE		256
+/*
+ * A rejected incarnation that was judged by its executable alone, at exec: the next rescan
+ * looks at its mappings once, for a libpython loaded later with dlopen (uwsgi's plugin).
+ */
+#define REJECTED_PROVISIONAL	(1ull << 63)
+
+/* Where a candidate came from. */
+enum origin { FROM_SCAN, FROM_EXEC, FROM_FORK, FROM_COLLECTION, FROM_RETRY, FROM_LOADED };
+
+struct retry {
+	pid_t pid;
+	uint64_t exec_ns;	/* 0: a fork's child */
+	uint64_t due_ns;
+};
+
+enum exe_kind { EXE_OTHER, EXE_PYTHON, EXE_NEEDS_LIBPYTHON };
+
+struct exe_verdict {
+	struct file_id id;
+	enum exe_kind kind;
+};
+
+struct fleet {
+	bool tree_only;			/* -- COMMAND: the command's process tree, no scans */
+	pid_t launched;			/* -- COMMAND, Python: traced before its exec(s) */
+	struct discovery *discovery;
+	struct target_cache *cache;
+	/* pid -> start time of an incarnation that was looked at and not traced */
+	struct pidmap rejected, rejected_next;
+	bool scanning;			/* a rescan builds rejected_next */
+	struct retry retries[MAX_RETRIES];
+	int nretries;
+	int retry_fd;
+	uint64_t last_scan_ns;
+	struct exe_verdict exes[EXE_CACHE_SIZE];
+	unsigned int nexes, exes_victim;
+	bool limit_reported;
+	struct fleet_counts counts;
+};
+
+static void consider(struct app *app, pid_t pid, enum origin origin, uint64_t exec_ns);
+static bool untraced(struct app *app, pid_t pid);
+static void queue_retry(struct fleet *f, pid_t pid, uint64_t exec_ns, uint64_t due_ns);
+
+static void on_discover_event(const struct discover_event *e, void *ctx)
+{
+	struct app *app = ctx;
+
+	switch (e->kind) {
+	case DISCOVER_FORK:
+		queue_retry(app->fleet, e->pid, 0, clock_now_ns() + FORK_LOOK_DELAY_NS);
+		break;
+	case DISCOVER_LOADED:
+		/* Held by the kernel until here: its libpython, if that was one, is probed now. */
+		consider(app, e->pid, FROM_LOADED, e->ts_ns);
+		if ((e->flags & DISCOVER_HELD) && kill(e->pid, SIGCONT) && errno != ESRCH)
+			msg_error("pid %u: cannot let it go on (SIGCONT): %s", e->pid,
+				  strerror(errno));
+		break;
+	default:
+		/*
+		 * The command was traced before it exec'd its interpreter (perhaps through
+		 * /usr/bin/env): the program is the one planned, and stays confirmed.
+		 */
+		if (e->pid == (__u32)app->fleet->launched && !untraced(app, e->pid)) {
+			tracer_add_pid(app->tracer, e->pid);
+			break;
+		}
+		consider(app, e->pid, FROM_EXEC, e->ts_ns);
+		break;
+	}
+}
+
+void fleet_set_launched(struct app *app, pid_t pid)
+{
+	if (app->fleet)
+		app->fleet->launched = pid;
+}
+
+static void scan_one(pid_t pid, void *ctx)
+{
+	consider(ctx, pid, FROM_SCAN, 0);
+}
+
+static bool untraced(struct app *app, pid_t pid)
+{
+	struct traced *p = find_proc(app, pid);
+
+	return !p || p->stats->exited;
+}
+
+/* A retry or a fork's look is queued for pid: that decides, not a scan meanwhile. */
+static bool retry_pending(const struct fleet *f, pid_t pid)
+{
+	int i;
+
+	for (i = 0; i < f->nretries; i++)
+		if (f->retries[i].pid == pid)
+			return true;
+	return false;
+}
+
+/*
+ * Entries of the BPF filter nobody traces, nor waits to look at: candidates whose exec event
+ * was lost, or that exited before they were looked at. The filter keeps only what is traced.
+ */
+static void sweep_filter(struct app *app)
+{
+	pid_t *pids = NULL;
+	int n, i;
+
+	n = tracer_filtered_pids(app->tracer, &pids);
+	for (i = 0; i < n; i++) {
+		if (!untraced(app, pids[i]) || retry_pending(app->fleet, pids[i]))
+			continue;
+		consider(app, pids[i], FROM_SCAN, 0);
+		if (untraced(app, pids[i]) && !retry_pending(app->fleet, pids[i]))
+			tracer_remove_pid(app->tracer, pids[i]);
+	}
+	free(pids);
+}
+
+static void rescan(struct app *app, uint64_t now_ns)
+{
+	struct fleet *f = app->fleet;
+
+	/* The rejected set is rebuilt from the processes that still exist. */
+	f->scanning = true;
+	discovery_scan_proc(scan_one, app);
+	f->scanning = false;
+	pidmap_free(&f->rejected);
+	f->rejected = f->rejected_next;
+	memset(&f->rejected_next, 0, sizeof(f->rejected_next));
+	sweep_filter(app);
+	f->last_scan_ns = now_ns;
+}
+
+/* Hooks the dynamic loader of the executable at exe (a path to open from here). */
+static void watch_loader_of(struct app *app, pid_t pid, const char *exe)
+{
+	char interp[PROC_PATH_MAX], host[PROC_PATH_MAX], err[TARGET_ERR_LEN];
+	struct fleet *f = app->fleet;
+
+	if (!f->discovery || loader_interp_of(exe, interp, sizeof(interp)))
+		return;
+	if (pid > 0 && proc_host_path(pid, interp, host, sizeof(host)))
+		return;
+	if (discovery_watch_loader(f->discovery, pid > 0 ? host : interp, err, sizeof(err)) &&
+	    app->opts.verbose)
+		msg_error("note: %s", err);
+}
+
+int fleet_watch_loader_of(struct app *app, const char *exe)
+{
+	if (!app->fleet || !app->fleet->discovery)
+		return -ENOENT;
+	watch_loader_of(app, 0, exe);
+	return 0;
+}
+
+int fleet_start(struct app *app, bool tree_only, char *err, size_t err_len)
+{
+	struct fleet *f = calloc(1, sizeof(*f));
+	int ret;
+
+	if (!f) {
+		snprintf(err, err_len, "out of memory");
+		return -ENOMEM;
+	}
+	app->fleet = f;
+	f->tree_only = tree_only;
+	f->retry_fd = -1;
+	f->cache = target_cache_new();
+	if (!f->cache) {
+		snprintf(err, err_len, "out of memory");
+		return -ENOMEM;
+	}
+	ret = discovery_open(&f->discovery, tracer_filter_fd(app->tracer),
+			     tree_only ? DISCOVERY_TREE : DISCOVERY_ALL, on_discover_event, app,
+			     err, err_len);
+	if (ret && tree_only) {
+		msg_error("note: %s; the command's children and libraries it loads later are not "
+			  "followed", err);
+		err[0] = '\0';
+	} else if (ret) {
+		/* A kernel without tp_btf (before 5.5) still has /proc: scans, more often. */
+		msg_error("note: %s; new processes are found by scanning /proc every %.1f s instead",
+			  err, POLL_ONLY_RESCAN_NS / 1e9);
+		err[0] = '\0';
+		if (app->opts.rescan_ns > POLL_ONLY_RESCAN_NS)
+			app->opts.rescan_ns = POLL_ONLY_RESCAN_NS;
+	}
+	f->retry_fd = clock_timerfd_oneshot();
+	if (f->retry_fd < 0) {
+		snprintf(err, err_len, "timerfd: %s", strerror(-f->retry_fd));
+		return f->retry_fd;
+	}
+	ret = app_epoll_add(app, f->retry_fd, SRC_RETRY, 0);
+	if (!ret && f->discovery)
+		ret = app_epoll_add(app, discovery_epoll_fd(f->discovery), SRC_DISCOVERY, 0);
+	if (ret) {
+		snprintf(err, err_len, "epoll_ctl: %s", strerror(-ret));
+		return ret;
+	}
+	/* Most processes of a node share one loader: ours. Others are hooked as they are seen. */
+	watch_loader_of(app, 0, "/proc/self/exe");
+	/* Probes first, then the scan: a process started in between is seen by one or the other. */
+	if (!tree_only)
+		rescan(app, clock_now_ns());
+	return 0;
+}
+
+void fleet_on_discovery(struct app *app)
+{
+	discovery_consume(app->fleet->discovery);
+}
+
+void fleet_on_unknown_pid(struct app *app, pid_t pid)
+{
+	consider(app, pid, FROM_COLLECTION, 0);
+}
+
+static void arm_retry_timer(struct fleet *f)
+{
+	uint64_t first = UINT64_MAX;
+	int i;
+
+	for (i = 0; i < f->nretries; i++)
+		if (f->retries[i].due_ns < first)
+			first = f->retries[i].due_ns;
+	clock_timerfd_arm_at(f->retry_fd, f->nretries ? first : 0);
+}
+
+void fleet_on_retry(struct app *app)
+{
+	struct fleet *f = app->fleet;
+	struct retry due[MAX_RETRIES];
+	uint64_t ticks, now = clock_now_ns();
+	int n = 0, i, kept = 0;
+
+	if (read(f->retry_fd, &ticks, sizeof(ticks)) <= 0)
+		return;
+	/* The due ones leave the queue first: consider() may queue some again. */
+	for (i = 0; i < f->nretries; i++) {
+		if (f->retries[i].due_ns <= now)
+			due[n++] = f->retries[i];
+		else
+			f->retries[kept++] = f->retries[i];
+	}
+	f->nretries = kept;
+	for (i = 0; i < n; i++)
+		consider(app, due[i].pid, due[i].exec_ns ? FROM_RETRY : FROM_FORK,
+			 due[i].exec_ns);
+	arm_retry_timer(f);
+}
+
+static void queue_retry(struct fleet *f, pid_t pid, uint64_t exec_ns, uint64_t due_ns)
+{
+	/* Full: a fork's child or a slow loader is then left to the next rescan. */
+	if (f->nretries == MAX_RETRIES)
+		return;
+	f->retries[f->nretries++] = (struct retry){ pid, exec_ns, due_ns };
+	arm_retry_timer(f);
+}
+
+/*
+ * What the process's executable is, remembered by inode: most execs on a node run a few
+ * programs over and over, and reading their ELF headers each time would cost more than the
+ * exec itself.
+ */
+static enum exe_kind exe_kind(struct app *app, pid_t pid)
+{
+	struct fleet *f = app->fleet;
+	char exe[64], soname[256], runpath[16];
+	struct pyelf_info info;
+	struct exe_verdict *e;
+	struct file_id id;
+	struct stat st;
+	unsigned int i;
+
+	snprintf(exe, sizeof(exe), "/proc/%d/exe", pid);
+	if (stat(exe, &st))
+		return EXE_OTHER;
+	id = file_id_of(&st);
+	for (i = 0; i < f->nexes; i++)
+		if (file_id_equal(&f->exes[i].id, &id))
+			return f->exes[i].kind;
+	e = &f->exes[file_cache_slot(&f->nexes, &f->exes_victim, EXE_CACHE_SIZE)];
+	e->id = id;
+	/* A new executable may come with a loader of its own (a container's glibc). */
+	watch_loader_of(app, pid, exe);
+	if (!pyelf_inspect(exe, &info) && info.is_elf &&
+	    (info.exports_python || (info.has_gc_start && info.has_gc_done)))
+		e->kind = EXE_PYTHON;
+	else if (!pyelf_find_needed(exe, "libpython", soname, sizeof(soname), runpath,
+				    sizeof(runpath)) && soname[0])
+		e->kind = EXE_NEEDS_LIBPYTHON;
+	else
+		e->kind = EXE_OTHER;
+	return e->kind;
+}
+
+static bool any_match(char **patterns, int n, const char *value)
+{
+	int i;
+
+	for (i = 0; value[0] && i < n; i++)
+		if (!fnmatch(patterns[i], value, 0))
+			return true;
+	return false;
+}
+
+/* A pattern matches a container by its ID (or the start of it), its pod or NAMESPACE/POD. */
+static bool container_matches(char **patterns, int n, const struct container_info *c)
+{
+	char ns_pod[CONTAINER_NS_LEN + CONTAINER_POD_LEN + 1];
+	int i;
+
+	snprintf(ns_pod, sizeof(ns_pod), "%s/%s", c->ns, c->pod);
+	for (i = 0; i < n; i++) {
+		size_t len = strlen(patterns[i]);
+
+		if (!strcmp(patterns[i], "-") && !c->id[0])
+			return true;
+		if (c->id[0] && len >= 4 && !strncmp(c->id, patterns[i], len))
+			return true;
+	}
+	return any_match(patterns, n, c->id) || any_match(patterns, n, c->pod) ||
+	       (c->pod[0] && any_match(patterns, n, ns_pod));
+}
+
+static bool selected(const struct options *o, const struct target *t)
+{
+	if (o->ncomm_patterns && !any_match(o->comm_patterns, o->ncomm_patterns, t->comm))
+		return false;
+	if (o->ncontainer_patterns &&
+	    !container_matches(o->container_patterns, o->ncontainer_patterns, &t->container))
+		return false;
+	return !any_match(o->exclude_patterns, o->nexclude_patterns, t->comm) &&
+	       !container_matches(o->exclude_patterns, o->nexclude_patterns, &t->container);
+}
+
+/*
+ * Not traced: out of the BPF filter, and not looked at again in this incarnation (verdict is
+ * its start time; or'ed with REJECTED_PROVISIONAL, the next rescan looks once more).
+ */
+static void reject(struct app *app, pid_t pid, uint64_t verdict)
+{
+	struct fleet *f = app->fleet;
+
+	/* -- COMMAND: still of the command's tree, watched for a libpython and for its forks. */
+	if (f->tree_only)
+		tracer_watch_pid(app->tracer, pid);
+	else
+		tracer_remove_pid(app->tracer, pid);
+	pidmap_set(&f->rejected, pid, verdict);
+	if (f->scanning)
+		pidmap_set(&f->rejected_next, pid, verdict);
+}
+
+static bool already_decided(struct app *app, pid_t pid, uint64_t start_ticks, enum origin origin,
+			    uint64_t exec_ns)
+{
+	struct fleet *f = app->fleet;
+	struct traced *p = find_proc(app, pid);
+	uint64_t rejected_ticks;
+
+	if (p && !p->stats->exited) {
+		if (p->stats->target.start_ticks != start_ticks) {
+			/* Its pidfd has not been read yet: the PID names a new process. */
+			app_process_gone(app, p, NULL);
+		} else if (origin == FROM_EXEC && exec_ns <= p->stats->trace_start_ns) {
+			/*
+			 * An exec from before this program was looked at (sh -c 'exec python'
+			 * with its first exec read late): the program traced is the newer one.
+			 */
+			return true;
+		} else if (origin == FROM_EXEC) {
+			app_process_gone(app, p, "replaced its program (exec)");
+		} else {
+			return true;
+		}
+	}
+	if (pidmap_get(&f->rejected, pid, &rejected_ticks) &&
+	    (rejected_ticks & ~REJECTED_PROVISIONAL) == start_ticks) {
+		/* A new program in the same process deserves a new look, as does a provisional
+		 * verdict at a rescan. */
+		if (origin == FROM_EXEC || origin == FROM_LOADED ||
+		    (origin == FROM_SCAN && (rejected_ticks & REJECTED_PROVISIONAL))) {
+			pidmap_del(&f->rejected, pid);
+			return false;
+		}
+		if (f->scanning)
+			pidmap_set(&f->rejected_next, pid, rejected_ticks);
+		return true;
+	}
+	return false;
+}
+
+static void consider(struct app *app, pid_t pid, enum origin origin, uint64_t exec_ns)
+{
+	struct fleet *f = app->fleet;
+	char comm[PROC_COMM_LEN], err[TARGET_ERR_LEN];
+	uint64_t start_ticks;
+	struct target t;
+	int ret, fd;
+
+	if (pid == getpid())
+		return;
+	if (proc_read_identity(pid, comm, sizeof(comm), &start_ticks)) {
+		/* Gone already; a traced one is seen through its pidfd. */
+		if (!find_proc(app, pid))
+			tracer_remove_pid(app->tracer, pid);
+		return;
+	}
+	if (already_decided(app, pid, start_ticks, origin, exec_ns))
+		return;
+	/* Its libpython may not be mapped yet: the queued look decides, not a scan meanwhile. */
+	if (origin == FROM_SCAN && retry_pending(f, pid))
+		return;
+	/* The common exec on a node: a program that is not Python, known by its inode. */
+	if (origin == FROM_EXEC && exe_kind(app, pid) == EXE_OTHER) {
+		reject(app, pid, start_ticks | REJECTED_PROVISIONAL);
+		return;
+	}
+	ret = target_resolve_cached(pid, app->opts.probe_mode, f->cache, &t, err, sizeof(err));
+	if (ret == -ESRCH || t.start_ticks != start_ticks ||
+	    (ret && !proc_same_incarnation(pid, start_ticks))) {
+		tracer_remove_pid(app->tracer, pid);
+		return;
+	}
+	if (ret == -ENOEXEC) {
+		if ((origin == FROM_EXEC || origin == FROM_RETRY) &&
+		    clock_now_ns() - exec_ns < RETRY_WINDOW_NS &&
+		    exe_kind(app, pid) == EXE_NEEDS_LIBPYTHON) {
+			queue_retry(f, pid, exec_ns, clock_now_ns() + RETRY_STEP_NS);
+			return;
+		}
+		reject(app, pid, start_ticks);
+		return;
+	}
+	if (ret == -EACCES || ret == -EPERM) {
+		/* Not known to be Python: no line for every such process of a node, unless -v. */
+		f->counts.skipped_unreadable++;
+		if (app->opts.verbose)
+			msg_error("%s", err);
+		reject(app, pid, start_ticks);
+		return;
+	}
+	if (ret) {
+		f->counts.skipped_unsupported++;
+		msg_error("%s", err);
+		reject(app, pid, start_ticks);
+		/* A Python that cannot be probed: nothing to wait for in it. */
+		if (f->tree_only)
+			tracer_remove_pid(app->tracer, pid);
+		return;
+	}
+	container_read(pid, &t.container);
+	if (!selected(&app->opts, &t)) {
+		f->counts.skipped_filtered++;
+		reject(app, pid, start_ticks);
+		return;
+	}
+	if ((unsigned int)app->nalive >= app->opts.max_processes) {
+		f->counts.skipped_limit++;
+		if (!f->limit_reported)
+			msg_error("--max-processes %u reached: pid %d (%s) and later ones are not "
+				  "traced (counted in gcpause_processes_skipped_total)",
+				  app->opts.max_processes, pid, t.comm);
+		f->limit_reported = true;
+		/* Not rejected: a later rescan may find room for it. */
+		tracer_remove_pid(app->tracer, pid);
+		return;
+	}
+	fd = app_pidfd_open(&t);
+	if (fd < 0) {
+		tracer_remove_pid(app->tracer, pid);
+		return;
+	}
+	ret = app_begin_tracing(app, &t, fd, err, sizeof(err));
+	if (ret == -ESTALE) {
+		/* Its binary changed while it was being probed: planned again in a moment. */
+		close(fd);
+		queue_retry(f, pid, clock_now_ns(), clock_now_ns() + RETRY_STEP_NS);
+		return;
+	}
+	if (ret) {
+		close(fd);
+		if (!proc_same_incarnation(pid, start_ticks)) {
+			tracer_remove_pid(app->tracer, pid);
+			return;
+		}
+		f->counts.skipped_unsupported++;
+		msg_error("%s", err);
+		reject(app, pid, start_ticks);
+		if (f->tree_only)
+			tracer_remove_pid(app->tracer, pid);
+		return;
+	}
+	f->counts.discovered++;
+}
+
+void fleet_housekeeping(struct app *app, uint64_t now_ns)
+{
+	struct fleet *f = app->fleet;
+	int i;
+
+	int detached;
+
+	if (!f->tree_only && now_ns - f->last_scan_ns >= app->opts.rescan_ns)
+		rescan(app, now_ns);
+	detached = tracer_expire_binaries(app->tracer, now_ns, app->opts.expire_ns);
+	if (detached)
+		msg_status(app->quiet, "%d binar%s unused for %.0f s: probes detached", detached,
+			   detached == 1 ? "y" : "ies", app->opts.expire_ns / 1e9);
+	for (i = 0; i < app->nprocs; i++) {
+		struct traced *p = &app->procs[i];
+
+		if (p->stats && p->stats->exited &&
+		    now_ns - p->stats->end_ns >= app->opts.expire_ns)
+			app_forget(app, p);
+	}
+}
+
+void fleet_counts(struct app *app, struct fleet_counts *out)
+{
+	uint64_t counters[DISCOVER_CNT_MAX];
+
+	*out = app->fleet->counts;
+	if (!app->fleet->discovery)
+		return;
+	discovery_read_counters(app->fleet->discovery, counters);
+	out->discovery_dropped = counters[DISCOVER_CNT_DROPPED] + counters[DISCOVER_CNT_NO_SLOT];
+}
+
+void fleet_close(struct fleet *f)
+{
+	if (!f)
+		return;
+	discovery_close(f->discovery);
+	target_cache_free(f->cache);
+	pidmap_free(&f->rejected);
+	pidmap_free(&f->rejected_next);
+	if (f->retry_fd >= 0)
+		close(f->retry_fd);
+	free(f);
+}

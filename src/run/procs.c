@@ -1,0 +1,302 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* The traced processes of a run: their slots, from the start of tracing to their exit. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include "proc/proc_identity.h"
+#include "run/app.h"
+#include "util/clock.h"
+#include "proc/container.h"
+#include "fleet/fleet.h"
+#include "http/session.h"
+#include "util/messages.h"
+#include "report/report.h"
+#include "serve/series.h"
+#include "trace/gc_tracer.h"
+
+int app_epoll_add(struct app *app, int fd, enum source src, uint32_t index)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = (uint64_t)src << 32 | index };
+
+	return epoll_ctl(app->epfd, EPOLL_CTL_ADD, fd, &ev) ? -errno : 0;
+}
+
+void app_stop(struct app *app)
+{
+	app->stop_requested = true;
+	app->nalive = 0;
+	app->child_alive = false;
+}
+
+int app_pidfd_open(const struct target *t)
+{
+	int fd;
+
+	fd = syscall(SYS_pidfd_open, t->pid, 0);
+	if (fd < 0)
+		return -errno;
+	/* The PID was resolved a moment ago; make sure it still names the same process. */
+	if (!proc_same_incarnation(t->pid, t->start_ticks)) {
+		close(fd);
+		return -ESRCH;
+	}
+	return fd;
+}
+
+struct traced *find_proc(struct app *app, pid_t pid)
+{
+	uint64_t slot;
+
+	if (!pidmap_get(&app->by_pid, pid, &slot) || !app->procs[slot].stats)
+		return NULL;
+	return &app->procs[slot];
+}
+
+struct proc_stats *find_stats(pid_t pid, void *ctx)
+{
+	struct traced *p = find_proc(ctx, pid);
+
+	return p ? p->stats : NULL;
+}
+
+/* A free slot, or a new one; NULL when out of memory. */
+static struct traced *new_slot(struct app *app)
+{
+	struct traced *procs;
+	int i;
+
+	for (i = 0; i < app->nprocs; i++)
+		if (!app->procs[i].stats)
+			return &app->procs[i];
+	procs = realloc(app->procs, (app->nprocs + 1) * sizeof(*procs));
+	if (!procs)
+		return NULL;
+	app->procs = procs;
+	memset(&procs[app->nprocs], 0, sizeof(*procs));
+	procs[app->nprocs].pidfd = -1;
+	return &procs[app->nprocs++];
+}
+
+static void series_labels_of(const struct app *app, const struct target *t,
+			     struct series_labels *l)
+{
+	struct proc_identity id;
+
+	memset(l, 0, sizeof(*l));
+	snprintf(l->ns, sizeof(l->ns), "%s", t->container.ns);
+	snprintf(l->pod, sizeof(l->pod), "%s", t->container.pod);
+	snprintf(l->pod_uid, sizeof(l->pod_uid), "%s", t->container.pod_uid);
+	container_id_label(&t->container, l->container_id, sizeof(l->container_id));
+	snprintf(l->command, sizeof(l->command), "%s", t->comm);
+	/* python3.11 alone says little: hypercorn, tornado and scripts are told apart by this. */
+	if (!proc_identity_read(t->pid, &id)) {
+		proc_identity_program(&id, l->program, sizeof(l->program));
+		/* A container is labelled already; a session's scope is not a service. */
+		if (!t->container.id[0] && !t->container.pod_uid[0] &&
+		    strstr(id.unit, ".service"))
+			snprintf(l->service, sizeof(l->service), "%s", id.unit);
+	}
+	snprintf(l->python, sizeof(l->python), "%s", t->version);
+	l->pid = app->opts.per_pid ? t->pid : 0;
+}
+
+/* serve: the series t counts in; without one (--max-series reached) it is traced unexported. */
+static struct series *join_series(struct app *app, const struct target *t)
+{
+	struct series_labels labels;
+	struct series *s;
+
+	series_labels_of(app, t, &labels);
+	s = series_get(app->series, &labels);
+	if (s)
+		series_hold(s);
+	return s;
+}
+
+static struct proc_stats *new_stats(struct app *app, const struct target *t)
+{
+	/* serve keeps its figures in the series: per process only what requests need. */
+	struct proc_stats *p = app->series ? stats_new_lean(t, clock_now_ns()) :
+					     stats_new(t, clock_now_ns());
+
+	if (p && app->http && (app->series ? stats_enable_gc_log(p) : stats_enable_http(p))) {
+		stats_free(p);
+		p = NULL;
+	}
+	return p;
+}
+
+/* The slot's statistics, filter entry and pidfd watch for t. */
+static int start_slot(struct app *app, struct traced *p, const struct target *t, int pidfd,
+		      char *err, size_t err_len)
+{
+	int ret;
+
+	ret = tracer_add_pid(app->tracer, t->pid);
+	if (ret) {
+		snprintf(err, err_len, "pid %d: cannot add to the BPF filter: %s", t->pid,
+			 strerror(-ret));
+		return ret;
+	}
+	/* Taken after the filter update: every collection that starts from here is seen. */
+	p->stats = new_stats(app, t);
+	if (!p->stats || pidmap_set(&app->by_pid, t->pid, p - app->procs)) {
+		stats_free(p->stats);
+		p->stats = NULL;
+		snprintf(err, err_len, "out of memory");
+		return -ENOMEM;
+	}
+	ret = app_epoll_add(app, pidfd, SRC_PROCESS, p - app->procs);
+	if (ret) {
+		snprintf(err, err_len, "epoll: %s", strerror(-ret));
+		pidmap_del(&app->by_pid, t->pid);
+		stats_free(p->stats);
+		p->stats = NULL;
+		return ret;
+	}
+	p->pidfd = pidfd;
+	p->exit_reported_in_interval = false;
+	p->image_ns = 0;
+	p->prev_slot_plus1 = 0;
+	p->replaced_ns = 0;
+	p->series = app->series ? join_series(app, t) : NULL;
+	return 0;
+}
+
+int app_begin_tracing(struct app *app, const struct target *t, int pidfd, char *err,
+		      size_t err_len)
+{
+	struct tracer_binary_id binary;
+	struct traced *p;
+	int ret;
+
+	ret = tracer_attach_binary(app->tracer, t->host_path, t->binary, &t->file, &t->plan,
+				   &binary, err, err_len);
+	/* Probes it replaced were on a file rewritten in place: their processes are told. */
+	app_end_rewritten(app);
+	if (ret)
+		return ret;
+	p = new_slot(app);
+	ret = p ? start_slot(app, p, t, pidfd, err, err_len) : -ENOMEM;
+	if (ret) {
+		if (!p)
+			snprintf(err, err_len, "out of memory");
+		tracer_release_binary(app->tracer, &binary, clock_now_ns());
+		return ret;
+	}
+	p->binary = binary;
+	app->nalive++;
+	if (app->opts.json)
+		report_json_attach(app->out, p->stats);
+	msg_status(app->quiet, "tracing pid %d (%s, Python %s, %s%s, %s: %s)%s%s", t->pid,
+		   t->comm, t->version[0] ? t->version : "?", t->root, t->binary, t->probe,
+		   t->plan.source, t->container.id[0] ? " in container " : "",
+		   t->container.id[0] ? t->container.id : "");
+	if (t->plan.caveat[0])
+		msg_status(app->quiet, "pid %d: note: %s", t->pid, t->plan.caveat);
+	return 0;
+}
+
+static void report_exit_status(struct app *app, const struct proc_stats *ps)
+{
+	int status;
+
+	if (app->launched && ps->target.pid == app->child.pid &&
+	    waitpid(ps->target.pid, &status, WNOHANG) == ps->target.pid) {
+		if (WIFEXITED(status))
+			msg_status(app->quiet, "pid %d (%s) exited with status %d",
+				   ps->target.pid, ps->target.comm, WEXITSTATUS(status));
+		else if (WIFSIGNALED(status))
+			msg_status(app->quiet, "pid %d (%s) killed by signal %d",
+				   ps->target.pid, ps->target.comm, WTERMSIG(status));
+	} else {
+		msg_status(app->quiet, "pid %d (%s) %s", ps->target.pid, ps->target.comm,
+			   ps->exit_reason ? ps->exit_reason : "exited");
+	}
+}
+
+static void end_tracing(struct app *app, struct traced *p, const char *why, bool keep_filtered);
+
+void app_process_gone(struct app *app, struct traced *p, const char *why)
+{
+	end_tracing(app, p, why, false);
+}
+
+void app_process_replaced(struct app *app, struct traced *p, const char *why)
+{
+	end_tracing(app, p, why, true);
+}
+
+static void end_tracing(struct app *app, struct traced *p, const char *why, bool keep_filtered)
+{
+	long slot = p - app->procs;
+	struct proc_stats *ps;
+
+	/*
+	 * Its last collections (the shutdown ones among them) are already in the ring buffer.
+	 * Reading them may trace new processes, and move the slots: p is found again after.
+	 */
+	read_gc_events(app);
+	p = &app->procs[slot];
+	ps = p->stats;
+	if (app->http)
+		http_session_process_gone(app->http, ps->target.pid);
+	ps->exited = true;
+	ps->exit_reason = why;
+	ps->end_ns = clock_now_ns();
+	if (!keep_filtered)
+		tracer_remove_pid(app->tracer, ps->target.pid);
+	tracer_release_binary(app->tracer, &p->binary, ps->end_ns);
+	epoll_ctl(app->epfd, EPOLL_CTL_DEL, p->pidfd, NULL);
+	close(p->pidfd);
+	p->pidfd = -1;
+	app->nalive--;
+	report_exit_status(app, ps);
+	if (app->opts.json)
+		report_json_exit(app->out, ps);
+	if (p->series) {
+		series_release(p->series, ps->end_ns);
+		p->series = NULL;
+	}
+	/* serve has counted it in its series already: nothing of it is reported later. */
+	if (app->series)
+		app_forget(app, p);
+}
+
+void app_end_rewritten(struct app *app)
+{
+	struct tracer_binary_id id;
+	char name[256];
+	int i;
+
+	while (tracer_next_changed(app->tracer, &id, name, sizeof(name))) {
+		msg_error("warning: %s was rewritten in place (same file, new contents): its "
+			  "probes are detached; a process that still maps it runs the new bytes",
+			  name);
+		/* app_process_gone() may trace new processes, and move the slots: by index. */
+		for (i = 0; id.serial && i < app->nprocs; i++) {
+			if (app->procs[i].stats && app->procs[i].pidfd >= 0 &&
+			    app->procs[i].binary.serial == id.serial)
+				app_process_gone(app, &app->procs[i], APP_REASON_REWRITTEN);
+		}
+	}
+}
+
+void app_forget(struct app *app, struct traced *p)
+{
+	uint64_t slot;
+
+	pid_t pid = p->stats->target.pid;
+
+	/* The PID may name a later process already, in another slot. */
+	if (pidmap_get(&app->by_pid, pid, &slot) && slot == (uint64_t)(p - app->procs))
+		pidmap_del(&app->by_pid, pid);
+	stats_free(p->stats);
+	p->stats = NULL;
+}

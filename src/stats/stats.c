@@ -1,0 +1,218 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include "stats/stats.h"
+
+static void pause_stats_init(struct pause_stats *s)
+{
+	hist_init(&s->pauses);
+	s->collected = 0;
+}
+
+static struct gen_stats *gen_new(int gen)
+{
+	struct gen_stats *g = malloc(sizeof(*g));
+
+	if (!g)
+		return NULL;
+	g->gen = gen;
+	pause_stats_init(&g->total);
+	pause_stats_init(&g->interval);
+	return g;
+}
+
+static void start_identity(struct proc_stats *p)
+{
+	proc_identity_read(p->target.pid, &p->identity);
+	p->cpu_known = !proc_cpu_ns(p->target.pid, &p->cpu_start_ns);
+	p->cpu_interval_start_ns = p->cpu_now_ns = p->cpu_start_ns;
+}
+
+void stats_sample_cpu(struct proc_stats *p)
+{
+	uint64_t ns;
+
+	if (p->exited)
+		return;
+	/* -- COMMAND: first read before its exec; a server may bind after attach. */
+	proc_identity_refresh(p->target.pid, &p->identity, p->identity_refreshes < 10);
+	p->identity_refreshes++;
+	if (p->cpu_known && !proc_cpu_ns(p->target.pid, &ns) && ns >= p->cpu_now_ns)
+		p->cpu_now_ns = ns;
+}
+
+bool stats_cpu_ns(const struct proc_stats *p, enum stats_scope scope, uint64_t *ns)
+{
+	if (!p->cpu_known)
+		return false;
+	*ns = p->cpu_now_ns - (scope == STATS_TOTAL ? p->cpu_start_ns : p->cpu_interval_start_ns);
+	return true;
+}
+
+struct proc_stats *stats_new(const struct target *t, uint64_t trace_start_ns)
+{
+	struct proc_stats *p = calloc(1, sizeof(*p));
+	int gen;
+
+	if (!p)
+		return NULL;
+	p->target = *t;
+	p->trace_start_ns = trace_start_ns;
+	p->interval_start_ns = trace_start_ns;
+	start_identity(p);
+	for (gen = 0; gen < STATS_STANDARD_GENS; gen++) {
+		if (!stats_gen(p, gen)) {
+			stats_free(p);
+			return NULL;
+		}
+	}
+	return p;
+}
+
+struct proc_stats *stats_new_lean(const struct target *t, uint64_t trace_start_ns)
+{
+	struct proc_stats *p = calloc(1, sizeof(*p));
+
+	if (!p)
+		return NULL;
+	p->target = *t;
+	p->trace_start_ns = trace_start_ns;
+	p->interval_start_ns = trace_start_ns;
+	p->lean = true;
+	return p;
+}
+
+static struct http_stats *http_stats_new(void)
+{
+	struct http_stats *h = malloc(sizeof(*h));
+
+	if (h && http_stats_init(h)) {
+		free(h);
+		h = NULL;
+	}
+	return h;
+}
+
+static void http_stats_delete(struct http_stats *h)
+{
+	if (h) {
+		http_stats_free(h);
+		free(h);
+	}
+}
+
+int stats_enable_http(struct proc_stats *p)
+{
+	p->http = http_stats_new();
+	p->http_interval = http_stats_new();
+	p->log_gcs = true;
+	return p->http && p->http_interval ? 0 : -ENOMEM;
+}
+
+int stats_enable_gc_log(struct proc_stats *p)
+{
+	p->log_gcs = true;
+	return 0;
+}
+
+void stats_free(struct proc_stats *p)
+{
+	int i;
+
+	if (!p)
+		return;
+	http_stats_delete(p->http);
+	http_stats_delete(p->http_interval);
+	gc_log_free(&p->gc_log);
+	gc_state_close(p->gc_reader);
+	for (i = 0; i < p->ngens; i++)
+		free(p->gens[i]);
+	free(p);
+}
+
+struct gen_stats *stats_gen(struct proc_stats *p, int gen)
+{
+	int i;
+
+	for (i = 0; i < p->ngens; i++)
+		if (p->gens[i]->gen == gen)
+			return p->gens[i];
+	if (p->ngens == STATS_MAX_GENS)
+		return p->gens[STATS_MAX_GENS - 1];
+	p->gens[p->ngens] = gen_new(gen);
+	if (!p->gens[p->ngens])
+		return NULL;
+	/* Keep slots sorted by generation so every output lists them in order. */
+	for (i = p->ngens; i > 0 && p->gens[i - 1]->gen > gen; i--) {
+		struct gen_stats *tmp = p->gens[i - 1];
+
+		p->gens[i - 1] = p->gens[i];
+		p->gens[i] = tmp;
+	}
+	p->ngens++;
+	return p->gens[i];
+}
+
+static void pause_stats_add(struct pause_stats *s, const struct gc_event *e)
+{
+	hist_add(&s->pauses, e->duration_ns);
+	s->collected += e->collected;
+}
+
+int stats_add(struct proc_stats *p, const struct gc_event *e)
+{
+	struct gen_stats *g;
+
+	if (p->log_gcs &&
+	    gc_log_add(&p->gc_log, e->start_ns, e->start_ns + e->duration_ns, e->gen))
+		return -ENOMEM;
+	if (p->lean)
+		return 0;
+	g = stats_gen(p, e->gen);
+	if (!g)
+		return -ENOMEM;
+	pause_stats_add(&g->total, e);
+	pause_stats_add(&g->interval, e);
+	return 0;
+}
+
+void stats_merge_all(const struct proc_stats *p, enum stats_scope scope, struct pause_stats *out)
+{
+	int i;
+
+	pause_stats_init(out);
+	for (i = 0; i < p->ngens; i++) {
+		const struct pause_stats *s = stats_scope(p->gens[i], scope);
+
+		hist_merge(&out->pauses, &s->pauses);
+		out->collected += s->collected;
+	}
+}
+
+uint64_t stats_wall_ns(const struct proc_stats *p, enum stats_scope scope, uint64_t now_ns)
+{
+	uint64_t from = scope == STATS_TOTAL ? p->trace_start_ns : p->interval_start_ns;
+	uint64_t to = p->exited ? p->end_ns : now_ns;
+
+	if (from < p->trace_start_ns)
+		from = p->trace_start_ns;
+	return to > from ? to - from : 0;
+}
+
+void stats_reset_interval(struct proc_stats *p, uint64_t now_ns)
+{
+	int i;
+
+	p->interval_start_ns = now_ns;
+	p->cpu_interval_start_ns = p->cpu_now_ns;
+	for (i = 0; i < p->ngens; i++)
+		pause_stats_init(&p->gens[i]->interval);
+	if (p->http_interval) {
+		http_stats_free(p->http_interval);
+		if (http_stats_init(p->http_interval)) {
+			free(p->http_interval);
+			p->http_interval = NULL;
+		}
+	}
+}
