@@ -18,7 +18,6 @@
 /* The dynamic loader maps a libpython a moment after the exec: looked at again this often. */
 #define EXEC_RETRY_STEP_NS	(5 * 1000000ull)
 #define EXEC_RETRY_WINDOW_NS	(1000 * 1000000ull)
-#define MAX_PENDING		64
 /* Collections of new programs held until they are traced: a few per program at most. */
 #define MAX_DEFERRED		4096
 
@@ -32,8 +31,8 @@ struct pending_exec {
 struct exec_watch {
 	struct discovery *discovery;
 	int retry_fd;
-	struct pending_exec pending[MAX_PENDING];
-	int npending;
+	struct pending_exec *pending;	/* grows: an exec is never refused a look */
+	int npending, pending_cap;
 	struct gc_event *deferred;
 	int ndeferred;
 };
@@ -63,7 +62,7 @@ static void on_exec(const struct discover_event *e, void *ctx)
 {
 	struct app *app = ctx;
 	struct exec_watch *w = app->exec_watch;
-	struct traced *p = find_proc(app, e->pid);
+	struct traced *p = app_find_proc(app, e->pid);
 	struct pending_exec *pe;
 
 	if (e->kind != DISCOVER_EXEC || !p || p->stats->exited)
@@ -77,15 +76,21 @@ static void on_exec(const struct discover_event *e, void *ctx)
 		pe->exec_ns = e->ts_ns;
 		return;
 	}
-	if (w->npending == MAX_PENDING) {
-		msg_error("pid %d (%s) replaced its program (exec) while %d others waited to be "
-			  "looked at: its tracing ends", e->pid, p->stats->target.comm,
-			  MAX_PENDING);
-		app_process_gone(app, p, APP_REASON_EXEC);
-		return;
-	}
 	/* From now on its collections are the new program's. */
 	p->replaced_ns = e->ts_ns;
+	if (w->npending == w->pending_cap) {
+		int cap = w->pending_cap ? 2 * w->pending_cap : 16;
+		struct pending_exec *grown = realloc(w->pending, cap * sizeof(*grown));
+
+		if (!grown) {
+			/* Its new program's collections are counted lost (exec_watch_defer). */
+			msg_error("out of memory: pid %d (%s) replaced its program (exec), which is "
+				  "not looked at", e->pid, p->stats->target.comm);
+			return;
+		}
+		w->pending = grown;
+		w->pending_cap = cap;
+	}
 	w->pending[w->npending++] = (struct pending_exec){
 		.pid = e->pid, .slot = p - app->procs, .exec_ns = e->ts_ns,
 		.due_ns = clock_now_ns(),
@@ -135,7 +140,7 @@ static void release_deferred(struct app *app, pid_t pid, bool count)
 	w->ndeferred = kept;
 	for (i = 0; i < n; i++) {
 		if (count)
-			on_event(&held[i], app);
+			app_settle_gc_event(app, &held[i]);
 		else
 			app->unattributed++;
 	}
@@ -206,7 +211,7 @@ static bool look_at_new_program(struct app *app, struct pending_exec *pe)
 		release_deferred(app, pe->pid, false);
 		return true;
 	}
-	new = find_proc(app, pe->pid);
+	new = app_find_proc(app, pe->pid);
 	new->image_ns = pe->exec_ns;
 	new->prev_slot_plus1 = pe->slot + 1;
 	release_deferred(app, pe->pid, true);
@@ -293,5 +298,6 @@ void exec_watch_close(struct exec_watch *w)
 	if (w->retry_fd >= 0)
 		close(w->retry_fd);
 	free(w->deferred);
+	free(w->pending);
 	free(w);
 }

@@ -74,15 +74,36 @@ struct fleet {
 	unsigned int nexes, exes_victim;
 	bool limit_reported;
 	struct fleet_counts counts;
+	/* Discovery events read and not handled yet: the ring buffer's callback only copies. */
+	struct discover_event *events;
+	size_t nevents, events_next, events_cap;
 };
 
 static void consider(struct app *app, pid_t pid, enum origin origin, uint64_t exec_ns);
 static bool untraced(struct app *app, pid_t pid);
 static void queue_retry(struct fleet *f, pid_t pid, uint64_t exec_ns, uint64_t due_ns);
 
-static void on_discover_event(const struct discover_event *e, void *ctx)
+static void queue_discover_event(const struct discover_event *e, void *ctx)
 {
-	struct app *app = ctx;
+	struct fleet *f = ((struct app *)ctx)->fleet;
+
+	if (f->nevents == f->events_cap) {
+		size_t cap = f->events_cap ? 2 * f->events_cap : 256;
+		struct discover_event *grown = realloc(f->events, cap * sizeof(*grown));
+
+		if (!grown) {
+			/* As if the kernel had dropped it: the next rescan finds the process. */
+			f->counts.discovery_dropped++;
+			return;
+		}
+		f->events = grown;
+		f->events_cap = cap;
+	}
+	f->events[f->nevents++] = *e;
+}
+
+static void handle_discover_event(struct app *app, const struct discover_event *e)
+{
 
 	switch (e->kind) {
 	case DISCOVER_FORK:
@@ -122,7 +143,7 @@ static void scan_one(pid_t pid, void *ctx)
 
 static bool untraced(struct app *app, pid_t pid)
 {
-	struct traced *p = find_proc(app, pid);
+	struct traced *p = app_find_proc(app, pid);
 
 	return !p || p->stats->exited;
 }
@@ -214,7 +235,7 @@ int fleet_start(struct app *app, bool tree_only, char *err, size_t err_len)
 		return -ENOMEM;
 	}
 	ret = discovery_open(&f->discovery, tracer_filter_fd(app->tracer),
-			     tree_only ? DISCOVERY_TREE : DISCOVERY_ALL, on_discover_event, app,
+			     tree_only ? DISCOVERY_TREE : DISCOVERY_ALL, queue_discover_event, app,
 			     err, err_len);
 	if (ret && tree_only) {
 		msg_error("note: %s; the command's children and libraries it loads later are not "
@@ -250,7 +271,16 @@ int fleet_start(struct app *app, bool tree_only, char *err, size_t err_len)
 
 void fleet_on_discovery(struct app *app)
 {
-	discovery_consume(app->fleet->discovery);
+	struct fleet *f = app->fleet;
+
+	discovery_consume(f->discovery);
+	while (f->events_next < f->nevents) {
+		/* A copy: handling one may read events again, and move the queue. */
+		struct discover_event e = f->events[f->events_next++];
+
+		handle_discover_event(app, &e);
+	}
+	f->nevents = f->events_next = 0;
 }
 
 void fleet_on_unknown_pid(struct app *app, pid_t pid)
@@ -400,7 +430,7 @@ static bool already_decided(struct app *app, pid_t pid, uint64_t start_ticks, en
 			    uint64_t exec_ns)
 {
 	struct fleet *f = app->fleet;
-	struct traced *p = find_proc(app, pid);
+	struct traced *p = app_find_proc(app, pid);
 	uint64_t rejected_ticks;
 
 	if (p && !p->stats->exited) {
@@ -447,7 +477,7 @@ static void consider(struct app *app, pid_t pid, enum origin origin, uint64_t ex
 		return;
 	if (proc_read_identity(pid, comm, sizeof(comm), &start_ticks)) {
 		/* Gone already; a traced one is seen through its pidfd. */
-		if (!find_proc(app, pid))
+		if (!app_find_proc(app, pid))
 			tracer_remove_pid(app->tracer, pid);
 		return;
 	}
@@ -542,23 +572,9 @@ static void consider(struct app *app, pid_t pid, enum origin origin, uint64_t ex
 void fleet_housekeeping(struct app *app, uint64_t now_ns)
 {
 	struct fleet *f = app->fleet;
-	int i;
-
-	int detached;
 
 	if (!f->tree_only && now_ns - f->last_scan_ns >= app->opts.rescan_ns)
 		rescan(app, now_ns);
-	detached = tracer_expire_binaries(app->tracer, now_ns, app->opts.expire_ns);
-	if (detached)
-		msg_status(app->quiet, "%d binar%s unused for %.0f s: probes detached", detached,
-			   detached == 1 ? "y" : "ies", app->opts.expire_ns / 1e9);
-	for (i = 0; i < app->nprocs; i++) {
-		struct traced *p = &app->procs[i];
-
-		if (p->stats && p->stats->exited &&
-		    now_ns - p->stats->end_ns >= app->opts.expire_ns)
-			app_forget(app, p);
-	}
 }
 
 void fleet_counts(struct app *app, struct fleet_counts *out)
@@ -569,7 +585,7 @@ void fleet_counts(struct app *app, struct fleet_counts *out)
 	if (!app->fleet->discovery)
 		return;
 	discovery_read_counters(app->fleet->discovery, counters);
-	out->discovery_dropped = counters[DISCOVER_CNT_DROPPED] + counters[DISCOVER_CNT_NO_SLOT];
+	out->discovery_dropped += counters[DISCOVER_CNT_DROPPED] + counters[DISCOVER_CNT_NO_SLOT];
 }
 
 void fleet_close(struct fleet *f)
@@ -582,5 +598,6 @@ void fleet_close(struct fleet *f)
 	pidmap_free(&f->rejected_next);
 	if (f->retry_fd >= 0)
 		close(f->retry_fd);
+	free(f->events);
 	free(f);
 }

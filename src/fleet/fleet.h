@@ -38,7 +38,7 @@ void fleet_on_discovery(struct app *app);
 void fleet_on_unknown_pid(struct app *app, pid_t pid);
 /* The retry timer fired: processes whose libpython was not mapped yet at exec. */
 void fleet_on_retry(struct app *app);
-/* About once a second: rescans when due, forgets what has expired. */
+/* About once a second: rescans /proc when due. */
 void fleet_housekeeping(struct app *app, uint64_t now_ns);
 void fleet_counts(struct app *app, struct fleet_counts *out);
 void fleet_close(struct fleet *f);

@@ -115,7 +115,13 @@ static int read_u64(struct gc_state_reader *r, uint64_t addr, uint64_t *v)
 	struct cached_page *c = &r->cache[(addr / CHUNK) % CACHE_PAGES];
 	uint64_t base;
 
-	if (c->len && addr >= c->base && addr + sizeof(*v) <= c->base + c->len) {
+	/*
+	 * A walk racing the target follows whatever a freed object's header holds, -1 words
+	 * among them: addr + 8 must not wrap past 2^64 (it would pass the bounds checks below).
+	 */
+	if (addr > UINT64_MAX - sizeof(*v))
+		return -EFAULT;
+	if (c->len && addr >= c->base && addr - c->base <= c->len - sizeof(*v)) {
 		memcpy(v, c->data + (addr - c->base), sizeof(*v));
 		return 0;
 	}
@@ -129,7 +135,7 @@ static int read_u64(struct gc_state_reader *r, uint64_t addr, uint64_t *v)
 		c->base = base;
 		c->len = PAGE;
 	}
-	if (c->len && addr + sizeof(*v) <= c->base + c->len) {
+	if (c->len && addr >= c->base && addr - c->base <= c->len - sizeof(*v)) {
 		memcpy(v, c->data + (addr - c->base), sizeof(*v));
 		return 0;
 	}
@@ -408,6 +414,11 @@ static int walk_once(struct gc_state_reader *r, uint64_t head,
 	ret = read_u64(r, head, &node);
 	while (!ret && (node & GC_NEXT_MASK) != head) {
 		node &= GC_NEXT_MASK;
+		/* Not a PyGC_Head (8-aligned): the walk strayed into memory freed meanwhile. */
+		if (node & 7) {
+			*count = n;
+			return -EAGAIN;
+		}
 		for (i = 0; i <= GC_STATE_GENS && node != heads[i]; i++)
 			;
 		if (i <= GC_STATE_GENS || !node) {

@@ -1,19 +1,14 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
-/* A traced process's GC state: kept fresh in its statistics, shown in text and JSON. */
+/* A traced process's GC state (stats_refresh_gc_state()), shown in text and JSON. */
 #ifndef GCPAUSE_REPORT_GC_STATE_REPORT_H
 #define GCPAUSE_REPORT_GC_STATE_REPORT_H
 
 #include <stdio.h>
 #include "probe/gc_state.h"
 
-/* Reports at which a process's GC state is looked for before it is given up. */
-#define GC_STATE_OPEN_TRIES	5
-
 struct proc_stats;
 struct json_object;
 
-/* Reads p's GC state now (the reader is made on first use); a failure leaves it invalid. */
-void gc_state_refresh(struct proc_stats *p);
 /* {"enabled":..., "threshold":[...], ...}, or NULL when s is not valid. */
 struct json_object *gc_state_json(const struct gc_state *s);
 /* One "  gc state: ..." line, nothing when s is not valid. */

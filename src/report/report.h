@@ -8,17 +8,7 @@
 #include <stdio.h>
 #include "gc.h"
 #include "stats/stats.h"
-
-struct report_summary {
-	enum stats_scope scope;
-	uint64_t start_ns, end_ns;	/* the window this summary covers */
-	uint64_t counters[GC_CNT_MAX];	/* losses since start, whatever the scope */
-	bool http;			/* --http: request figures since start */
-	uint64_t http_dropped, http_non_http, http_bad_length;
-	struct http_unassembled http_unassembled;	/* seen, not made into requests */
-	struct proc_stats **procs;
-	int nprocs;
-};
+#include "stats/summary.h"
 
 /* Percentiles every output reports, in this order. */
 struct report_percentile {

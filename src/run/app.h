@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
-/* The state of one gcpause run, shared by its event loop (main.c) and its reports (summary.c). */
+/* The state of one tracing run (trace, top, serve): its loop, processes, events and sinks. */
 #ifndef GCPAUSE_RUN_APP_H
 #define GCPAUSE_RUN_APP_H
 
@@ -10,20 +10,20 @@
 #include "run/launch.h"
 #include "run/options.h"
 #include "util/pidmap.h"
+#include "stats/sink.h"
 #include "stats/stats.h"
 #include "trace/gc_tracer.h"
 
 struct exec_watch;
 struct fleet;
-struct series;
-struct series_table;
-struct metrics_server;
+
+/* Outputs a run may have at once (a report, and room for more). */
+#define MAX_SINKS	4
 
 struct traced {
 	struct proc_stats *stats;	/* NULL: a free slot */
 	int pidfd;		/* -1 once the process is gone */
 	bool exit_reported_in_interval;
-	struct series *series;	/* serve: the label set it counts in */
 	struct tracer_binary_id binary;	/* the probed binary it runs */
 	/*
 	 * -p, a program replaced by exec: image_ns is when this program started (0: before
@@ -40,11 +40,22 @@ struct app {
 	struct options opts;
 	struct tracer *tracer;
 	struct http_session *http;	/* --http, else NULL */
-	struct top *top;		/* gcpause top, else NULL */
-	struct fleet *fleet;		/* --all, else NULL */
+	struct fleet *fleet;		/* --all, -- COMMAND, else NULL */
 	struct exec_watch *exec_watch;	/* -p: traced processes that exec, else NULL */
-	struct series_table *series;	/* serve, else NULL */
-	struct metrics_server *metrics;	/* serve, else NULL */
+	struct sink sinks[MAX_SINKS];	/* the outputs, called in this order */
+	int nsinks;
+	/*
+	 * No sink summarizes (serve): the statistics keep what requests need only, and a process
+	 * is forgotten at its exit, counted in the sinks already.
+	 */
+	bool lean;
+	/*
+	 * GC events read from the ring buffer and not settled yet: the ring buffer's callback only
+	 * copies, and the loop settles them after the read (a new process looked at, a process
+	 * ended), so no decision is ever taken inside the callback.
+	 */
+	struct gc_event *batch;
+	size_t batch_len, batch_next, batch_cap;
 	bool quiet;			/* no status lines: JSON, or the screen is top's */
 	/* Slots; their index is the pidfd's epoll data. Free slots are reused (--all). */
 	struct traced *procs;
@@ -63,9 +74,7 @@ struct app {
 	bool child_alive;
 	char child_end[256];		/* how it ended, when no libpython was ever loaded */
 	bool stop_requested;
-	double start_unix_seconds;	/* serve: for gcpause_start_time_seconds */
 	uint64_t unattributed;		/* GC_CNT_UNATTRIBUTED: kept here, not in the kernel */
-	bool in_gc_callback;		/* the GC ring buffer is being read: not again, inside */
 	FILE *out;
 };
 
@@ -79,8 +88,8 @@ struct app {
 
 /* The event loop's sources: the high half of an epoll event's data. */
 enum source {
-	SRC_EVENTS = 1, SRC_DRAIN, SRC_SIGNAL, SRC_INTERVAL, SRC_DEADLINE, SRC_PROCESS, SRC_KEYS,
-	SRC_DISCOVERY, SRC_RETRY, SRC_HOUSEKEEPING, SRC_METRICS, SRC_CHILD, SRC_BINARY,
+	SRC_EVENTS = 1, SRC_DRAIN, SRC_SIGNAL, SRC_INTERVAL, SRC_DEADLINE, SRC_PROCESS, SRC_SINK,
+	SRC_DISCOVERY, SRC_RETRY, SRC_HOUSEKEEPING, SRC_CHILD, SRC_BINARY,
 };
 
 /* Why tracing of a process that did not exit ended (the exit record's reason). */
@@ -110,19 +119,44 @@ void app_process_replaced(struct app *app, struct traced *p, const char *why);
 void app_end_rewritten(struct app *app);
 /* Frees an exited process's slot. */
 void app_forget(struct app *app, struct traced *p);
-struct traced *find_proc(struct app *app, pid_t pid);
-/* find_proc() for http_session, which knows only the statistics. */
-struct proc_stats *find_stats(pid_t pid, void *app);
-/* A collection, from the tracer. */
-void on_event(const struct gc_event *e, void *app);
-/* Reads both event streams, GC first: requests get only the collections already read. */
-/* Reads the GC ring buffer, unless it is being read already (nothing then). */
-int read_gc_events(struct app *app);
-int consume_all(struct app *app);
+struct traced *app_find_proc(struct app *app, pid_t pid);
+/* app_find_proc() for http_session, which knows only the statistics. */
+struct proc_stats *app_find_stats(pid_t pid, void *app);
 
-/* Summaries: every -i, and the total at the end; top refreshes its screen instead. */
-void report_interval(struct app *app);
-void report_total(struct app *app);
-void refresh_top(struct app *app);
+/* The GC ring buffer's callback: a copy of e into the batch, nothing else. */
+void app_queue_gc_event(const struct gc_event *e, void *app);
+/*
+ * Reads the GC ring buffer and settles every event read, in order. What settling does may call
+ * it again (a process ends only after its last events): it goes on from the same batch.
+ */
+int app_read_gc_events(struct app *app);
+/* A collection read, in order: to its process's statistics and the sinks. */
+void app_settle_gc_event(struct app *app, const struct gc_event *e);
+/* Reads both event streams, GC first: requests get only the collections already read. */
+int app_drain(struct app *app);
+/* A request, published by the HTTP session: to the sinks. */
+void app_on_request(struct proc_stats *p, const struct http_sample *sample, void *app);
+
+/* Summaries: every -i (top: every frame), and the total at the end. */
+void app_interval(struct app *app);
+void app_total(struct app *app);
+/* The loop (run/loop.c): until every process is gone, or the run is stopped. */
+int app_setup_loop(struct app *app, char *err, size_t err_len);
+int app_start_timers(struct app *app, char *err, size_t err_len);
+int app_run_loop(struct app *app);
+/* Adds an output; its input fd, if it has one, joins the loop. */
+int app_add_sink(struct app *app, const struct sink *s, char *err, size_t err_len);
+void app_close_sinks(struct app *app);
+/* -- COMMAND that is no Python yet: it exited (run/trace.c). */
+void app_on_child_exit(struct app *app);
+
+/* Calls op of every sink that has it, with the arguments after the sink's context. */
+#define APP_SINKS(app, op, ...)							\
+	do {									\
+		struct sink *s_;						\
+		for (s_ = (app)->sinks; s_ < (app)->sinks + (app)->nsinks; s_++)	\
+			if (s_->ops->op)					\
+				s_->ops->op(s_->ctx, __VA_ARGS__);		\
+	} while (0)
 
 #endif /* GCPAUSE_RUN_APP_H */

@@ -1,42 +1,72 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* Events of a run: collections and requests, to the statistics of their process. */
-#include "run/app.h"
+/*
+ * Events of a run: collections and requests, to the statistics of their process and to the
+ * sinks. The ring buffers' callbacks only copy; every decision (a process looked at, traced,
+ * ended) is taken here, by the loop, after the read.
+ */
+#include <stdlib.h>
 #include "fleet/exec_watch.h"
 #include "fleet/fleet.h"
-#include "http/session.h"
-#include "util/messages.h"
-#include "report/report.h"
-#include "serve/serve.h"
 #include "proc/proc.h"
-#include "trace/gc_tracer.h"
+#include "run/app.h"
+#include "run/http_session.h"
 #include "util/clock.h"
-#include "report/gc_state_report.h"
+#include "util/messages.h"
 
-int read_gc_events(struct app *app)
+/* Events one read may hold at most: beyond, a read this long is a storm, and they count lost. */
+#define MAX_BATCH	(1u << 22)
+
+void app_queue_gc_event(const struct gc_event *e, void *ctx)
 {
-	int ret;
+	struct app *app = ctx;
 
-	/* From inside on_event (a process found gone meanwhile): the outer read goes on. */
-	if (app->in_gc_callback)
-		return 0;
-	app->in_gc_callback = true;
-	ret = tracer_consume(app->tracer);
-	app->in_gc_callback = false;
+	if (app->batch_len == app->batch_cap) {
+		size_t cap = app->batch_cap ? 2 * app->batch_cap : 1024;
+		struct gc_event *grown = cap <= MAX_BATCH ?
+			realloc(app->batch, cap * sizeof(*grown)) : NULL;
+
+		if (!grown) {
+			app->unattributed++;
+			return;
+		}
+		app->batch = grown;
+		app->batch_cap = cap;
+	}
+	app->batch[app->batch_len++] = *e;
+}
+
+int app_read_gc_events(struct app *app)
+{
+	int ret = tracer_consume(app->tracer);
+
+	/* An exec read now tells whether a collection read before it was its old program's. */
+	exec_watch_poll(app);
+	while (app->batch_next < app->batch_len) {
+		/* A copy: settling may read more events, and move the batch. */
+		struct gc_event e = app->batch[app->batch_next++];
+
+		app_settle_gc_event(app, &e);
+	}
+	app->batch_len = app->batch_next = 0;
 	return ret;
 }
 
-/* Both event streams, GC first: requests are attributed only the collections already read. */
-int consume_all(struct app *app)
+int app_drain(struct app *app)
 {
-	int ret = read_gc_events(app);
+	int ret = app_read_gc_events(app);
 
 	if (app->http) {
 		if (ret >= 0)
 			ret = http_session_consume(app->http);
-		read_gc_events(app);
+		app_read_gc_events(app);
 		http_session_publish(app->http);
 	}
 	return ret;
+}
+
+void app_on_request(struct proc_stats *p, const struct http_sample *sample, void *ctx)
+{
+	APP_SINKS((struct app *)ctx, request, p, sample);
 }
 
 /* The PID alone could name an earlier or later process: the start times tell. */
@@ -63,14 +93,26 @@ static struct traced *program_of(struct app *app, struct traced *p, const struct
 	return p;
 }
 
-void on_event(const struct gc_event *e, void *ctx)
+/* Does a sink want the GC state after this collection? At most once a second per process. */
+static bool wants_gc_state(const struct app *app, const struct traced *p,
+			   const struct gc_event *e)
 {
-	struct app *app = ctx;
-	struct traced *p;
+	int i;
 
-	/* An exec reported by now tells whether this collection is its old program's. */
-	exec_watch_poll(app);
-	p = find_proc(app, e->pid);
+	/* Not with --all, where a heap walk would hold up the attaching of new processes. */
+	if (app->opts.no_gc_state || app->fleet || e->gen < 2 || e->depth ||
+	    clock_now_ns() - p->stats->gc_state.time_ns < GC_STATE_MIN_GAP_NS)
+		return false;
+	for (i = 0; i < app->nsinks; i++)
+		if (app->sinks[i].ops->gc_state)
+			return true;
+	return false;
+}
+
+void app_settle_gc_event(struct app *app, const struct gc_event *e)
+{
+	struct traced *p = app_find_proc(app, e->pid);
+
 	if (app->exec_watch && p && same_process(p, e)) {
 		p = program_of(app, p, e);
 		if (!p) {
@@ -94,7 +136,7 @@ void on_event(const struct gc_event *e, void *ctx)
 	 */
 	if (app->fleet && (!p || !same_process(p, e))) {
 		fleet_on_unknown_pid(app, e->pid);
-		p = find_proc(app, e->pid);
+		p = app_find_proc(app, e->pid);
 	}
 	/* An event can trail its process's removal from the filter by a moment: still its own. */
 	if (!p)
@@ -106,19 +148,10 @@ void on_event(const struct gc_event *e, void *ctx)
 	}
 	if (stats_add(p->stats, e))
 		msg_error("out of memory recording a collection of pid %u", e->pid);
-	if (app->series)
-		serve_record_gc(app, p, e);
-	if (app->opts.json)
-		report_json_gc(app->out, e);
-	/*
-	 * The heap a full collection leaves, for the recording's heap timeline; once a second at
-	 * most: a walk over a large heap reads megabytes of the target's memory. Not with --all,
-	 * where it would hold up the loop that must attach new processes at their exec.
-	 */
-	if (app->opts.json && !app->opts.no_gc_state && !app->fleet && e->gen >= 2 && !e->depth &&
-	    clock_now_ns() - p->stats->gc_state.time_ns >= GC_STATE_MIN_GAP_NS) {
-		gc_state_refresh(p->stats);
-		gc_state_emit_json(app->out, e->pid, e->gen, &p->stats->gc_state);
+	APP_SINKS(app, collection, p->stats, e);
+	/* The heap a full collection leaves, for the recording's heap timeline. */
+	if (wants_gc_state(app, p, e)) {
+		stats_refresh_gc_state(p->stats);
+		APP_SINKS(app, gc_state, p->stats, e->gen);
 	}
 }
-

@@ -8,7 +8,7 @@
 #include "gc.h"
 #include "http.h"
 #include "http/route.h"
-#include "http/session.h"
+#include "run/http_session.h"
 #include "run/options.h"
 #include "util/format.h"
 
@@ -211,16 +211,16 @@ static enum options_result check_combinations(struct options *o, char *err, size
 {
 	bool filters = o->ncomm_patterns || o->ncontainer_patterns || o->nexclude_patterns;
 
-	if (o->serve && o->json) {
+	if (o->mode == MODE_SERVE && o->json) {
 		snprintf(err, err_len, "serve exports to Prometheus: for JSON use gcpause --json");
 		return OPTIONS_USAGE_ERROR;
 	}
-	if (o->serve && o->command) {
+	if (o->mode == MODE_SERVE && o->command) {
 		snprintf(err, err_len, "serve traces running processes: give --all or -p PID");
 		return OPTIONS_USAGE_ERROR;
 	}
 	/* An agent is started to watch the whole node: that is what serve does by default. */
-	if (o->serve && !o->npids)
+	if (o->mode == MODE_SERVE && !o->npids)
 		o->all = true;
 	if (!o->npids && !o->command && !o->all) {
 		snprintf(err, err_len, "nothing to trace: give -p PID, --all or -- COMMAND (see "
@@ -243,8 +243,8 @@ static enum options_result check_combinations(struct options *o, char *err, size
 	return OPTIONS_RUN;
 }
 
-enum options_result options_parse(int argc, char **argv, struct options *o, char *err,
-				  size_t err_len)
+enum options_result options_parse(int argc, char **argv, enum run_mode mode, struct options *o,
+				  char *err, size_t err_len)
 {
 	unsigned long kb;
 	char *end;
@@ -261,15 +261,7 @@ enum options_result options_parse(int argc, char **argv, struct options *o, char
 	o->hit_min_ns = HTTP_DEFAULT_HIT_MIN_NS;
 	optind = 1;
 	opterr = 0;
-	if (argc > 1 && (!strcmp(argv[1], "list") || !strcmp(argv[1], "top") ||
-			 !strcmp(argv[1], "serve"))) {
-		o->list = argv[1][0] == 'l';
-		o->top = argv[1][0] == 't';
-		o->serve = argv[1][0] == 's';
-		/* The subcommand is argv[0] of its own options. */
-		argc--;
-		argv++;
-	}
+	o->mode = mode;
 	/* '+': stop at the first non-option, so the command's own options stay its own. */
 	while ((c = getopt_long(argc, argv, "+:p:i:d:jvhV", long_options, NULL)) != -1) {
 		switch (c) {
@@ -398,7 +390,7 @@ enum options_result options_parse(int argc, char **argv, struct options *o, char
 			return OPTIONS_USAGE_ERROR;
 		}
 	}
-	if (o->list) {
+	if (o->mode == MODE_LIST) {
 		if (optind < argc) {
 			snprintf(err, err_len, "unexpected argument '%s' to list", argv[optind]);
 			return OPTIONS_USAGE_ERROR;
@@ -417,11 +409,11 @@ enum options_result options_parse(int argc, char **argv, struct options *o, char
 		}
 		o->command = &argv[optind];
 	}
-	if (o->top && o->json) {
+	if (o->mode == MODE_TOP && o->json) {
 		snprintf(err, err_len, "top is a terminal view: for JSON use gcpause --json");
 		return OPTIONS_USAGE_ERROR;
 	}
-	if (o->top && !o->interval_ns)
+	if (o->mode == MODE_TOP && !o->interval_ns)
 		o->interval_ns = 1000000000ull;
 	return check_combinations(o, err, err_len);
 }

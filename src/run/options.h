@@ -8,10 +8,18 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include "probe/probe.h"
+#include "util/version.h"
 
-#define GCPAUSE_VERSION		"0.1.0"
 #define OPTIONS_ERR_LEN		256
 #define OPTIONS_DEFAULT_LISTEN	"127.0.0.1:9547"
+
+/* The subcommands that trace (list only looks): what is done with what is seen. */
+enum run_mode {
+	MODE_TRACE,	/* "gcpause [trace]": a report (text or JSON) */
+	MODE_LIST,	/* "gcpause list": the Python processes and how each would be probed */
+	MODE_TOP,	/* "gcpause top": the live terminal view */
+	MODE_SERVE,	/* "gcpause serve": the Prometheus exporter */
+};
 
 struct options {
 	pid_t *pids;
@@ -21,9 +29,7 @@ struct options {
 	uint64_t duration_ns;		/* 0: until stopped */
 	uint32_t ringbuf_bytes;
 	enum probe_mode probe_mode;	/* --probe: a tier forced, or auto */
-	bool list;			/* "gcpause list": report, trace nothing */
-	bool top;			/* "gcpause top": the live terminal view */
-	bool serve;			/* "gcpause serve": the Prometheus exporter */
+	enum run_mode mode;		/* the subcommand */
 	bool all;			/* --all: every Python process, now and later */
 	/* --all filters: shell patterns, any of which may match */
 	char **comm_patterns, **container_patterns, **exclude_patterns;
@@ -52,8 +58,9 @@ enum options_result {
 };
 
 /* Parses argv; help and version text go to stdout. Free with options_free(). */
-enum options_result options_parse(int argc, char **argv, struct options *o, char *err,
-				  size_t err_len);
+/* argv[0] is the subcommand's name (or the program's, for trace), mode the subcommand. */
+enum options_result options_parse(int argc, char **argv, enum run_mode mode, struct options *o,
+				  char *err, size_t err_len);
 void options_free(struct options *o);
 
 #endif /* GCPAUSE_RUN_OPTIONS_H */

@@ -9,15 +9,11 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include "proc/proc_identity.h"
 #include "run/app.h"
 #include "util/clock.h"
-#include "proc/container.h"
 #include "fleet/fleet.h"
-#include "http/session.h"
+#include "run/http_session.h"
 #include "util/messages.h"
-#include "report/report.h"
-#include "serve/series.h"
 #include "trace/gc_tracer.h"
 
 int app_epoll_add(struct app *app, int fd, enum source src, uint32_t index)
@@ -49,7 +45,7 @@ int app_pidfd_open(const struct target *t)
 	return fd;
 }
 
-struct traced *find_proc(struct app *app, pid_t pid)
+struct traced *app_find_proc(struct app *app, pid_t pid)
 {
 	uint64_t slot;
 
@@ -58,9 +54,9 @@ struct traced *find_proc(struct app *app, pid_t pid)
 	return &app->procs[slot];
 }
 
-struct proc_stats *find_stats(pid_t pid, void *ctx)
+struct proc_stats *app_find_stats(pid_t pid, void *ctx)
 {
-	struct traced *p = find_proc(ctx, pid);
+	struct traced *p = app_find_proc(ctx, pid);
 
 	return p ? p->stats : NULL;
 }
@@ -83,49 +79,13 @@ static struct traced *new_slot(struct app *app)
 	return &procs[app->nprocs++];
 }
 
-static void series_labels_of(const struct app *app, const struct target *t,
-			     struct series_labels *l)
-{
-	struct proc_identity id;
-
-	memset(l, 0, sizeof(*l));
-	snprintf(l->ns, sizeof(l->ns), "%s", t->container.ns);
-	snprintf(l->pod, sizeof(l->pod), "%s", t->container.pod);
-	snprintf(l->pod_uid, sizeof(l->pod_uid), "%s", t->container.pod_uid);
-	container_id_label(&t->container, l->container_id, sizeof(l->container_id));
-	snprintf(l->command, sizeof(l->command), "%s", t->comm);
-	/* python3.11 alone says little: hypercorn, tornado and scripts are told apart by this. */
-	if (!proc_identity_read(t->pid, &id)) {
-		proc_identity_program(&id, l->program, sizeof(l->program));
-		/* A container is labelled already; a session's scope is not a service. */
-		if (!t->container.id[0] && !t->container.pod_uid[0] &&
-		    strstr(id.unit, ".service"))
-			snprintf(l->service, sizeof(l->service), "%s", id.unit);
-	}
-	snprintf(l->python, sizeof(l->python), "%s", t->version);
-	l->pid = app->opts.per_pid ? t->pid : 0;
-}
-
-/* serve: the series t counts in; without one (--max-series reached) it is traced unexported. */
-static struct series *join_series(struct app *app, const struct target *t)
-{
-	struct series_labels labels;
-	struct series *s;
-
-	series_labels_of(app, t, &labels);
-	s = series_get(app->series, &labels);
-	if (s)
-		series_hold(s);
-	return s;
-}
-
 static struct proc_stats *new_stats(struct app *app, const struct target *t)
 {
-	/* serve keeps its figures in the series: per process only what requests need. */
-	struct proc_stats *p = app->series ? stats_new_lean(t, clock_now_ns()) :
-					     stats_new(t, clock_now_ns());
+	/* No summaries (serve keeps its figures in its series): only what requests need. */
+	struct proc_stats *p = app->lean ? stats_new_lean(t, clock_now_ns()) :
+					   stats_new(t, clock_now_ns());
 
-	if (p && app->http && (app->series ? stats_enable_gc_log(p) : stats_enable_http(p))) {
+	if (p && app->http && (app->lean ? stats_enable_gc_log(p) : stats_enable_http(p))) {
 		stats_free(p);
 		p = NULL;
 	}
@@ -165,7 +125,6 @@ static int start_slot(struct app *app, struct traced *p, const struct target *t,
 	p->image_ns = 0;
 	p->prev_slot_plus1 = 0;
 	p->replaced_ns = 0;
-	p->series = app->series ? join_series(app, t) : NULL;
 	return 0;
 }
 
@@ -192,8 +151,7 @@ int app_begin_tracing(struct app *app, const struct target *t, int pidfd, char *
 	}
 	p->binary = binary;
 	app->nalive++;
-	if (app->opts.json)
-		report_json_attach(app->out, p->stats);
+	APP_SINKS(app, attach, p->stats);
 	msg_status(app->quiet, "tracing pid %d (%s, Python %s, %s%s, %s: %s)%s%s", t->pid,
 		   t->comm, t->version[0] ? t->version : "?", t->root, t->binary, t->probe,
 		   t->plan.source, t->container.id[0] ? " in container " : "",
@@ -242,7 +200,7 @@ static void end_tracing(struct app *app, struct traced *p, const char *why, bool
 	 * Its last collections (the shutdown ones among them) are already in the ring buffer.
 	 * Reading them may trace new processes, and move the slots: p is found again after.
 	 */
-	read_gc_events(app);
+	app_read_gc_events(app);
 	p = &app->procs[slot];
 	ps = p->stats;
 	if (app->http)
@@ -258,14 +216,9 @@ static void end_tracing(struct app *app, struct traced *p, const char *why, bool
 	p->pidfd = -1;
 	app->nalive--;
 	report_exit_status(app, ps);
-	if (app->opts.json)
-		report_json_exit(app->out, ps);
-	if (p->series) {
-		series_release(p->series, ps->end_ns);
-		p->series = NULL;
-	}
-	/* serve has counted it in its series already: nothing of it is reported later. */
-	if (app->series)
+	APP_SINKS(app, exit, ps);
+	/* The sinks have counted it already, and no summary will report it. */
+	if (app->lean)
 		app_forget(app, p);
 }
 

@@ -1,14 +1,14 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* The summaries of a run, from the same aggregates whatever the output: text, JSON or top. */
+/*
+ * The summaries of a run, handed to its sinks: every interval (top's frames) and the total at
+ * the end.
+ */
 #include <stdlib.h>
 #include <string.h>
 #include "run/app.h"
-#include "util/clock.h"
-#include "report/gc_state_report.h"
-#include "http/session.h"
-#include "report/report.h"
-#include "top/top.h"
+#include "run/http_session.h"
 #include "trace/gc_tracer.h"
+#include "util/clock.h"
 
 /* CPU time read for every process at the summary's end: GC's share of it is reported. */
 static void sample_cpu(struct app *app)
@@ -20,8 +20,8 @@ static void sample_cpu(struct app *app)
 			stats_sample_cpu(app->procs[i].stats);
 }
 
-static void summary_window(struct app *app, struct report_summary *s, enum stats_scope scope,
-			   uint64_t end)
+static int summary_window(struct app *app, struct report_summary *s, enum stats_scope scope,
+			  uint64_t end)
 {
 	memset(s, 0, sizeof(*s));
 	s->scope = scope;
@@ -30,6 +30,8 @@ static void summary_window(struct app *app, struct report_summary *s, enum stats
 	tracer_read_counters(app->tracer, s->counters);
 	s->counters[GC_CNT_UNATTRIBUTED] = app->unattributed;
 	s->procs = calloc(app->nprocs ? app->nprocs : 1, sizeof(*s->procs));
+	if (!s->procs)
+		return -1;
 	sample_cpu(app);
 	s->http = app->http;
 	if (app->http) {
@@ -37,31 +39,10 @@ static void summary_window(struct app *app, struct report_summary *s, enum stats
 				    &s->http_unassembled);
 		s->http_bad_length = http_session_bad_length(app->http);
 	}
+	return 0;
 }
 
-/* The processes in the slots (exited ones still kept included). */
-static void add_every_process(struct app *app, struct report_summary *s)
-{
-	int i;
-
-	for (i = 0; i < app->nprocs; i++)
-		if (app->procs[i].stats)
-			s->procs[s->nprocs++] = app->procs[i].stats;
-}
-
-
-/* The "last interval" window starts again at end. */
-static void start_interval(struct app *app, uint64_t end)
-{
-	int i;
-
-	for (i = 0; i < app->nprocs; i++)
-		if (app->procs[i].stats)
-			stats_reset_interval(app->procs[i].stats, end);
-	app->interval_start_ns = end;
-}
-
-/* The GC state of every process in the report, read now from its memory. */
+/* The GC state of every process in the summary, read now from its memory. */
 static void refresh_gc_states(struct app *app, struct report_summary *s)
 {
 	int i;
@@ -69,69 +50,81 @@ static void refresh_gc_states(struct app *app, struct report_summary *s)
 	if (app->opts.no_gc_state)
 		return;
 	for (i = 0; i < s->nprocs; i++)
-		gc_state_refresh(s->procs[i]);
+		stats_refresh_gc_state(s->procs[i]);
 }
 
-static void print_summary(struct app *app, struct report_summary *s)
+static bool any_sink_has_interval(const struct app *app, bool lists_all)
 {
-	refresh_gc_states(app, s);
-	if (app->opts.json)
-		report_json_summary(app->out, s);
-	else
-		report_text_summary(app->out, s);
+	int i;
+
+	for (i = 0; i < app->nsinks; i++)
+		if (app->sinks[i].ops->interval &&
+		    app->sinks[i].ops->interval_lists_all == lists_all)
+			return true;
+	return false;
 }
 
-/* top: a fresh frame; the "last interval" window starts again. */
-void refresh_top(struct app *app)
+static void interval_to_sinks(struct app *app, const struct report_summary *s, bool lists_all)
 {
-	struct report_summary s;
-	uint64_t end = clock_now_ns();
+	int i;
 
-	consume_all(app);
-	summary_window(app, &s, STATS_INTERVAL, end);
-	if (!s.procs)
-		return;
-	add_every_process(app, &s);
-	refresh_gc_states(app, &s);
-	top_draw(app->top, s.procs, s.nprocs, report_lost_events(s.counters), end);
-	free(s.procs);
-	start_interval(app, end);
+	for (i = 0; i < app->nsinks; i++)
+		if (app->sinks[i].ops->interval &&
+		    app->sinks[i].ops->interval_lists_all == lists_all)
+			app->sinks[i].ops->interval(app->sinks[i].ctx, s);
 }
 
-void report_interval(struct app *app)
+void app_interval(struct app *app)
 {
 	uint64_t end = clock_now_ns();
 	struct report_summary s;
 	int i;
 
-	consume_all(app);
-	summary_window(app, &s, STATS_INTERVAL, end);
-	if (!s.procs)
+	app_drain(app);
+	if (summary_window(app, &s, STATS_INTERVAL, end))
 		return;
-	/* A process that exited in an earlier interval has nothing more to say. */
-	for (i = 0; i < app->nprocs; i++) {
-		struct traced *p = &app->procs[i];
-
-		if (!p->stats || (p->stats->exited && p->exit_reported_in_interval))
-			continue;
-		s.procs[s.nprocs++] = p->stats;
-		if (p->stats->exited)
-			p->exit_reported_in_interval = true;
+	/* Every process there is (top: its rows stay while they are kept). */
+	if (any_sink_has_interval(app, true)) {
+		for (i = 0; i < app->nprocs; i++)
+			if (app->procs[i].stats)
+				s.procs[s.nprocs++] = app->procs[i].stats;
+		refresh_gc_states(app, &s);
+		interval_to_sinks(app, &s, true);
 	}
-	print_summary(app, &s);
+	/* A report: a process that exited in an earlier interval has nothing more to say. */
+	if (any_sink_has_interval(app, false)) {
+		s.nprocs = 0;
+		for (i = 0; i < app->nprocs; i++) {
+			struct traced *p = &app->procs[i];
+
+			if (!p->stats || (p->stats->exited && p->exit_reported_in_interval))
+				continue;
+			s.procs[s.nprocs++] = p->stats;
+			if (p->stats->exited)
+				p->exit_reported_in_interval = true;
+		}
+		refresh_gc_states(app, &s);
+		interval_to_sinks(app, &s, false);
+	}
 	free(s.procs);
-	start_interval(app, end);
+	/* The "last interval" window starts again at end. */
+	for (i = 0; i < app->nprocs; i++)
+		if (app->procs[i].stats)
+			stats_reset_interval(app->procs[i].stats, end);
+	app->interval_start_ns = end;
 }
 
-void report_total(struct app *app)
+void app_total(struct app *app)
 {
 	struct report_summary s;
+	int i;
 
-	summary_window(app, &s, STATS_TOTAL, clock_now_ns());
-	if (!s.procs)
+	if (summary_window(app, &s, STATS_TOTAL, clock_now_ns()))
 		return;
-	add_every_process(app, &s);
-	print_summary(app, &s);
+	for (i = 0; i < app->nprocs; i++)
+		if (app->procs[i].stats)
+			s.procs[s.nprocs++] = app->procs[i].stats;
+	refresh_gc_states(app, &s);
+	APP_SINKS(app, total, &s);
 	free(s.procs);
 }
-

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "stats/stats.h"
@@ -215,4 +216,39 @@ void stats_reset_interval(struct proc_stats *p, uint64_t now_ns)
 			p->http_interval = NULL;
 		}
 	}
+}
+
+/* Reports at which a process's GC state is looked for before it is given up. */
+#define GC_STATE_OPEN_TRIES	5
+
+void stats_refresh_gc_state(struct proc_stats *p)
+{
+	struct gc_state fresh;
+	char why[256];
+	int minor = 0;
+
+	if (p->exited || p->gc_state_off)
+		return;
+	if (!p->gc_reader) {
+		int ret = -ENOTSUP;
+
+		if (sscanf(p->target.version, "3.%d", &minor) == 1)
+			ret = gc_state_open(p->target.pid, p->target.binary, p->target.host_path,
+					    minor, &p->gc_reader, why, sizeof(why));
+		if (ret == -ESRCH)
+			return;
+		/* The lists may have been mid-collection at each look: tried again at later reports. */
+		if (ret == -ENOTSUP && minor && ++p->gc_state_failures < GC_STATE_OPEN_TRIES)
+			return;
+		if (ret) {
+			/* Said once: the reports go on without it. */
+			p->gc_state_off = true;
+			snprintf(p->gc_state_note, sizeof(p->gc_state_note), "%s",
+				 minor ? why : "unknown version");
+			return;
+		}
+	}
+	/* A process gone meanwhile keeps its last state. */
+	if (gc_state_read(p->gc_reader, &fresh) == 0)
+		p->gc_state = fresh;
 }

@@ -87,6 +87,8 @@ uint64_t stats_wall_ns(const struct proc_stats *p, enum stats_scope scope, uint6
 void stats_reset_interval(struct proc_stats *p, uint64_t now_ns);
 /* Reads p's CPU time now, if it still runs (an exited one keeps its last sample). */
 void stats_sample_cpu(struct proc_stats *p);
+/* Reads p's GC state now (the reader is made on first use); a failure leaves it invalid. */
+void stats_refresh_gc_state(struct proc_stats *p);
 /* CPU time p used in scope, up to its last sample; false when unknown. */
 bool stats_cpu_ns(const struct proc_stats *p, enum stats_scope scope, uint64_t *ns);
 

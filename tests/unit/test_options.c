@@ -13,10 +13,23 @@
 #include "util/format.h"
 
 
+/* As main.c's table does: a subcommand's name is argv[0] of its own options. */
 static enum options_result parse(int argc, char **argv, struct options *o, char *err)
 {
+	static const char *const names[] = { [MODE_LIST] = "list", [MODE_TOP] = "top",
+					     [MODE_SERVE] = "serve" };
+	enum run_mode mode = MODE_TRACE;
+	int m;
+
+	for (m = MODE_LIST; argc > 1 && m <= MODE_SERVE; m++)
+		if (!strcmp(argv[1], names[m]))
+			mode = m;
+	if (mode != MODE_TRACE) {
+		argc--;
+		argv++;
+	}
 	err[0] = '\0';
-	return options_parse(argc, argv, o, err, OPTIONS_ERR_LEN);
+	return options_parse(argc, argv, mode, o, err, OPTIONS_ERR_LEN);
 }
 
 static void test_pids_and_times(void **state)
@@ -146,15 +159,15 @@ static void test_probe_and_list(void **state)
 
 	assert_int_equal(parse(5, forced, &o, err), OPTIONS_RUN);
 	assert_int_equal(o.probe_mode, PROBE_STRIPPED);
-	assert_false(o.list);
+	assert_false(o.mode == MODE_LIST);
 	options_free(&o);
 	assert_int_equal(parse(2, list_all, &o, err), OPTIONS_RUN);
-	assert_true(o.list);
+	assert_true(o.mode == MODE_LIST);
 	assert_int_equal(o.npids, 0);
 	assert_int_equal(o.probe_mode, PROBE_AUTO);
 	options_free(&o);
 	assert_int_equal(parse(6, list_some, &o, err), OPTIONS_RUN);
-	assert_true(o.list && o.json);
+	assert_true(o.mode == MODE_LIST && o.json);
 	assert_int_equal(o.npids, 1);
 	assert_int_equal(o.probe_mode, PROBE_SYMBOL);
 	options_free(&o);
@@ -191,7 +204,7 @@ static void test_fleet_and_serve(void **state)
 
 	assert_int_equal(parse(14, all, &o, err), OPTIONS_RUN);
 	assert_true(o.all);
-	assert_false(o.serve);
+	assert_false(o.mode == MODE_SERVE);
 	assert_int_equal(o.ncomm_patterns, 2);
 	assert_string_equal(o.comm_patterns[1], "celery");
 	assert_int_equal(o.ncontainer_patterns, 1);
@@ -204,12 +217,12 @@ static void test_fleet_and_serve(void **state)
 
 	/* serve watches the whole node unless given PIDs. */
 	assert_int_equal(parse(8, serve, &o, err), OPTIONS_RUN);
-	assert_true(o.serve && o.all && o.per_pid && o.http);
+	assert_true(o.mode == MODE_SERVE && o.all && o.per_pid && o.http);
 	assert_string_equal(o.listen, ":9000");
 	assert_int_equal(o.max_series, 50);
 	options_free(&o);
 	assert_int_equal(parse(4, serve_pids, &o, err), OPTIONS_RUN);
-	assert_true(o.serve);
+	assert_true(o.mode == MODE_SERVE);
 	assert_false(o.all);
 	assert_int_equal(o.npids, 1);
 	options_free(&o);

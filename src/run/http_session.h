@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /* --http: from socket I/O events to requests, their GC share, and their aggregates. */
-#ifndef GCPAUSE_HTTP_SESSION_H
-#define GCPAUSE_HTTP_SESSION_H
+#ifndef GCPAUSE_RUN_HTTP_SESSION_H
+#define GCPAUSE_RUN_HTTP_SESSION_H
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -14,17 +14,16 @@ struct http_session;
 /* The traced process pid's statistics, or NULL when it is not traced. */
 typedef struct proc_stats *(*http_find_proc_fn)(pid_t pid, void *ctx);
 
+/* Called with each published request, once in its process's statistics, and the open's ctx. */
+typedef void (*http_sink_fn)(struct proc_stats *p, const struct http_sample *sample, void *ctx);
 /*
- * Loads the HTTP probes, sharing the GC tracer's process filter. json: print each request as a
- * line on out. Returns 0, or a negative errno with one line in err; note gets a line for the
- * user when the kernel's arrival stamps are not available.
+ * Loads the HTTP probes, sharing the GC tracer's process filter; each request is published to
+ * sink. Returns 0, or a negative errno with one line in err; note gets a line for the user
+ * when the kernel's arrival stamps are not available.
  */
 int http_session_open(struct http_session **out, int traced_pids_fd, http_find_proc_fn find,
-		      void *ctx, bool json, FILE *json_out, char *err, size_t err_len, char *note,
+		      http_sink_fn sink, void *ctx, char *err, size_t err_len, char *note,
 		      size_t note_len);
-/* Called with each published request and the context given at open (serve's series). */
-typedef void (*http_sink_fn)(struct proc_stats *p, const struct http_sample *sample, void *ctx);
-void http_session_set_sink(struct http_session *s, http_sink_fn sink);
 /*
  * --route patterns (kept, not copied: they must outlive the session) and --hit-min: the GC a
  * request must overlap to count as a big hit.
@@ -54,4 +53,4 @@ void http_session_losses(struct http_session *s, uint64_t *dropped, uint64_t *no
 uint64_t http_session_bad_length(struct http_session *s);
 void http_session_close(struct http_session *s);
 
-#endif /* GCPAUSE_HTTP_SESSION_H */
+#endif /* GCPAUSE_RUN_HTTP_SESSION_H */

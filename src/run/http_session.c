@@ -5,9 +5,8 @@
 #include "util/clock.h"
 #include "http/assemble.h"
 #include "http/route.h"
-#include "http/session.h"
+#include "run/http_session.h"
 #include "trace/http_tracer.h"
-#include "report/report.h"
 
 /* Collections older than this are forgotten: no request is expected to last longer. */
 #define GC_LOG_KEEP_NS	(600ull * 1000000000ull)
@@ -22,11 +21,9 @@ struct http_session {
 	struct http_conns *conns;
 	http_find_proc_fn find;
 	void *ctx;
-	bool json;
-	FILE *out;
 	struct http_request *done;	/* completed, not yet published */
 	size_t ndone, done_cap;
-	http_sink_fn sink;		/* also given every published request, if set */
+	http_sink_fn sink;		/* given every published request */
 	char *const *route_patterns;
 	int npatterns;
 	uint64_t hit_min_ns;
@@ -39,11 +36,6 @@ void http_session_set_options(struct http_session *s, char *const *route_pattern
 	s->route_patterns = route_patterns;
 	s->npatterns = npatterns;
 	s->hit_min_ns = hit_min_ns;
-}
-
-void http_session_set_sink(struct http_session *s, http_sink_fn sink)
-{
-	s->sink = sink;
 }
 
 static void on_io(const struct http_io *io, void *ctx)
@@ -72,7 +64,7 @@ static void on_request(const struct http_request *req, void *ctx)
 }
 
 int http_session_open(struct http_session **out, int traced_pids_fd, http_find_proc_fn find,
-		      void *ctx, bool json, FILE *json_out, char *err, size_t err_len, char *note,
+		      http_sink_fn sink, void *ctx, char *err, size_t err_len, char *note,
 		      size_t note_len)
 {
 	struct http_session *s = calloc(1, sizeof(*s));
@@ -84,8 +76,7 @@ int http_session_open(struct http_session **out, int traced_pids_fd, http_find_p
 	}
 	s->find = find;
 	s->ctx = ctx;
-	s->json = json;
-	s->out = json_out;
+	s->sink = sink;
 	s->hit_min_ns = HTTP_DEFAULT_HIT_MIN_NS;
 	s->conns = http_conns_new(on_request, s);
 	if (!s->conns) {
@@ -126,7 +117,7 @@ static void publish(struct http_session *s, bool final)
 				s->untraced++;
 			continue;
 		}
-		if (!p->http && !s->sink)
+		if (!p->http && !p->log_gcs)
 			continue;
 		memset(&sample, 0, sizeof(sample));
 		sample.req = s->done[i];
@@ -140,10 +131,7 @@ static void publish(struct http_session *s, bool final)
 			http_stats_add(p->http, &sample);
 		if (p->http_interval)
 			http_stats_add(p->http_interval, &sample);
-		if (s->sink)
-			s->sink(p, &sample, s->ctx);
-		if (s->json)
-			report_json_request(s->out, &sample);
+		s->sink(p, &sample, s->ctx);
 		gc_log_prune(&p->gc_log, sample.req.end_ns > GC_LOG_KEEP_NS ?
 				 sample.req.end_ns - GC_LOG_KEEP_NS : 0);
 	}
