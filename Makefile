@@ -55,7 +55,7 @@ UNIT_BINS	:= $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(UNIT_SRCS))
 FIXTURE_SRCS	:= $(wildcard tests/fixtures/*.c)
 FIXTURES	:= $(patsubst tests/fixtures/%.c,$(OUTPUT)/tests/fixtures/%,$(FIXTURE_SRCS))
 
-.PHONY: all deps test unit-test e2e-test fixtures demo clean vmlinux bench
+.PHONY: all deps test check-layers unit-test e2e-test fixtures demo clean vmlinux bench
 .DELETE_ON_ERROR:
 .SECONDARY: $(BPF_OBJS) $(SKELS)
 
@@ -112,6 +112,10 @@ $(OUTPUT)/tests/fixtures/%: tests/fixtures/%.c | $(OUTPUT)/tests/fixtures
 
 fixtures: $(FIXTURES)
 
+# The folders' include rules and no module cycles (docs/design.md, "Map").
+check-layers:
+	$(Q)$(PYTHON) scripts/check-layers.py
+
 unit-test: deps $(UNIT_BINS)
 	$(Q)set -e; for t in $(UNIT_BINS); do $$t; done
 
@@ -122,6 +126,7 @@ e2e-test: deps all fixtures
 # The unit tests run twice: as built, and under ASan+UBSan; the fuzzers run briefly each.
 test: deps
 	$(Q)$(SUBMAKE) all fixtures $(UNIT_BINS)
+	$(Q)$(SUBMAKE) check-layers
 	$(Q)$(SUBMAKE) unit-test
 	$(Q)$(SUBMAKE) asan-unit-test
 	$(Q)$(SUBMAKE) fuzz-smoke

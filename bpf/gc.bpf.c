@@ -18,8 +18,6 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-/* Tests and future node-wide mode turn the per-process filter off. */
-const volatile bool filter_pids = true;
 /*
  * Non-zero: events are submitted without waking the reader, which drains the ring buffer on a
  * short timer (GC_DRAIN_NS), until this many bytes wait in it. A wake-up is an irq_work, an
@@ -82,7 +80,7 @@ static __always_inline bool is_traced(__u64 pid_tgid)
 {
 	__u32 tgid = pid_tgid >> 32;
 
-	return !filter_pids || bpf_map_lookup_elem(&traced_pids, &tgid);
+	return bpf_map_lookup_elem(&traced_pids, &tgid);
 }
 
 /* The frame for a collection starting on this thread, or NULL (counted) when there is none. */

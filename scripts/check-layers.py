@@ -19,7 +19,7 @@ RULES = {
     "util": set(),
     "proc": {"util"},
     "probe/elf": {"util"},
-    "probe/x86": {"util"},
+    "probe/x86": {"util", "probe/elf"},
     "probe": {"util", "proc", "probe/elf", "probe/x86", "bpf"},
     "trace": {"util", "proc", "probe", "probe/elf", "bpf"},
     "http": {"util", "bpf"},

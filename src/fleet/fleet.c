@@ -7,7 +7,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "run/app.h"
 #include "util/clock.h"
 #include "trace/discovery.h"
 #include "util/file_id.h"
@@ -16,7 +15,6 @@
 #include "util/messages.h"
 #include "util/pidmap.h"
 #include "probe/target.h"
-#include "trace/gc_tracer.h"
 
 /*
  * A new process's libpython is mapped by the dynamic loader a moment after exec: look again
@@ -51,14 +49,15 @@ struct retry {
 	uint64_t due_ns;
 };
 
-enum exe_kind { EXE_OTHER, EXE_PYTHON, EXE_NEEDS_LIBPYTHON };
-
 struct exe_verdict {
 	struct file_id id;
-	enum exe_kind kind;
+	enum fleet_exe_kind kind;
 };
 
 struct fleet {
+	struct fleet_config cfg;
+	struct fleet_host host;
+	const struct fleet_proc_ops *proc;
 	bool tree_only;			/* -- COMMAND: the command's process tree, no scans */
 	pid_t launched;			/* -- COMMAND, Python: traced before its exec(s) */
 	struct discovery *discovery;
@@ -79,13 +78,14 @@ struct fleet {
 	size_t nevents, events_next, events_cap;
 };
 
-static void consider(struct app *app, pid_t pid, enum origin origin, uint64_t exec_ns);
-static bool untraced(struct app *app, pid_t pid);
+static void consider(struct fleet *f, pid_t pid, enum origin origin, uint64_t exec_ns);
+static bool untraced(struct fleet *f, pid_t pid);
+static void filter(struct fleet *f, pid_t pid, enum fleet_filter state);
 static void queue_retry(struct fleet *f, pid_t pid, uint64_t exec_ns, uint64_t due_ns);
 
 static void queue_discover_event(const struct discover_event *e, void *ctx)
 {
-	struct fleet *f = ((struct app *)ctx)->fleet;
+	struct fleet *f = ctx;
 
 	if (f->nevents == f->events_cap) {
 		size_t cap = f->events_cap ? 2 * f->events_cap : 256;
@@ -102,16 +102,16 @@ static void queue_discover_event(const struct discover_event *e, void *ctx)
 	f->events[f->nevents++] = *e;
 }
 
-static void handle_discover_event(struct app *app, const struct discover_event *e)
+static void handle_discover_event(struct fleet *f, const struct discover_event *e)
 {
 
 	switch (e->kind) {
 	case DISCOVER_FORK:
-		queue_retry(app->fleet, e->pid, 0, clock_now_ns() + FORK_LOOK_DELAY_NS);
+		queue_retry(f, e->pid, 0, clock_now_ns() + FORK_LOOK_DELAY_NS);
 		break;
 	case DISCOVER_LOADED:
 		/* Held by the kernel until here: its libpython, if that was one, is probed now. */
-		consider(app, e->pid, FROM_LOADED, e->ts_ns);
+		consider(f, e->pid, FROM_LOADED, e->ts_ns);
 		if ((e->flags & DISCOVER_HELD) && kill(e->pid, SIGCONT) && errno != ESRCH)
 			msg_error("pid %u: cannot let it go on (SIGCONT): %s", e->pid,
 				  strerror(errno));
@@ -121,19 +121,19 @@ static void handle_discover_event(struct app *app, const struct discover_event *
 		 * The command was traced before it exec'd its interpreter (perhaps through
 		 * /usr/bin/env): the program is the one planned, and stays confirmed.
 		 */
-		if (e->pid == (__u32)app->fleet->launched && !untraced(app, e->pid)) {
-			tracer_add_pid(app->tracer, e->pid);
+		if (e->pid == (__u32)f->launched && !untraced(f, e->pid)) {
+			filter(f, e->pid, FLEET_TRACED);
 			break;
 		}
-		consider(app, e->pid, FROM_EXEC, e->ts_ns);
+		consider(f, e->pid, FROM_EXEC, e->ts_ns);
 		break;
 	}
 }
 
-void fleet_set_launched(struct app *app, pid_t pid)
+void fleet_set_launched(struct fleet *f, pid_t pid)
 {
-	if (app->fleet)
-		app->fleet->launched = pid;
+	if (f)
+		f->launched = pid;
 }
 
 static void scan_one(pid_t pid, void *ctx)
@@ -141,11 +141,16 @@ static void scan_one(pid_t pid, void *ctx)
 	consider(ctx, pid, FROM_SCAN, 0);
 }
 
-static bool untraced(struct app *app, pid_t pid)
+static void filter(struct fleet *f, pid_t pid, enum fleet_filter state)
 {
-	struct traced *p = app_find_proc(app, pid);
+	f->host.ops->filter(f->host.run, pid, state);
+}
 
-	return !p || p->stats->exited;
+static bool untraced(struct fleet *f, pid_t pid)
+{
+	uint64_t ticks, since;
+
+	return !f->host.ops->lookup(f->host.run, pid, &ticks, &since);
 }
 
 /* A retry or a fork's look is queued for pid: that decides, not a scan meanwhile. */
@@ -163,81 +168,85 @@ static bool retry_pending(const struct fleet *f, pid_t pid)
  * Entries of the BPF filter nobody traces, nor waits to look at: candidates whose exec event
  * was lost, or that exited before they were looked at. The filter keeps only what is traced.
  */
-static void sweep_filter(struct app *app)
+static void sweep_filter(struct fleet *f)
 {
 	pid_t *pids = NULL;
 	int n, i;
 
-	n = tracer_filtered_pids(app->tracer, &pids);
+	n = f->host.ops->filtered(f->host.run, &pids);
 	for (i = 0; i < n; i++) {
-		if (!untraced(app, pids[i]) || retry_pending(app->fleet, pids[i]))
+		if (!untraced(f, pids[i]) || retry_pending(f, pids[i]))
 			continue;
-		consider(app, pids[i], FROM_SCAN, 0);
-		if (untraced(app, pids[i]) && !retry_pending(app->fleet, pids[i]))
-			tracer_remove_pid(app->tracer, pids[i]);
+		consider(f, pids[i], FROM_SCAN, 0);
+		if (untraced(f, pids[i]) && !retry_pending(f, pids[i]))
+			filter(f, pids[i], FLEET_UNFILTERED);
 	}
 	free(pids);
 }
 
-static void rescan(struct app *app, uint64_t now_ns)
+static void rescan(struct fleet *f, uint64_t now_ns)
 {
-	struct fleet *f = app->fleet;
 
 	/* The rejected set is rebuilt from the processes that still exist. */
 	f->scanning = true;
-	discovery_scan_proc(scan_one, app);
+	f->proc->scan(scan_one, f);
 	f->scanning = false;
 	pidmap_free(&f->rejected);
 	f->rejected = f->rejected_next;
 	memset(&f->rejected_next, 0, sizeof(f->rejected_next));
-	sweep_filter(app);
+	sweep_filter(f);
 	f->last_scan_ns = now_ns;
 }
 
 /* Hooks the dynamic loader of the executable at exe (a path to open from here). */
-static void watch_loader_of(struct app *app, pid_t pid, const char *exe)
+static void watch_loader_of(struct fleet *f, pid_t pid, const char *exe)
 {
 	char interp[PROC_PATH_MAX], host[PROC_PATH_MAX], err[TARGET_ERR_LEN];
-	struct fleet *f = app->fleet;
 
 	if (!f->discovery || loader_interp_of(exe, interp, sizeof(interp)))
 		return;
 	if (pid > 0 && proc_host_path(pid, interp, host, sizeof(host)))
 		return;
 	if (discovery_watch_loader(f->discovery, pid > 0 ? host : interp, err, sizeof(err)) &&
-	    app->opts.verbose)
+	    f->cfg.verbose)
 		msg_error("note: %s", err);
 }
 
-int fleet_watch_loader_of(struct app *app, const char *exe)
+int fleet_watch_loader_of(struct fleet *f, const char *exe)
 {
-	if (!app->fleet || !app->fleet->discovery)
+	if (!f || !f->discovery)
 		return -ENOENT;
-	watch_loader_of(app, 0, exe);
+	watch_loader_of(f, 0, exe);
 	return 0;
 }
 
-int fleet_start(struct app *app, bool tree_only, char *err, size_t err_len)
+int fleet_open(struct fleet **out, const struct fleet_config *cfg, const struct fleet_host *host,
+	       char *err, size_t err_len)
 {
 	struct fleet *f = calloc(1, sizeof(*f));
 	int ret;
 
+	*out = f;
 	if (!f) {
 		snprintf(err, err_len, "out of memory");
 		return -ENOMEM;
 	}
-	app->fleet = f;
-	f->tree_only = tree_only;
+	f->cfg = *cfg;
+	f->host = *host;
+	f->proc = cfg->proc ? cfg->proc : &fleet_proc_host;
+	f->tree_only = cfg->tree_only;
 	f->retry_fd = -1;
 	f->cache = target_cache_new();
 	if (!f->cache) {
 		snprintf(err, err_len, "out of memory");
 		return -ENOMEM;
 	}
-	ret = discovery_open(&f->discovery, tracer_filter_fd(app->tracer),
-			     tree_only ? DISCOVERY_TREE : DISCOVERY_ALL, queue_discover_event, app,
+	/* Without a filter (the unit tests), scans only, and nothing to say about it. */
+	ret = cfg->filter_fd < 0 ? 0 :
+	      discovery_open(&f->discovery, cfg->filter_fd,
+			     f->tree_only ? DISCOVERY_TREE : DISCOVERY_ALL, queue_discover_event, f,
 			     err, err_len);
-	if (ret && tree_only) {
+	if (ret && f->tree_only) {
 		msg_error("note: %s; the command's children and libraries it loads later are not "
 			  "followed", err);
 		err[0] = '\0';
@@ -246,46 +255,52 @@ int fleet_start(struct app *app, bool tree_only, char *err, size_t err_len)
 		msg_error("note: %s; new processes are found by scanning /proc every %.1f s instead",
 			  err, POLL_ONLY_RESCAN_NS / 1e9);
 		err[0] = '\0';
-		if (app->opts.rescan_ns > POLL_ONLY_RESCAN_NS)
-			app->opts.rescan_ns = POLL_ONLY_RESCAN_NS;
+		if (f->cfg.rescan_ns > POLL_ONLY_RESCAN_NS)
+			f->cfg.rescan_ns = POLL_ONLY_RESCAN_NS;
 	}
 	f->retry_fd = clock_timerfd_oneshot();
 	if (f->retry_fd < 0) {
 		snprintf(err, err_len, "timerfd: %s", strerror(-f->retry_fd));
 		return f->retry_fd;
 	}
-	ret = app_epoll_add(app, f->retry_fd, SRC_RETRY, 0);
-	if (!ret && f->discovery)
-		ret = app_epoll_add(app, discovery_epoll_fd(f->discovery), SRC_DISCOVERY, 0);
-	if (ret) {
-		snprintf(err, err_len, "epoll_ctl: %s", strerror(-ret));
-		return ret;
-	}
-	/* Most processes of a node share one loader: ours. Others are hooked as they are seen. */
-	watch_loader_of(app, 0, "/proc/self/exe");
-	/* Probes first, then the scan: a process started in between is seen by one or the other. */
-	if (!tree_only)
-		rescan(app, clock_now_ns());
 	return 0;
 }
 
-void fleet_on_discovery(struct app *app)
+void fleet_start(struct fleet *f)
 {
-	struct fleet *f = app->fleet;
+	/* Most processes of a node share one loader: ours. Others are hooked as they are seen. */
+	watch_loader_of(f, 0, "/proc/self/exe");
+	/* Probes first, then the scan: a process started in between is seen by one or the other. */
+	if (!f->tree_only)
+		rescan(f, clock_now_ns());
+}
+
+int fleet_discovery_fd(const struct fleet *f)
+{
+	return f->discovery ? discovery_epoll_fd(f->discovery) : -1;
+}
+
+int fleet_retry_fd(const struct fleet *f)
+{
+	return f->retry_fd;
+}
+
+void fleet_on_discovery(struct fleet *f)
+{
 
 	discovery_consume(f->discovery);
 	while (f->events_next < f->nevents) {
 		/* A copy: handling one may read events again, and move the queue. */
 		struct discover_event e = f->events[f->events_next++];
 
-		handle_discover_event(app, &e);
+		handle_discover_event(f, &e);
 	}
 	f->nevents = f->events_next = 0;
 }
 
-void fleet_on_unknown_pid(struct app *app, pid_t pid)
+void fleet_on_unknown_pid(struct fleet *f, pid_t pid)
 {
-	consider(app, pid, FROM_COLLECTION, 0);
+	consider(f, pid, FROM_COLLECTION, 0);
 }
 
 static void arm_retry_timer(struct fleet *f)
@@ -299,9 +314,8 @@ static void arm_retry_timer(struct fleet *f)
 	clock_timerfd_arm_at(f->retry_fd, f->nretries ? first : 0);
 }
 
-void fleet_on_retry(struct app *app)
+void fleet_on_retry(struct fleet *f)
 {
-	struct fleet *f = app->fleet;
 	struct retry due[MAX_RETRIES];
 	uint64_t ticks, now = clock_now_ns();
 	int n = 0, i, kept = 0;
@@ -317,7 +331,7 @@ void fleet_on_retry(struct app *app)
 	}
 	f->nretries = kept;
 	for (i = 0; i < n; i++)
-		consider(app, due[i].pid, due[i].exec_ns ? FROM_RETRY : FROM_FORK,
+		consider(f, due[i].pid, due[i].exec_ns ? FROM_RETRY : FROM_FORK,
 			 due[i].exec_ns);
 	arm_retry_timer(f);
 }
@@ -331,40 +345,72 @@ static void queue_retry(struct fleet *f, pid_t pid, uint64_t exec_ns, uint64_t d
 	arm_retry_timer(f);
 }
 
+/* The real /proc's answers. */
+static int host_exe(pid_t pid, struct file_id *id)
+{
+	char exe[64];
+	struct stat st;
+
+	snprintf(exe, sizeof(exe), "/proc/%d/exe", pid);
+	if (stat(exe, &st))
+		return -errno;
+	*id = file_id_of(&st);
+	return 0;
+}
+
+static enum fleet_exe_kind host_exe_kind(pid_t pid)
+{
+	char exe[64], soname[256], runpath[16];
+	struct pyelf_info info;
+
+	snprintf(exe, sizeof(exe), "/proc/%d/exe", pid);
+	if (!pyelf_inspect(exe, &info) && info.is_elf &&
+	    (info.exports_python || (info.has_gc_start && info.has_gc_done)))
+		return FLEET_EXE_PYTHON;
+	if (!pyelf_find_needed(exe, "libpython", soname, sizeof(soname), runpath,
+			       sizeof(runpath)) && soname[0])
+		return FLEET_EXE_NEEDS_LIBPYTHON;
+	return FLEET_EXE_OTHER;
+}
+
+static void host_container(pid_t pid, struct container_info *c)
+{
+	container_read(pid, c);
+}
+
+const struct fleet_proc_ops fleet_proc_host = {
+	.identity = proc_read_identity,
+	.same_incarnation = proc_same_incarnation,
+	.exe = host_exe,
+	.exe_kind = host_exe_kind,
+	.resolve = target_resolve_cached,
+	.container = host_container,
+	.scan = discovery_scan_proc,
+};
+
 /*
  * What the process's executable is, remembered by inode: most execs on a node run a few
  * programs over and over, and reading their ELF headers each time would cost more than the
  * exec itself.
  */
-static enum exe_kind exe_kind(struct app *app, pid_t pid)
+static enum fleet_exe_kind exe_kind(struct fleet *f, pid_t pid)
 {
-	struct fleet *f = app->fleet;
-	char exe[64], soname[256], runpath[16];
-	struct pyelf_info info;
 	struct exe_verdict *e;
 	struct file_id id;
-	struct stat st;
 	unsigned int i;
+	char exe[64];
 
-	snprintf(exe, sizeof(exe), "/proc/%d/exe", pid);
-	if (stat(exe, &st))
-		return EXE_OTHER;
-	id = file_id_of(&st);
+	if (f->proc->exe(pid, &id))
+		return FLEET_EXE_OTHER;
 	for (i = 0; i < f->nexes; i++)
 		if (file_id_equal(&f->exes[i].id, &id))
 			return f->exes[i].kind;
 	e = &f->exes[file_cache_slot(&f->nexes, &f->exes_victim, EXE_CACHE_SIZE)];
 	e->id = id;
 	/* A new executable may come with a loader of its own (a container's glibc). */
-	watch_loader_of(app, pid, exe);
-	if (!pyelf_inspect(exe, &info) && info.is_elf &&
-	    (info.exports_python || (info.has_gc_start && info.has_gc_done)))
-		e->kind = EXE_PYTHON;
-	else if (!pyelf_find_needed(exe, "libpython", soname, sizeof(soname), runpath,
-				    sizeof(runpath)) && soname[0])
-		e->kind = EXE_NEEDS_LIBPYTHON;
-	else
-		e->kind = EXE_OTHER;
+	snprintf(exe, sizeof(exe), "/proc/%d/exe", pid);
+	watch_loader_of(f, pid, exe);
+	e->kind = f->proc->exe_kind(pid);
 	return e->kind;
 }
 
@@ -397,7 +443,7 @@ static bool container_matches(char **patterns, int n, const struct container_inf
 	       (c->pod[0] && any_match(patterns, n, ns_pod));
 }
 
-static bool selected(const struct options *o, const struct target *t)
+static bool selected(const struct fleet_config *o, const struct target *t)
 {
 	if (o->ncomm_patterns && !any_match(o->comm_patterns, o->ncomm_patterns, t->comm))
 		return false;
@@ -412,39 +458,36 @@ static bool selected(const struct options *o, const struct target *t)
  * Not traced: out of the BPF filter, and not looked at again in this incarnation (verdict is
  * its start time; or'ed with REJECTED_PROVISIONAL, the next rescan looks once more).
  */
-static void reject(struct app *app, pid_t pid, uint64_t verdict)
+static void reject(struct fleet *f, pid_t pid, uint64_t verdict)
 {
-	struct fleet *f = app->fleet;
 
 	/* -- COMMAND: still of the command's tree, watched for a libpython and for its forks. */
 	if (f->tree_only)
-		tracer_watch_pid(app->tracer, pid);
+		filter(f, pid, FLEET_WATCHED);
 	else
-		tracer_remove_pid(app->tracer, pid);
+		filter(f, pid, FLEET_UNFILTERED);
 	pidmap_set(&f->rejected, pid, verdict);
 	if (f->scanning)
 		pidmap_set(&f->rejected_next, pid, verdict);
 }
 
-static bool already_decided(struct app *app, pid_t pid, uint64_t start_ticks, enum origin origin,
+static bool already_decided(struct fleet *f, pid_t pid, uint64_t start_ticks, enum origin origin,
 			    uint64_t exec_ns)
 {
-	struct fleet *f = app->fleet;
-	struct traced *p = app_find_proc(app, pid);
-	uint64_t rejected_ticks;
+	uint64_t rejected_ticks, traced_ticks, trace_start_ns;
 
-	if (p && !p->stats->exited) {
-		if (p->stats->target.start_ticks != start_ticks) {
+	if (f->host.ops->lookup(f->host.run, pid, &traced_ticks, &trace_start_ns)) {
+		if (traced_ticks != start_ticks) {
 			/* Its pidfd has not been read yet: the PID names a new process. */
-			app_process_gone(app, p, NULL);
-		} else if (origin == FROM_EXEC && exec_ns <= p->stats->trace_start_ns) {
+			f->host.ops->end(f->host.run, pid, NULL);
+		} else if (origin == FROM_EXEC && exec_ns <= trace_start_ns) {
 			/*
 			 * An exec from before this program was looked at (sh -c 'exec python'
 			 * with its first exec read late): the program traced is the newer one.
 			 */
 			return true;
 		} else if (origin == FROM_EXEC) {
-			app_process_gone(app, p, "replaced its program (exec)");
+			f->host.ops->end(f->host.run, pid, "replaced its program (exec)");
 		} else {
 			return true;
 		}
@@ -465,126 +508,120 @@ static bool already_decided(struct app *app, pid_t pid, uint64_t start_ticks, en
 	return false;
 }
 
-static void consider(struct app *app, pid_t pid, enum origin origin, uint64_t exec_ns)
+static void consider(struct fleet *f, pid_t pid, enum origin origin, uint64_t exec_ns)
 {
-	struct fleet *f = app->fleet;
 	char comm[PROC_COMM_LEN], err[TARGET_ERR_LEN];
 	uint64_t start_ticks;
 	struct target t;
-	int ret, fd;
+	int ret;
 
 	if (pid == getpid())
 		return;
-	if (proc_read_identity(pid, comm, sizeof(comm), &start_ticks)) {
+	if (f->proc->identity(pid, comm, sizeof(comm), &start_ticks)) {
 		/* Gone already; a traced one is seen through its pidfd. */
-		if (!app_find_proc(app, pid))
-			tracer_remove_pid(app->tracer, pid);
+		if (untraced(f, pid))
+			filter(f, pid, FLEET_UNFILTERED);
 		return;
 	}
-	if (already_decided(app, pid, start_ticks, origin, exec_ns))
+	if (already_decided(f, pid, start_ticks, origin, exec_ns))
 		return;
 	/* Its libpython may not be mapped yet: the queued look decides, not a scan meanwhile. */
 	if (origin == FROM_SCAN && retry_pending(f, pid))
 		return;
 	/* The common exec on a node: a program that is not Python, known by its inode. */
-	if (origin == FROM_EXEC && exe_kind(app, pid) == EXE_OTHER) {
-		reject(app, pid, start_ticks | REJECTED_PROVISIONAL);
+	if (origin == FROM_EXEC && exe_kind(f, pid) == FLEET_EXE_OTHER) {
+		reject(f, pid, start_ticks | REJECTED_PROVISIONAL);
 		return;
 	}
-	ret = target_resolve_cached(pid, app->opts.probe_mode, f->cache, &t, err, sizeof(err));
+	ret = f->proc->resolve(pid, f->cfg.probe_mode, f->cache, &t, err, sizeof(err));
 	if (ret == -ESRCH || t.start_ticks != start_ticks ||
-	    (ret && !proc_same_incarnation(pid, start_ticks))) {
-		tracer_remove_pid(app->tracer, pid);
+	    (ret && !f->proc->same_incarnation(pid, start_ticks))) {
+		filter(f, pid, FLEET_UNFILTERED);
 		return;
 	}
 	if (ret == -ENOEXEC) {
 		if ((origin == FROM_EXEC || origin == FROM_RETRY) &&
 		    clock_now_ns() - exec_ns < RETRY_WINDOW_NS &&
-		    exe_kind(app, pid) == EXE_NEEDS_LIBPYTHON) {
+		    exe_kind(f, pid) == FLEET_EXE_NEEDS_LIBPYTHON) {
 			queue_retry(f, pid, exec_ns, clock_now_ns() + RETRY_STEP_NS);
 			return;
 		}
-		reject(app, pid, start_ticks);
+		reject(f, pid, start_ticks);
 		return;
 	}
 	if (ret == -EACCES || ret == -EPERM) {
 		/* Not known to be Python: no line for every such process of a node, unless -v. */
 		f->counts.skipped_unreadable++;
-		if (app->opts.verbose)
+		if (f->cfg.verbose)
 			msg_error("%s", err);
-		reject(app, pid, start_ticks);
+		reject(f, pid, start_ticks);
 		return;
 	}
 	if (ret) {
 		f->counts.skipped_unsupported++;
 		msg_error("%s", err);
-		reject(app, pid, start_ticks);
+		reject(f, pid, start_ticks);
 		/* A Python that cannot be probed: nothing to wait for in it. */
 		if (f->tree_only)
-			tracer_remove_pid(app->tracer, pid);
+			filter(f, pid, FLEET_UNFILTERED);
 		return;
 	}
-	container_read(pid, &t.container);
-	if (!selected(&app->opts, &t)) {
+	f->proc->container(pid, &t.container);
+	if (!selected(&f->cfg, &t)) {
 		f->counts.skipped_filtered++;
-		reject(app, pid, start_ticks);
+		reject(f, pid, start_ticks);
 		return;
 	}
-	if ((unsigned int)app->nalive >= app->opts.max_processes) {
+	if ((unsigned int)f->host.ops->traced(f->host.run) >= f->cfg.max_processes) {
 		f->counts.skipped_limit++;
 		if (!f->limit_reported)
 			msg_error("--max-processes %u reached: pid %d (%s) and later ones are not "
 				  "traced (counted in gcpause_processes_skipped_total)",
-				  app->opts.max_processes, pid, t.comm);
+				  f->cfg.max_processes, pid, t.comm);
 		f->limit_reported = true;
 		/* Not rejected: a later rescan may find room for it. */
-		tracer_remove_pid(app->tracer, pid);
+		filter(f, pid, FLEET_UNFILTERED);
 		return;
 	}
-	fd = app_pidfd_open(&t);
-	if (fd < 0) {
-		tracer_remove_pid(app->tracer, pid);
+	ret = f->host.ops->begin(f->host.run, &t, err, sizeof(err));
+	if (ret == -ESRCH) {
+		filter(f, pid, FLEET_UNFILTERED);
 		return;
 	}
-	ret = app_begin_tracing(app, &t, fd, err, sizeof(err));
 	if (ret == -ESTALE) {
 		/* Its binary changed while it was being probed: planned again in a moment. */
-		close(fd);
 		queue_retry(f, pid, clock_now_ns(), clock_now_ns() + RETRY_STEP_NS);
 		return;
 	}
 	if (ret) {
-		close(fd);
-		if (!proc_same_incarnation(pid, start_ticks)) {
-			tracer_remove_pid(app->tracer, pid);
+		if (!f->proc->same_incarnation(pid, start_ticks)) {
+			filter(f, pid, FLEET_UNFILTERED);
 			return;
 		}
 		f->counts.skipped_unsupported++;
 		msg_error("%s", err);
-		reject(app, pid, start_ticks);
+		reject(f, pid, start_ticks);
 		if (f->tree_only)
-			tracer_remove_pid(app->tracer, pid);
+			filter(f, pid, FLEET_UNFILTERED);
 		return;
 	}
 	f->counts.discovered++;
 }
 
-void fleet_housekeeping(struct app *app, uint64_t now_ns)
+void fleet_housekeeping(struct fleet *f, uint64_t now_ns)
 {
-	struct fleet *f = app->fleet;
-
-	if (!f->tree_only && now_ns - f->last_scan_ns >= app->opts.rescan_ns)
-		rescan(app, now_ns);
+	if (!f->tree_only && now_ns - f->last_scan_ns >= f->cfg.rescan_ns)
+		rescan(f, now_ns);
 }
 
-void fleet_counts(struct app *app, struct fleet_counts *out)
+void fleet_counts(const struct fleet *f, struct fleet_counts *out)
 {
 	uint64_t counters[DISCOVER_CNT_MAX];
 
-	*out = app->fleet->counts;
-	if (!app->fleet->discovery)
+	*out = f->counts;
+	if (!f->discovery)
 		return;
-	discovery_read_counters(app->fleet->discovery, counters);
+	discovery_read_counters(f->discovery, counters);
 	out->discovery_dropped += counters[DISCOVER_CNT_DROPPED] + counters[DISCOVER_CNT_NO_SLOT];
 }
 

@@ -371,3 +371,11 @@ void container_id_label(const struct container_info *c, char *buf, size_t len)
 	else
 		snprintf(buf, len, "%s", c->id);
 }
+
+void container_short_name(const struct container_info *c, char *buf, size_t len)
+{
+	if (c->pod[0])
+		snprintf(buf, len, "%s%s%s", c->ns, c->ns[0] ? "/" : "", c->pod);
+	else
+		snprintf(buf, len, "%.12s", c->id[0] ? c->id : "-");
+}

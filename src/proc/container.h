@@ -43,5 +43,7 @@ int container_read_at(const char *proc_dir, pid_t pid, struct container_info *ou
  * kube-state-metrics; the bare ID when the runtime cannot be told; "" when not in a container.
  */
 void container_id_label(const struct container_info *c, char *buf, size_t len);
+/* What a table shows: "shop/web-7d9f", else the ID's first 12 digits, else "-" (the host). */
+void container_short_name(const struct container_info *c, char *buf, size_t len);
 
 #endif /* GCPAUSE_PROC_CONTAINER_H */

@@ -3,6 +3,7 @@
 #include "report/gc_state_report.h"
 #include <json-c/json.h>
 #include "proc/proc_identity.h"
+#include "probe/target.h"
 #include "report/report.h"
 
 static void emit(FILE *out, struct json_object *obj)
@@ -38,12 +39,13 @@ static struct json_object *new_typed(const char *type)
 }
 
 /* Who a process is: the first keys of every object about one. */
-static void add_pid_comm_version(struct json_object *obj, const struct target *t)
+static void add_pid_comm_version(struct json_object *obj, pid_t pid, const char *comm,
+				 const char *version)
 {
-	add_i64(obj, "pid", t->pid);
-	add_str(obj, "comm", t->comm);
-	if (t->version[0])
-		add_str(obj, "version", t->version);
+	add_i64(obj, "pid", pid);
+	add_str(obj, "comm", comm);
+	if (version[0])
+		add_str(obj, "version", version);
 	else
 		json_object_object_add(obj, "version", NULL);
 }
@@ -66,19 +68,19 @@ static void add_container(struct json_object *obj, const struct container_info *
 	json_object_object_add(obj, "container", co);
 }
 
-static void add_process_identity(struct json_object *obj, const struct target *t)
+static void add_process_identity(struct json_object *obj, const struct stats_process *t)
 {
-	add_pid_comm_version(obj, t);
+	add_pid_comm_version(obj, t->pid, t->comm, t->version);
 	add_container(obj, &t->container);
 	add_str(obj, "binary", t->binary);
 	add_str(obj, "root", t->root[0] ? t->root : "/");
 	add_str(obj, "probe", t->probe);
-	add_str(obj, "probe_source", t->plan.source);
-	if (t->plan.counters_source[0])
-		add_str(obj, "generation_counters", t->plan.counters_source);
-	if (t->plan.caveat[0])
-		add_str(obj, "caveat", t->plan.caveat);
-	if (t->plan.incremental)
+	add_str(obj, "probe_source", t->probe_source);
+	if (t->counters_source[0])
+		add_str(obj, "generation_counters", t->counters_source);
+	if (t->caveat[0])
+		add_str(obj, "caveat", t->caveat);
+	if (t->incremental)
 		add_str(obj, "gen1", "increment");
 	json_object_object_add(obj, "free_threaded", json_object_new_boolean(t->free_threaded));
 }
@@ -249,7 +251,7 @@ void report_json_list_entry(FILE *out, const struct target *t, const char *error
 {
 	struct json_object *obj = new_typed("process");
 
-	add_pid_comm_version(obj, t);
+	add_pid_comm_version(obj, t->pid, t->comm, t->version);
 	add_identity(obj, t->pid);
 	add_container(obj, &t->container);
 	add_str(obj, "root", t->root[0] ? t->root : "/");
@@ -277,7 +279,7 @@ void report_json_attach(FILE *out, const struct proc_stats *p)
 {
 	struct json_object *obj = new_typed("attach");
 
-	add_process_identity(obj, &p->target);
+	add_process_identity(obj, &p->process);
 	add_u64(obj, "time_ns", p->trace_start_ns);
 	emit(out, obj);
 }
@@ -309,7 +311,7 @@ void report_json_exit(FILE *out, const struct proc_stats *p)
 {
 	struct json_object *obj = new_typed("exit");
 
-	add_i64(obj, "pid", p->target.pid);
+	add_i64(obj, "pid", p->process.pid);
 	add_u64(obj, "time_ns", p->end_ns);
 	if (p->exit_reason)
 		add_str(obj, "reason", p->exit_reason);
@@ -389,7 +391,7 @@ static struct json_object *process_json(const struct report_summary *s, const st
 	struct pause_stats all;
 	int i;
 
-	add_process_identity(obj, &p->target);
+	add_process_identity(obj, &p->process);
 	add_u64(obj, "trace_start_ns", p->trace_start_ns);
 	add_u64(obj, "wall_ns", wall);
 	json_object_object_add(obj, "exited", json_object_new_boolean(p->exited));
@@ -426,7 +428,7 @@ void report_json_summary(FILE *out, const struct report_summary *s)
 	add_str(obj, "scope", s->scope == STATS_TOTAL ? "total" : "interval");
 	add_u64(obj, "start_ns", s->start_ns);
 	add_u64(obj, "end_ns", s->end_ns);
-	add_u64(obj, "dropped_events", report_lost_events(s->counters));
+	add_u64(obj, "dropped_events", summary_lost_events(s->counters));
 	lost = json_object_new_object();
 	add_u64(lost, "ringbuf_full", s->counters[GC_CNT_DROPPED]);
 	add_u64(lost, "unmatched_done", s->counters[GC_CNT_UNMATCHED_DONE]);

@@ -46,13 +46,6 @@ void report_pool(const struct report_summary *s, const struct proc_stats *p,
 		add_process(s, s->procs[i], out);
 }
 
-uint64_t report_lost_events(const uint64_t counters[GC_CNT_MAX])
-{
-	/* An unmatched end is a collection already under way at attach, not a lost event. */
-	return counters[GC_CNT_DROPPED] + counters[GC_CNT_TOO_DEEP] +
-	       counters[GC_CNT_NO_THREAD_SLOT] + counters[GC_CNT_UNATTRIBUTED];
-}
-
 const struct http_stats *report_http_of(const struct report_summary *s,
 					const struct proc_stats *p)
 {

@@ -38,8 +38,6 @@ struct report_pool {
 void report_pool(const struct report_summary *s, const struct proc_stats *p,
 		 struct report_pool *out);
 
-/* Events lost for good (the ring buffer was full, or nesting or thread limits were hit). */
-uint64_t report_lost_events(const uint64_t counters[GC_CNT_MAX]);
 
 void report_text_summary(FILE *out, const struct report_summary *s);
 

@@ -67,7 +67,7 @@ static void json_collection(void *ctx, struct proc_stats *p, const struct gc_eve
 
 static void json_gc_state(void *ctx, struct proc_stats *p, int gen)
 {
-	gc_state_emit_json(((struct report_sink *)ctx)->out, p->target.pid, gen, &p->gc_state);
+	gc_state_emit_json(((struct report_sink *)ctx)->out, p->process.pid, gen, &p->gc_state);
 }
 
 static void json_request(void *ctx, struct proc_stats *p, const struct http_sample *sample)

@@ -5,6 +5,7 @@
 #include <string.h>
 #include "util/format.h"
 #include "proc/proc_identity.h"
+#include "probe/probe.h"
 #include "report/report.h"
 
 #define BAR_WIDTH	40
@@ -61,16 +62,14 @@ static void print_row(FILE *out, const char *label, const struct pause_stats *s,
 static void print_histogram(FILE *out, const char *title, const struct hist *h)
 {
 	struct hist_row rows[MAX_HIST_ROWS];
-	char low[FMT_DURATION_LEN], high[FMT_DURATION_LEN];
-	uint64_t peak = 0;
-	int n, i, j, stars;
+	char low[FMT_DURATION_LEN], high[FMT_DURATION_LEN], bar[BAR_WIDTH + 1];
+	uint64_t peak;
+	int n, i;
 
 	n = hist_octaves(h, rows, MAX_HIST_ROWS);
 	if (!n)
 		return;
-	for (i = 0; i < n; i++)
-		if (rows[i].count > peak)
-			peak = rows[i].count;
+	peak = hist_rows_peak(rows, n);
 	fprintf(out, "\n  %s\n  %21s : %-8s %s\n", title, "pause", "count", "distribution");
 	for (i = 0; i < n; i++) {
 		fmt_duration(low, sizeof(low), rows[i].low);
@@ -79,11 +78,8 @@ static void print_histogram(FILE *out, const char *title, const struct hist *h)
 		print_right(out, low, 9);
 		fprintf(out, " -> ");
 		print_right(out, high, 8);
-		stars = peak ? (int)((rows[i].count * BAR_WIDTH + peak - 1) / peak) : 0;
-		fprintf(out, " : %-8" PRIu64 " |", rows[i].count);
-		for (j = 0; j < BAR_WIDTH; j++)
-			fputc(j < stars ? '*' : ' ', out);
-		fprintf(out, "|\n");
+		hist_bar(bar, BAR_WIDTH, rows[i].count, peak);
+		fprintf(out, " : %-8" PRIu64 " |%s|\n", rows[i].count, bar);
 	}
 }
 
@@ -234,7 +230,7 @@ static void print_process(FILE *out, const struct report_summary *s, const struc
 	const struct proc_identity *ident = &p->identity;
 	struct report_pool pool;
 	char unit[PROC_UNIT_LEN], service[FMT_TERMINAL_LEN(PROC_UNIT_LEN)];
-	const struct target *t = &p->target;
+	const struct stats_process *t = &p->process;
 	uint64_t wall = stats_wall_ns(p, s->scope, s->end_ns);
 	/* A process whose tracing ended without its exit says why (an exec, say). */
 	const char *end = !p->exited ? NULL : p->exit_reason ? p->exit_reason : "exited";
@@ -242,10 +238,10 @@ static void print_process(FILE *out, const struct report_summary *s, const struc
 	char label[16], title[48], walls[FMT_DURATION_LEN];
 	/* What the process and its files named: escaped for the terminal. */
 	char comm[FMT_TERMINAL_LEN(sizeof(t->comm))], version[FMT_TERMINAL_LEN(sizeof(t->version))];
-	char root[FMT_TERMINAL_LEN(sizeof(t->root))], binary[FMT_TERMINAL_LEN(sizeof(t->binary))];
+	char root[FMT_TERMINAL_LEN(PROC_PATH_MAX)], binary[FMT_TERMINAL_LEN(PROC_PATH_MAX)];
 	char id[FMT_TERMINAL_LEN(13)], ns[FMT_TERMINAL_LEN(sizeof(t->container.ns))];
 	char pod[FMT_TERMINAL_LEN(sizeof(t->container.pod))];
-	char caveat[FMT_TERMINAL_LEN(sizeof(t->plan.caveat))];
+	char caveat[FMT_TERMINAL_LEN(PROBE_TEXT_LEN)];
 	int i;
 
 	fprintf(out, "\npid %d %s  Python %s  %s%s%s  probe %s  traced %s%s%s%s", t->pid,
@@ -274,9 +270,9 @@ static void print_process(FILE *out, const struct report_summary *s, const struc
 			t->container.ns[0] && t->container.pod[0] ? "/" : "",
 			fmt_terminal(pod, sizeof(pod), t->container.pod));
 	}
-	if (t->plan.caveat[0])
-		fprintf(out, "  note: %s\n", fmt_terminal(caveat, sizeof(caveat), t->plan.caveat));
-	if (t->plan.incremental)
+	if (t->caveat[0])
+		fprintf(out, "  note: %s\n", fmt_terminal(caveat, sizeof(caveat), t->caveat));
+	if (t->incremental)
 		fprintf(out, "  note: incremental collector: generation 1 is one increment of the "
 			"old generation\n");
 	print_header(out);
@@ -306,7 +302,7 @@ static void print_process(FILE *out, const struct report_summary *s, const struc
 void report_text_summary(FILE *out, const struct report_summary *s)
 {
 	char span[FMT_DURATION_LEN];
-	uint64_t lost = report_lost_events(s->counters);
+	uint64_t lost = summary_lost_events(s->counters);
 	int i;
 
 	fprintf(out, "\n=== gcpause %s: %s, %d process%s ===\n",

@@ -5,7 +5,7 @@
  * ended) is taken here, by the loop, after the read.
  */
 #include <stdlib.h>
-#include "fleet/exec_watch.h"
+#include "run/exec_watch.h"
 #include "fleet/fleet.h"
 #include "proc/proc.h"
 #include "run/app.h"
@@ -72,7 +72,7 @@ void app_on_request(struct proc_stats *p, const struct http_sample *sample, void
 /* The PID alone could name an earlier or later process: the start times tell. */
 static bool same_process(const struct traced *p, const struct gc_event *e)
 {
-	return proc_ticks_from_boottime_ns(e->process_start_ns) == p->stats->target.start_ticks;
+	return proc_ticks_from_boottime_ns(e->process_start_ns) == p->stats->process.start_ticks;
 }
 
 /*
@@ -85,8 +85,8 @@ static struct traced *program_of(struct app *app, struct traced *p, const struct
 		struct traced *prev;
 
 		prev = p->prev_slot_plus1 ? &app->procs[p->prev_slot_plus1 - 1] : NULL;
-		if (!prev || !prev->stats || prev->stats->target.pid != p->stats->target.pid ||
-		    prev->stats->target.start_ticks != p->stats->target.start_ticks)
+		if (!prev || !prev->stats || prev->stats->process.pid != p->stats->process.pid ||
+		    prev->stats->process.start_ticks != p->stats->process.start_ticks)
 			return NULL;
 		p = prev;
 	}
@@ -135,7 +135,7 @@ void app_settle_gc_event(struct app *app, const struct gc_event *e)
 	 * a new process under an earlier one's PID. Decided now, so this collection counts.
 	 */
 	if (app->fleet && (!p || !same_process(p, e))) {
-		fleet_on_unknown_pid(app, e->pid);
+		fleet_on_unknown_pid(app->fleet, e->pid);
 		p = app_find_proc(app, e->pid);
 	}
 	/* An event can trail its process's removal from the filter by a moment: still its own. */

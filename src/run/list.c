@@ -26,15 +26,6 @@ static void print_header(FILE *out)
 		"ROOT", "CONTAINER", "COMMAND LINE", "PROBE");
 }
 
-/* "shop/web-7d9f", else the container ID's first 12 digits, else "-" (the host). */
-static void describe_container(const struct container_info *c, char *buf, size_t len)
-{
-	if (c->pod[0])
-		snprintf(buf, len, "%s%s%s", c->ns, c->ns[0] ? "/" : "", c->pod);
-	else
-		snprintf(buf, len, "%.12s", c->id[0] ? c->id : "-");
-}
-
 /* Only the part of a message after its "pid N (comm): " prefix: the row already says that. */
 static const char *reason_only(const char *err)
 {
@@ -77,7 +68,7 @@ static void print_row(FILE *out, const struct target *t, int ret, const char *er
 		describe_build(t, build, sizeof(build));
 	else
 		snprintf(build, sizeof(build), "-");
-	describe_container(&t->container, container, sizeof(container));
+	container_short_name(&t->container, container, sizeof(container));
 	fmt_terminal(comm, sizeof(comm), t->comm);
 	fmt_terminal(version, sizeof(version), t->version[0] ? t->version : "?");
 	fmt_terminal(root, sizeof(root), t->root[0] ? t->root : "/");

@@ -11,7 +11,7 @@
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
-#include "fleet/exec_watch.h"
+#include "run/exec_watch.h"
 #include "fleet/fleet.h"
 #include "run/app.h"
 #include "run/http_session.h"
@@ -142,7 +142,7 @@ static void housekeeping(struct app *app)
 
 	/* --all: new processes found by a rescan, binaries unused and processes gone forgotten. */
 	if (app->fleet) {
-		fleet_housekeeping(app, now);
+		fleet_housekeeping(app->fleet, now);
 		detached = tracer_expire_binaries(app->tracer, now, app->opts.expire_ns);
 		if (detached)
 			msg_status(app->quiet, "%d binar%s unused for %.0f s: probes detached",
@@ -219,13 +219,13 @@ int app_run_loop(struct app *app)
 				break;
 			case SRC_DISCOVERY:
 				if (app->fleet)
-					fleet_on_discovery(app);
+					fleet_on_discovery(app->fleet);
 				else
 					exec_watch_on_discovery(app);
 				break;
 			case SRC_RETRY:
 				if (app->fleet)
-					fleet_on_retry(app);
+					fleet_on_retry(app->fleet);
 				else
 					exec_watch_on_retry(app);
 				break;
@@ -237,7 +237,7 @@ int app_run_loop(struct app *app)
 				/* Its last events first: a worker traced just before it went. */
 				app_drain(app);
 				if (app->fleet)
-					fleet_on_discovery(app);
+					fleet_on_discovery(app->fleet);
 				app_on_child_exit(app);
 				break;
 			case SRC_BINARY:

@@ -28,7 +28,7 @@ enum {
 #define DEFAULT_MAX_SERIES	1000
 
 static const char usage[] =
-"Usage: gcpause [OPTIONS] -p PID [-p PID ...] | --all | -- COMMAND [ARG ...]\n"
+"Usage: gcpause [trace] [OPTIONS] -p PID [-p PID ...] | --all | -- COMMAND [ARG ...]\n"
 "       gcpause list [-p PID ...] [--probe MODE] [--json]\n"
 "       gcpause top [OPTIONS] -p PID [-p PID ...] | --all | -- COMMAND [ARG ...]\n"
 "       gcpause serve [OPTIONS] [--all | -p PID ...] [--listen ADDR:PORT] [--per-pid]\n"

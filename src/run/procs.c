@@ -165,16 +165,16 @@ static void report_exit_status(struct app *app, const struct proc_stats *ps)
 {
 	int status;
 
-	if (app->launched && ps->target.pid == app->child.pid &&
-	    waitpid(ps->target.pid, &status, WNOHANG) == ps->target.pid) {
+	if (app->launched && ps->process.pid == app->child.pid &&
+	    waitpid(ps->process.pid, &status, WNOHANG) == ps->process.pid) {
 		if (WIFEXITED(status))
 			msg_status(app->quiet, "pid %d (%s) exited with status %d",
-				   ps->target.pid, ps->target.comm, WEXITSTATUS(status));
+				   ps->process.pid, ps->process.comm, WEXITSTATUS(status));
 		else if (WIFSIGNALED(status))
 			msg_status(app->quiet, "pid %d (%s) killed by signal %d",
-				   ps->target.pid, ps->target.comm, WTERMSIG(status));
+				   ps->process.pid, ps->process.comm, WTERMSIG(status));
 	} else {
-		msg_status(app->quiet, "pid %d (%s) %s", ps->target.pid, ps->target.comm,
+		msg_status(app->quiet, "pid %d (%s) %s", ps->process.pid, ps->process.comm,
 			   ps->exit_reason ? ps->exit_reason : "exited");
 	}
 }
@@ -204,12 +204,12 @@ static void end_tracing(struct app *app, struct traced *p, const char *why, bool
 	p = &app->procs[slot];
 	ps = p->stats;
 	if (app->http)
-		http_session_process_gone(app->http, ps->target.pid);
+		http_session_process_gone(app->http, ps->process.pid);
 	ps->exited = true;
 	ps->exit_reason = why;
 	ps->end_ns = clock_now_ns();
 	if (!keep_filtered)
-		tracer_remove_pid(app->tracer, ps->target.pid);
+		tracer_remove_pid(app->tracer, ps->process.pid);
 	tracer_release_binary(app->tracer, &p->binary, ps->end_ns);
 	epoll_ctl(app->epfd, EPOLL_CTL_DEL, p->pidfd, NULL);
 	close(p->pidfd);
@@ -245,7 +245,7 @@ void app_forget(struct app *app, struct traced *p)
 {
 	uint64_t slot;
 
-	pid_t pid = p->stats->target.pid;
+	pid_t pid = p->stats->process.pid;
 
 	/* The PID may name a later process already, in another slot. */
 	if (pidmap_get(&app->by_pid, pid, &slot) && slot == (uint64_t)(p - app->procs))

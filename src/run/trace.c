@@ -19,7 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <bpf/libbpf.h>
-#include "fleet/exec_watch.h"
+#include "run/exec_watch.h"
 #include "fleet/fleet.h"
 #include "probe/target.h"
 #include "proc/container.h"
@@ -92,7 +92,7 @@ static int watch_command(struct app *app, struct target *t, char *err, size_t er
 			 strerror(-ret));
 		return ret;
 	}
-	if (fleet_watch_loader_of(app, t->binary)) {
+	if (fleet_watch_loader_of(app->fleet, t->binary)) {
 		snprintf(err, err_len, "%.900s: not a Python program, and libraries it would load "
 			 "later cannot be watched here (see above)", t->binary);
 		return -ENOEXEC;
@@ -193,7 +193,7 @@ static int launch_command(struct app *app, struct target *t, bool python, char *
 		close(fd);
 		return ret;
 	}
-	fleet_set_launched(app, t->pid);
+	fleet_set_launched(app->fleet, t->pid);
 	return launch_release(&app->child, err, err_len);
 }
 
@@ -207,9 +207,9 @@ static void fill_metrics(void *ctx, struct agent_metrics *m)
 	if (app->http)
 		http_session_losses(app->http, &http_dropped, &non_http, &m->http_unassembled);
 	if (app->fleet)
-		fleet_counts(app, &fc);
-	m->gc_events_dropped = counters[GC_CNT_DROPPED] + counters[GC_CNT_NO_THREAD_SLOT] +
-			       counters[GC_CNT_TOO_DEEP] + app->unattributed;
+		fleet_counts(app->fleet, &fc);
+	counters[GC_CNT_UNATTRIBUTED] = app->unattributed;
+	m->gc_events_dropped = summary_lost_events(counters);
 	m->http_events_dropped = http_dropped;
 	m->discovery = app->fleet;
 	m->discovery_events_dropped = fc.discovery_dropped;
@@ -401,11 +401,11 @@ int cmd_trace(int argc, char **argv, enum run_mode mode)
 		goto cleanup;
 	if (app.opts.command) {
 		/* The command's children are followed (gunicorn, uwsgi workers), as in --all. */
-		ret = fleet_start(&app, true, err, sizeof(err));
+		ret = app_start_fleet(&app, true, err, sizeof(err));
 		if (!ret)
 			ret = launch_command(&app, targets, !waiting, err, sizeof(err));
 	} else if (app.opts.all)
-		ret = fleet_start(&app, false, err, sizeof(err));
+		ret = app_start_fleet(&app, false, err, sizeof(err));
 	else if (!(ret = exec_watch_start(&app, err, sizeof(err))))
 		/* Watched first: an exec right after a process is traced is not missed. */
 		ret = attach_pids(&app, targets, err, sizeof(err));

@@ -38,7 +38,7 @@ static struct series *series_of(struct serve *sv, pid_t pid)
 static void labels_of(const struct serve *sv, const struct proc_stats *p,
 		      struct series_labels *l)
 {
-	const struct target *t = &p->target;
+	const struct stats_process *t = &p->process;
 	struct proc_identity id;
 
 	memset(l, 0, sizeof(*l));
@@ -70,8 +70,8 @@ static void on_attach(void *ctx, struct proc_stats *p)
 	s = series_get(sv->series, &labels);
 	if (!s)
 		return;
-	if (pidmap_set(&sv->series_of, p->target.pid, (uintptr_t)s)) {
-		msg_error("out of memory: pid %d is traced but not exported", p->target.pid);
+	if (pidmap_set(&sv->series_of, p->process.pid, (uintptr_t)s)) {
+		msg_error("out of memory: pid %d is traced but not exported", p->process.pid);
 		return;
 	}
 	series_hold(s);
@@ -79,7 +79,7 @@ static void on_attach(void *ctx, struct proc_stats *p)
 
 static void on_collection(void *ctx, struct proc_stats *p, const struct gc_event *e)
 {
-	struct series *s = series_of(ctx, p->target.pid);
+	struct series *s = series_of(ctx, p->process.pid);
 
 	if (s)
 		series_add_gc(s, e->gen, e->duration_ns, e->collected);
@@ -87,7 +87,7 @@ static void on_collection(void *ctx, struct proc_stats *p, const struct gc_event
 
 static void on_request(void *ctx, struct proc_stats *p, const struct http_sample *sample)
 {
-	struct series *s = series_of(ctx, p->target.pid);
+	struct series *s = series_of(ctx, p->process.pid);
 
 	if (s)
 		series_add_request(s, http_latency(&sample->req), sample->gc.ns,
@@ -98,12 +98,12 @@ static void on_request(void *ctx, struct proc_stats *p, const struct http_sample
 static void on_exit_(void *ctx, struct proc_stats *p)
 {
 	struct serve *sv = ctx;
-	struct series *s = series_of(sv, p->target.pid);
+	struct series *s = series_of(sv, p->process.pid);
 
 	if (!s)
 		return;
 	series_release(s, p->end_ns);
-	pidmap_del(&sv->series_of, p->target.pid);
+	pidmap_del(&sv->series_of, p->process.pid);
 }
 
 /* The scrape's scratch fields of every series: the GC states summed anew. */
@@ -125,7 +125,7 @@ static void clear_gc_states(struct serve *sv)
 static void add_gc_state(void *ctx, struct proc_stats *p)
 {
 	const struct gc_state *st = &p->gc_state;
-	struct series *s = series_of(ctx, p->target.pid);
+	struct series *s = series_of(ctx, p->process.pid);
 	int g;
 
 	if (!s || !st->valid)

@@ -214,3 +214,23 @@ int hist_octaves(const struct hist *h, struct hist_row *rows, int max_rows)
 	}
 	return nrows;
 }
+
+uint64_t hist_rows_peak(const struct hist_row *rows, int n)
+{
+	uint64_t peak = 0;
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (rows[i].count > peak)
+			peak = rows[i].count;
+	return peak;
+}
+
+void hist_bar(char *buf, int width, uint64_t count, uint64_t peak)
+{
+	int stars = peak ? (int)((count * width + peak - 1) / peak) : 0, j;
+
+	for (j = 0; j < width; j++)
+		buf[j] = j < stars ? '*' : ' ';
+	buf[width] = '\0';
+}

@@ -73,5 +73,9 @@ uint64_t hist_mean(const struct hist *h);
  * HIST_OCTAVES rows are always enough.
  */
 int hist_octaves(const struct hist *h, struct hist_row *rows, int max_rows);
+/* The largest count of rows[0..n). */
+uint64_t hist_rows_peak(const struct hist_row *rows, int n);
+/* A bcc-style bar of width '*' and ' ' for count of peak (rounded up), NUL-terminated in buf. */
+void hist_bar(char *buf, int width, uint64_t count, uint64_t peak);
 
 #endif /* GCPAUSE_STATS_HIST_H */

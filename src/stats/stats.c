@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "probe/target.h"
 #include "stats/stats.h"
 
 static void pause_stats_init(struct pause_stats *s)
@@ -25,8 +26,8 @@ static struct gen_stats *gen_new(int gen)
 
 static void start_identity(struct proc_stats *p)
 {
-	proc_identity_read(p->target.pid, &p->identity);
-	p->cpu_known = !proc_cpu_ns(p->target.pid, &p->cpu_start_ns);
+	proc_identity_read(p->process.pid, &p->identity);
+	p->cpu_known = !proc_cpu_ns(p->process.pid, &p->cpu_start_ns);
 	p->cpu_interval_start_ns = p->cpu_now_ns = p->cpu_start_ns;
 }
 
@@ -37,9 +38,9 @@ void stats_sample_cpu(struct proc_stats *p)
 	if (p->exited)
 		return;
 	/* -- COMMAND: first read before its exec; a server may bind after attach. */
-	proc_identity_refresh(p->target.pid, &p->identity, p->identity_refreshes < 10);
+	proc_identity_refresh(p->process.pid, &p->identity, p->identity_refreshes < 10);
 	p->identity_refreshes++;
-	if (p->cpu_known && !proc_cpu_ns(p->target.pid, &ns) && ns >= p->cpu_now_ns)
+	if (p->cpu_known && !proc_cpu_ns(p->process.pid, &ns) && ns >= p->cpu_now_ns)
 		p->cpu_now_ns = ns;
 }
 
@@ -51,6 +52,29 @@ bool stats_cpu_ns(const struct proc_stats *p, enum stats_scope scope, uint64_t *
 	return true;
 }
 
+_Static_assert(STATS_VERSION_LEN == PYELF_VERSION_LEN, "the version is copied whole");
+
+/* What the outputs show of t; its strings are copies. */
+static int set_process(struct stats_process *sp, const struct target *t)
+{
+	sp->pid = t->pid;
+	sp->start_ticks = t->start_ticks;
+	memcpy(sp->comm, t->comm, sizeof(sp->comm));
+	memcpy(sp->version, t->version, sizeof(sp->version));
+	sp->probe = t->probe;
+	sp->free_threaded = t->free_threaded;
+	snprintf(sp->counters_source, sizeof(sp->counters_source), "%s", t->plan.counters_source);
+	sp->incremental = t->plan.incremental;
+	sp->container = t->container;
+	sp->binary = strdup(t->binary);
+	sp->host_path = strdup(t->host_path);
+	sp->root = strdup(t->root);
+	sp->probe_source = strdup(t->plan.source);
+	sp->caveat = strdup(t->plan.caveat);
+	return sp->binary && sp->host_path && sp->root && sp->probe_source && sp->caveat ?
+	       0 : -ENOMEM;
+}
+
 struct proc_stats *stats_new(const struct target *t, uint64_t trace_start_ns)
 {
 	struct proc_stats *p = calloc(1, sizeof(*p));
@@ -58,7 +82,10 @@ struct proc_stats *stats_new(const struct target *t, uint64_t trace_start_ns)
 
 	if (!p)
 		return NULL;
-	p->target = *t;
+	if (set_process(&p->process, t)) {
+		stats_free(p);
+		return NULL;
+	}
 	p->trace_start_ns = trace_start_ns;
 	p->interval_start_ns = trace_start_ns;
 	start_identity(p);
@@ -77,7 +104,10 @@ struct proc_stats *stats_new_lean(const struct target *t, uint64_t trace_start_n
 
 	if (!p)
 		return NULL;
-	p->target = *t;
+	if (set_process(&p->process, t)) {
+		stats_free(p);
+		return NULL;
+	}
 	p->trace_start_ns = trace_start_ns;
 	p->interval_start_ns = trace_start_ns;
 	p->lean = true;
@@ -129,6 +159,11 @@ void stats_free(struct proc_stats *p)
 	gc_state_close(p->gc_reader);
 	for (i = 0; i < p->ngens; i++)
 		free(p->gens[i]);
+	free(p->process.binary);
+	free(p->process.host_path);
+	free(p->process.root);
+	free(p->process.probe_source);
+	free(p->process.caveat);
 	free(p);
 }
 
@@ -232,8 +267,8 @@ void stats_refresh_gc_state(struct proc_stats *p)
 	if (!p->gc_reader) {
 		int ret = -ENOTSUP;
 
-		if (sscanf(p->target.version, "3.%d", &minor) == 1)
-			ret = gc_state_open(p->target.pid, p->target.binary, p->target.host_path,
+		if (sscanf(p->process.version, "3.%d", &minor) == 1)
+			ret = gc_state_open(p->process.pid, p->process.binary, p->process.host_path,
 					    minor, &p->gc_reader, why, sizeof(why));
 		if (ret == -ESRCH)
 			return;

@@ -10,8 +10,32 @@
 #include "gc.h"
 #include "stats/hist.h"
 #include "stats/http_stats.h"
+#include "proc/container.h"
+#include "proc/proc.h"
 #include "proc/proc_identity.h"
-#include "probe/target.h"
+
+struct target;
+
+/* A Python version string ("3.11.2"): probe/elf/pyelf.h's length, checked in stats.c. */
+#define STATS_VERSION_LEN	24
+
+/* Who the statistics are of: what the outputs show of a process, not how it is probed. */
+struct stats_process {
+	pid_t pid;
+	uint64_t start_ticks;		/* tells it from a later process with the same PID */
+	char comm[PROC_COMM_LEN];
+	char version[STATS_VERSION_LEN];
+	char *binary;			/* the interpreter binary, as the process sees it */
+	char *host_path;		/* the same, to open from here (the GC-state reader) */
+	char *root;			/* the process's root when it is not ours, else "" */
+	const char *probe;		/* the probe tier: "usdt", "symbol", "stripped" */
+	char *probe_source;		/* where the tier found its points, for the user */
+	char *caveat;			/* what the probes cannot tell, "" if nothing */
+	char counters_source[32];	/* 3.13+: where the generation counters' offsets came from */
+	bool incremental;		/* 3.14.0-3.14.4: gen 1 is an increment of the old heap */
+	bool free_threaded;
+	struct container_info container;	/* --all: where it runs; empty otherwise */
+};
 
 /* Distinct generation values kept apart; a rarer extra value shares the last slot. */
 #define STATS_MAX_GENS		8
@@ -29,7 +53,7 @@ struct gen_stats {
 };
 
 struct proc_stats {
-	struct target target;
+	struct stats_process process;
 	uint64_t trace_start_ns;	/* probes live for this process from here */
 	uint64_t interval_start_ns;
 	uint64_t end_ns;		/* exit time, 0 while it runs */

@@ -20,4 +20,12 @@ struct report_summary {
 	int nprocs;
 };
 
+/* Collections lost, for every output alike: an unmatched end is a collection already under way
+ * at attach, not a lost event. */
+static inline uint64_t summary_lost_events(const uint64_t counters[GC_CNT_MAX])
+{
+	return counters[GC_CNT_DROPPED] + counters[GC_CNT_TOO_DEEP] +
+	       counters[GC_CNT_NO_THREAD_SLOT] + counters[GC_CNT_UNATTRIBUTED];
+}
+
 #endif /* GCPAUSE_STATS_SUMMARY_H */

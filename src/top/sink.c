@@ -14,7 +14,7 @@ static void draw(void *ctx, const struct report_summary *s)
 
 	/* After stop: the terminal is the user's again. */
 	if (*t)
-		top_draw(*t, s->procs, s->nprocs, report_lost_events(s->counters), s->end_ns);
+		top_draw(*t, s->procs, s->nprocs, summary_lost_events(s->counters), s->end_ns);
 }
 
 static int input_fd(void *ctx)

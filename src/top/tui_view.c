@@ -107,7 +107,7 @@ static int compare_rows(const void *a, const void *b)
 		return x->p->exited ? 1 : -1;
 	if (x->value != y->value)
 		return x->value > y->value ? -1 : 1;
-	return x->p->target.pid - y->p->target.pid;
+	return x->p->process.pid - y->p->process.pid;
 }
 
 /* Each row's key is computed once: with --all a node's hundreds of rows are sorted each second. */
@@ -174,15 +174,11 @@ static void dur_cell(char *out, size_t len, const struct hist *h, double pct)
 	    8);
 }
 
-/* "shop/web-7d9f", else the container ID's first 12 digits, else "-" (the host). */
 static void container_cell(char *out, size_t len, const struct container_info *c)
 {
 	char buf[CONTAINER_NS_LEN + CONTAINER_POD_LEN + 1];
 
-	if (c->pod[0])
-		snprintf(buf, sizeof(buf), "%s%s%s", c->ns, c->ns[0] ? "/" : "", c->pod);
-	else
-		snprintf(buf, sizeof(buf), "%.12s", c->id[0] ? c->id : "-");
+	container_short_name(c, buf, sizeof(buf));
 	snprintf(out, len, "%-26.26s", buf);
 }
 
@@ -255,19 +251,19 @@ static void cell(const struct tui_state *st, const struct proc_stats *p, enum co
 
 	switch (c) {
 	case COL_PID:
-		snprintf(out, len, "%7d", p->target.pid);
+		snprintf(out, len, "%7d", p->process.pid);
 		return;
 	case COL_COMM:
-		snprintf(out, len, "%-15.15s", p->exited ? "(exited)" : p->target.comm);
+		snprintf(out, len, "%-15.15s", p->exited ? "(exited)" : p->process.comm);
 		return;
 	case COL_POD:
-		container_cell(out, len, &p->target.container);
+		container_cell(out, len, &p->process.container);
 		return;
 	case COL_PY:
-		snprintf(out, len, "%-8.8s", p->target.version[0] ? p->target.version : "?");
+		snprintf(out, len, "%-8.8s", p->process.version[0] ? p->process.version : "?");
 		return;
 	case COL_PROBE:
-		snprintf(out, len, "%-8.8s", p->target.probe);
+		snprintf(out, len, "%-8.8s", p->process.probe);
 		return;
 	case COL_GCS:
 		snprintf(out, len, "%7s", fmt_count(buf, sizeof(buf), totals_of(p, scope).count));
@@ -380,9 +376,9 @@ static void add_histogram(struct tui_screen *scr, const char *title, const struc
 {
 	struct hist_row rows[HIST_ROWS_MAX];
 	char low[FMT_DURATION_LEN], high[FMT_DURATION_LEN], l[16], r[16];
-	int nrows, i, bar = scr->width - 36, stars, j;
-	uint64_t peak = 0;
+	int nrows, i, bar = scr->width - 36;
 	char bars[TUI_LINE_BYTES];
+	uint64_t peak;
 
 	if (max_rows > HIST_ROWS_MAX)
 		max_rows = HIST_ROWS_MAX;
@@ -394,14 +390,9 @@ static void add_histogram(struct tui_screen *scr, const char *title, const struc
 		bar = 4;
 	if (bar > 60)
 		bar = 60;
-	for (i = 0; i < nrows; i++)
-		if (rows[i].count > peak)
-			peak = rows[i].count;
+	peak = hist_rows_peak(rows, nrows);
 	for (i = 0; i < nrows; i++) {
-		stars = peak ? (int)((rows[i].count * bar + peak - 1) / peak) : 0;
-		for (j = 0; j < bar; j++)
-			bars[j] = j < stars ? '*' : ' ';
-		bars[bar] = '\0';
+		hist_bar(bars, bar, rows[i].count, peak);
 		pad(l, sizeof(l), fmt_duration(low, sizeof(low), rows[i].low), 8);
 		pad(r, sizeof(r), fmt_duration(high, sizeof(high), rows[i].high + 1), 8);
 		add_line(scr, "  %s -> %s %7llu |%s|", l, r, (unsigned long long)rows[i].count,
@@ -432,7 +423,7 @@ static void add_pane(struct tui_state *st, const struct proc_stats *p, struct tu
 	int left, gens = 0, i, rows;
 	char title[64];
 
-	add_line(scr, "pid %d %s: pauses (%s)", p->target.pid, p->target.comm,
+	add_line(scr, "pid %d %s: pauses (%s)", p->process.pid, p->process.comm,
 		 st->interval ? "last interval" : "since start");
 	add_identity(scr, &p->identity);
 	if (p->gc_state.valid && scr->height - footer_lines - scr->nlines > 1)
@@ -489,8 +480,8 @@ void tui_render(struct tui_state *st, struct proc_stats **procs, int n, uint64_t
 	add_header(st, procs, n, dropped, now_ns, scr);
 	st->containers = false;
 	for (i = 0; i < n; i++)
-		st->containers |= procs[i]->target.container.id[0] ||
-				  procs[i]->target.container.pod_uid[0];
+		st->containers |= procs[i]->process.container.id[0] ||
+				  procs[i]->process.container.pod_uid[0];
 	fit_columns(st, scr->width, shown);
 	for (c = 0; c < NCOLS; c++)
 		snprintf(cells[c], sizeof(cells[c]), "%*s", columns[c].width, columns[c].title);
@@ -501,7 +492,7 @@ void tui_render(struct tui_state *st, struct proc_stats **procs, int n, uint64_t
 	add_table_line(scr, shown, " ", cells);
 
 	for (i = 0; st->selected_pid && i < n; i++)
-		if (procs[i]->target.pid == st->selected_pid)
+		if (procs[i]->process.pid == st->selected_pid)
 			st->selected = i;
 	st->selected += st->move;
 	st->move = 0;
@@ -510,7 +501,7 @@ void tui_render(struct tui_state *st, struct proc_stats **procs, int n, uint64_t
 	if (st->selected < 0)
 		st->selected = 0;
 	if (n)
-		st->selected_pid = procs[st->selected]->target.pid;
+		st->selected_pid = procs[st->selected]->process.pid;
 	/* Half of what is left for the table, at least three rows; the rest for histograms. */
 	table_rows = (scr->height - scr->nlines - footer) / 2;
 	if (table_rows < 3)

@@ -9,6 +9,7 @@
 #include "discover.skel.h"
 #include "trace/discovery.h"
 #include "probe/elf/loader.h"
+#include "trace/object.h"
 #include "trace/percpu.h"
 
 /* Distinct dynamic loaders hooked: one per glibc build on the node (host, container images). */
@@ -22,7 +23,7 @@ struct loader_link {
 
 struct discovery {
 	struct discover_bpf *skel;
-	struct ring_buffer *rb;
+	struct trace_ring ring;
 	struct loader_link loaders[MAX_LOADERS];
 	int nloaders;
 	discovery_event_fn on_event;
@@ -30,13 +31,12 @@ struct discovery {
 	int ncpus;
 };
 
-static int handle_event(void *ctx, void *data, size_t size)
+static void handle_event(const void *data, size_t size, void *ctx)
 {
 	struct discovery *d = ctx;
 
 	if (size >= sizeof(struct discover_event))
 		d->on_event(data, d->ctx);
-	return 0;
 }
 
 int discovery_open(struct discovery **out, int traced_pids_fd, enum discovery_scope scope,
@@ -74,11 +74,9 @@ int discovery_open(struct discovery **out, int traced_pids_fd, enum discovery_sc
 			goto cleanup;
 		}
 	}
-	ret = bpf_map__reuse_fd(d->skel->maps.traced_pids, traced_pids_fd);
-	if (ret) {
-		snprintf(err, err_len, "cannot share the process filter: %s", strerror(-ret));
+	ret = trace_share_filter(d->skel->maps.traced_pids, traced_pids_fd, err, err_len);
+	if (ret)
 		goto cleanup;
-	}
 	ret = discover_bpf__load(d->skel);
 	if (ret) {
 		snprintf(err, err_len, "cannot load the discovery BPF programs: %s (--all needs "
@@ -91,13 +89,10 @@ int discovery_open(struct discovery **out, int traced_pids_fd, enum discovery_sc
 			 "%s", strerror(-ret));
 		goto cleanup;
 	}
-	d->rb = ring_buffer__new(bpf_map__fd(d->skel->maps.discover_events), handle_event, d, NULL);
-	if (!d->rb) {
-		ret = -errno;
-		snprintf(err, err_len, "cannot open the discovery ring buffer: %s",
-			 strerror(-ret));
+	ret = trace_ring_open(&d->ring, d->skel->maps.discover_events, "discovery", handle_event,
+			      d, err, err_len);
+	if (ret)
 		goto cleanup;
-	}
 	*out = d;
 	return 0;
 cleanup:
@@ -107,12 +102,12 @@ cleanup:
 
 int discovery_epoll_fd(struct discovery *d)
 {
-	return ring_buffer__epoll_fd(d->rb);
+	return trace_ring_epoll_fd(&d->ring);
 }
 
 int discovery_consume(struct discovery *d)
 {
-	return ring_buffer__consume(d->rb);
+	return trace_ring_consume(&d->ring);
 }
 
 void discovery_read_counters(struct discovery *d, uint64_t counters[DISCOVER_CNT_MAX])
@@ -170,7 +165,7 @@ void discovery_close(struct discovery *d)
 		return;
 	for (i = 0; i < d->nloaders; i++)
 		bpf_link__destroy(d->loaders[i].link);
-	ring_buffer__free(d->rb);
+	trace_ring_close(&d->ring);
 	discover_bpf__destroy(d->skel);
 	free(d);
 }

@@ -11,6 +11,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "trace/binary_identity.h"
+#include "trace/object.h"
 #include "trace/percpu.h"
 #include "gc.skel.h"
 #include "trace/gc_tracer.h"
@@ -43,7 +44,7 @@ struct attached_binary {
 
 struct tracer {
 	struct gc_bpf *skel;
-	struct ring_buffer *rb;
+	struct trace_ring ring;
 	tracer_event_fn on_event;
 	void *ctx;
 	struct attached_binary *bins;
@@ -59,14 +60,12 @@ struct tracer {
 	int nchanged;
 };
 
-static int handle_event(void *ctx, void *data, size_t size)
+static void handle_event(const void *data, size_t size, void *ctx)
 {
 	struct tracer *tr = ctx;
 
-	if (size < sizeof(struct gc_event))
-		return 0;
-	tr->on_event(data, tr->ctx);
-	return 0;
+	if (size >= sizeof(struct gc_event))
+		tr->on_event(data, tr->ctx);
 }
 
 int tracer_open(struct tracer **out, const struct tracer_opts *opts, char *err, size_t err_len)
@@ -109,7 +108,6 @@ int tracer_open(struct tracer **out, const struct tracer_opts *opts, char *err, 
 		snprintf(err, err_len, "cannot open BPF object: %s", strerror(-ret));
 		goto cleanup;
 	}
-	tr->skel->rodata->filter_pids = true;
 	tr->skel->rodata->wakeup_bytes = opts->wakeup_bytes;
 	ret = bpf_map__set_max_entries(tr->skel->maps.events, opts->ringbuf_bytes);
 	if (ret) {
@@ -124,12 +122,10 @@ int tracer_open(struct tracer **out, const struct tracer_opts *opts, char *err, 
 			 " (run with -v for the verifier log)");
 		goto cleanup;
 	}
-	tr->rb = ring_buffer__new(bpf_map__fd(tr->skel->maps.events), handle_event, tr, NULL);
-	if (!tr->rb) {
-		ret = -errno;
-		snprintf(err, err_len, "cannot open ring buffer: %s", strerror(-ret));
+	ret = trace_ring_open(&tr->ring, tr->skel->maps.events, "GC", handle_event, tr, err,
+			      err_len);
+	if (ret)
 		goto cleanup;
-	}
 	*out = tr;
 	return 0;
 cleanup:
@@ -578,12 +574,12 @@ int tracer_filtered_pids(struct tracer *tr, pid_t **out)
 
 int tracer_epoll_fd(struct tracer *tr)
 {
-	return ring_buffer__epoll_fd(tr->rb);
+	return trace_ring_epoll_fd(&tr->ring);
 }
 
 int tracer_consume(struct tracer *tr)
 {
-	return ring_buffer__consume(tr->rb);
+	return trace_ring_consume(&tr->ring);
 }
 
 void tracer_read_counters(struct tracer *tr, uint64_t counters[GC_CNT_MAX])
@@ -612,7 +608,7 @@ void tracer_close(struct tracer *tr)
 	free(tr->bins);
 	if (tr->watch_fd >= 0)
 		close(tr->watch_fd);
-	ring_buffer__free(tr->rb);
+	trace_ring_close(&tr->ring);
 	gc_bpf__destroy(tr->skel);
 	free(tr);
 }

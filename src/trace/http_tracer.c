@@ -6,20 +6,21 @@
 #include <string.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "trace/object.h"
 #include "trace/percpu.h"
 #include "http.skel.h"
 #include "trace/http_tracer.h"
 
 struct http_tracer {
 	struct http_bpf *skel;
-	struct ring_buffer *rb;
+	struct trace_ring ring;
 	http_io_fn on_io;
 	void *ctx;
 	int ncpus;
 	struct http_io io;	/* the record being handled, whole */
 };
 
-static int handle_io(void *ctx, void *data, size_t size)
+static void handle_io(const void *data, size_t size, void *ctx)
 {
 	struct http_tracer *ht = ctx;
 	const struct http_io *io = data;
@@ -27,10 +28,9 @@ static int handle_io(void *ctx, void *data, size_t size)
 	/* A record ends with the bytes it captured: copied whole, so that data[] is addressable. */
 	if (size < offsetof(struct http_io, data) ||
 	    io->len > size - offsetof(struct http_io, data) || io->len > HTTP_CAPTURE_BYTES)
-		return 0;
+		return;
 	memcpy(&ht->io, data, size);
 	ht->on_io(&ht->io, ht->ctx);
-	return 0;
 }
 
 int http_tracer_open(struct http_tracer **out, int traced_pids_fd, http_io_fn on_io, void *ctx,
@@ -54,11 +54,9 @@ int http_tracer_open(struct http_tracer **out, int traced_pids_fd, http_io_fn on
 		snprintf(err, err_len, "cannot open the HTTP BPF object: %s", strerror(-ret));
 		goto cleanup;
 	}
-	ret = bpf_map__reuse_fd(ht->skel->maps.traced_pids, traced_pids_fd);
-	if (ret) {
-		snprintf(err, err_len, "cannot share the process filter: %s", strerror(-ret));
+	ret = trace_share_filter(ht->skel->maps.traced_pids, traced_pids_fd, err, err_len);
+	if (ret)
 		goto cleanup;
-	}
 	ret = http_bpf__load(ht->skel);
 	if (ret) {
 		snprintf(err, err_len, "cannot load the HTTP BPF programs: %s (BTF-enabled "
@@ -82,12 +80,10 @@ int http_tracer_open(struct http_tracer **out, int traced_pids_fd, http_io_fn on
 			 "cannot be attached: requests are timed from the worker's first read, so "
 			 "time spent queued in the kernel is not seen");
 	}
-	ht->rb = ring_buffer__new(bpf_map__fd(ht->skel->maps.http_events), handle_io, ht, NULL);
-	if (!ht->rb) {
-		ret = -errno;
-		snprintf(err, err_len, "cannot open the HTTP ring buffer: %s", strerror(-ret));
+	ret = trace_ring_open(&ht->ring, ht->skel->maps.http_events, "HTTP", handle_io, ht, err,
+			      err_len);
+	if (ret)
 		goto cleanup;
-	}
 	*out = ht;
 	return 0;
 cleanup:
@@ -97,7 +93,7 @@ cleanup:
 
 int http_tracer_consume(struct http_tracer *ht)
 {
-	return ring_buffer__consume(ht->rb);
+	return trace_ring_consume(&ht->ring);
 }
 
 void http_tracer_read_counters(struct http_tracer *ht, uint64_t counters[HTTP_CNT_MAX])
@@ -110,7 +106,7 @@ void http_tracer_close(struct http_tracer *ht)
 {
 	if (!ht)
 		return;
-	ring_buffer__free(ht->rb);
+	trace_ring_close(&ht->ring);
 	http_bpf__destroy(ht->skel);
 	free(ht);
 }

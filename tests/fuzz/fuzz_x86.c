@@ -16,7 +16,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct x86_image img = { .path = "fuzz", .fd = -1, .machine = 62 /* EM_X86_64 */ };
+	struct x86_image img = { .path = "fuzz", .file.fd = -1, .machine = 62 /* EM_X86_64 */ };
 	struct fde fdes[2];
 	struct x86_func fn = { 0 };
 	unsigned char *code;

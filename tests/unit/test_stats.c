@@ -7,6 +7,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "probe/target.h"
 #include "stats/stats.h"
 
 static struct proc_stats *new_proc(uint64_t start)

@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "util/format.h"
+#include "probe/target.h"
 #include "top/tui_view.h"
 
 #define MS	1000000ull
@@ -114,11 +115,11 @@ static void test_container_column(void **state)
 	assert_int_equal(find_line(scr, "NAMESPACE/POD"), -1);
 	free(scr);
 
-	snprintf(procs[0]->target.container.id, CONTAINER_ID_LEN, "%s",
+	snprintf(procs[0]->process.container.id, CONTAINER_ID_LEN, "%s",
 		 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef");
-	snprintf(procs[0]->target.container.pod, CONTAINER_POD_LEN, "web-7d9f8b-x2kq9");
-	snprintf(procs[0]->target.container.ns, CONTAINER_NS_LEN, "shop");
-	snprintf(procs[1]->target.container.id, CONTAINER_ID_LEN, "%s",
+	snprintf(procs[0]->process.container.pod, CONTAINER_POD_LEN, "web-7d9f8b-x2kq9");
+	snprintf(procs[0]->process.container.ns, CONTAINER_NS_LEN, "shop");
+	snprintf(procs[1]->process.container.id, CONTAINER_ID_LEN, "%s",
 		 "fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210");
 	scr = render(&st, procs, 3, 200, 30);
 	check_widths(scr);
@@ -151,9 +152,9 @@ static void test_sorting_and_selection(void **state)
 	procs[2]->end_ns = 500 * MS;
 	scr = render(&st, procs, 3, 120, 30);
 	/* Biggest gen-2 p99 first, the exited process last whatever its numbers. */
-	assert_int_equal(procs[0]->target.pid, 200);
-	assert_int_equal(procs[1]->target.pid, 100);
-	assert_int_equal(procs[2]->target.pid, 300);
+	assert_int_equal(procs[0]->process.pid, 200);
+	assert_int_equal(procs[1]->process.pid, 100);
+	assert_int_equal(procs[2]->process.pid, 300);
 	assert_int_equal(st.selected, 2);	/* clamped to the last row */
 	assert_true(find_line(scr, "(exited)") == scr->highlight);
 	assert_non_null(strstr(scr->lines[29], "s sort: gen2 p99"));
@@ -169,7 +170,7 @@ static void test_sorting_and_selection(void **state)
 	free(scr);
 	st.sort = TUI_SORT_PID;
 	tui_sort_procs(&st, procs, 3, 500 * MS);
-	assert_int_equal(procs[0]->target.pid, 100);
+	assert_int_equal(procs[0]->process.pid, 100);
 	scr = render(&st, procs, 3, 120, 30);
 	assert_true(st.selected == 0 && st.selected_pid == 100);
 	assert_true(find_line(scr, " 100 ") == scr->highlight);
@@ -213,8 +214,8 @@ static void test_hostile_names_escaped(void **state)
 	const char *c;
 	int i;
 
-	snprintf(procs[0]->target.container.id, CONTAINER_ID_LEN, "%s", "0123456789abcdef");
-	snprintf(procs[0]->target.container.pod, CONTAINER_POD_LEN, "p\x1b]0;x\x07\xc2\x9b");
+	snprintf(procs[0]->process.container.id, CONTAINER_ID_LEN, "%s", "0123456789abcdef");
+	snprintf(procs[0]->process.container.pod, CONTAINER_POD_LEN, "p\x1b]0;x\x07\xc2\x9b");
 	scr = render(&st, procs, 1, 200, 30);
 	for (i = 0; i < scr->nlines; i++)
 		for (c = scr->lines[i]; *c; c++)

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include "probe/elf/elfutil.h"
 #include "probe/elf/pyelf.h"
 #include "util/untrusted_file.h"
 
@@ -159,21 +160,23 @@ static void scan_symbols(Elf *elf, Elf_Scn *scn, const GElf_Shdr *shdr, struct p
 
 int pyelf_inspect(const char *path, struct pyelf_info *info)
 {
+	struct elf_file f;
 	Elf_Scn *scn = NULL;
 	GElf_Ehdr ehdr;
-	int fd, err = 0;
+	int err = 0;
 	bool is64;
 	Elf *elf;
 
 	memset(info, 0, sizeof(*info));
-	if (elf_version(EV_CURRENT) == EV_NONE)
-		return -EINVAL;
-	fd = untrusted_open(path, UNTRUSTED_ELF_MAX, NULL);
-	if (fd < 0)
-		return fd;
-	elf = untrusted_elf_begin(fd);
-	if (!elf || elf_kind(elf) != ELF_K_ELF || !gelf_getehdr(elf, &ehdr))
-		goto cleanup;	/* not ELF: a script or data, not an error */
+	err = elf_file_open(path, &f);
+	/* Not ELF: a script or data, not an error. */
+	if (err == -ENOEXEC)
+		return 0;
+	if (err)
+		return err;
+	elf = f.elf;
+	if (!gelf_getehdr(elf, &ehdr))
+		goto cleanup;
 	info->is_elf = true;
 	is64 = gelf_getclass(elf) == ELFCLASS64;
 
@@ -194,29 +197,23 @@ int pyelf_inspect(const char *path, struct pyelf_info *info)
 	if (info->py_version_hex)
 		pyelf_format_version(info->py_version_hex, info->version, sizeof(info->version));
 cleanup:
-	if (elf)
-		elf_end(elf);
-	close(fd);
+	elf_file_close(&f);
 	return err;
 }
 
 int pyelf_find_needed(const char *path, const char *prefix, char *soname, size_t soname_len,
 		      char *runpath, size_t runpath_len)
 {
+	struct elf_file f;
 	Elf_Scn *scn = NULL;
-	int fd, err = -ENOEXEC;
+	int err;
 	Elf *elf;
 
 	soname[0] = runpath[0] = '\0';
-	if (elf_version(EV_CURRENT) == EV_NONE)
-		return -EINVAL;
-	fd = untrusted_open(path, UNTRUSTED_ELF_MAX, NULL);
-	if (fd < 0)
-		return fd;
-	elf = untrusted_elf_begin(fd);
-	if (!elf || elf_kind(elf) != ELF_K_ELF)
-		goto cleanup;
-	err = 0;
+	err = elf_file_open(path, &f);
+	if (err)
+		return err;
+	elf = f.elf;
 	while ((scn = elf_nextscn(elf, scn))) {
 		Elf_Data *data;
 		GElf_Shdr shdr;
@@ -244,9 +241,6 @@ int pyelf_find_needed(const char *path, const char *prefix, char *soname, size_t
 				snprintf(runpath, runpath_len, "%s", str);
 		}
 	}
-cleanup:
-	if (elf)
-		elf_end(elf);
-	close(fd);
+	elf_file_close(&f);
 	return err;
 }

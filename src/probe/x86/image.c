@@ -57,11 +57,11 @@ static int load_sections(struct x86_image *img, char *err, size_t err_len)
 	size_t shstrndx;
 	int ret = 0;
 
-	if (elf_getshdrstrndx(img->elf, &shstrndx)) {
+	if (elf_getshdrstrndx(img->file.elf, &shstrndx)) {
 		snprintf(err, err_len, "%s: no section names: %s", img->path, elf_errmsg(-1));
 		return -EINVAL;
 	}
-	while ((scn = elf_nextscn(img->elf, scn)) && !ret) {
+	while ((scn = elf_nextscn(img->file.elf, scn)) && !ret) {
 		struct image_section *sec = &img->secs[img->nsecs];
 		const char *name;
 		Elf_Data *data;
@@ -69,7 +69,7 @@ static int load_sections(struct x86_image *img, char *err, size_t err_len)
 
 		if (!gelf_getshdr(scn, &sh))
 			continue;
-		name = elf_strptr(img->elf, shstrndx, sh.sh_name);
+		name = elf_strptr(img->file.elf, shstrndx, sh.sh_name);
 		if (sh.sh_type == SHT_DYNSYM && !img->funcs)
 			ret = load_dynsym(img, scn, &sh, err, err_len);
 		if (sh.sh_type != SHT_PROGBITS || !(sh.sh_flags & SHF_ALLOC) ||
@@ -90,28 +90,20 @@ static int load_sections(struct x86_image *img, char *err, size_t err_len)
 int x86_image_open(struct x86_image *img, const char *path, char *err, size_t err_len)
 {
 	GElf_Ehdr eh;
+	int ret;
 
-	*img = (struct x86_image){ .path = path, .fd = -1 };
-	img->fd = untrusted_open(path, UNTRUSTED_ELF_MAX, NULL);
-	if (img->fd < 0) {
-		int e = -img->fd;
-
-		snprintf(err, err_len, "%s: %s", path,
-			 untrusted_strerror(-e));
-		img->fd = -1;
-		return -e;
-	}
-	if (elf_version(EV_CURRENT) == EV_NONE) {
-		snprintf(err, err_len, "libelf: %s", elf_errmsg(-1));
-		return -EINVAL;
-	}
-	img->elf = untrusted_elf_begin(img->fd);
-	if (!img->elf || elf_kind(img->elf) != ELF_K_ELF || !gelf_getehdr(img->elf, &eh)) {
+	*img = (struct x86_image){ .path = path, .file.fd = -1 };
+	ret = elf_file_open(path, &img->file);
+	if (ret == -ENOEXEC || (!ret && !gelf_getehdr(img->file.elf, &eh))) {
 		snprintf(err, err_len, "%s is not an ELF file", path);
 		return -EINVAL;
 	}
+	if (ret) {
+		snprintf(err, err_len, "%s: %s", path, untrusted_strerror(ret));
+		return ret;
+	}
 	img->machine = eh.e_machine;
-	if (gelf_getclass(img->elf) != ELFCLASS64 || eh.e_machine != EM_X86_64) {
+	if (gelf_getclass(img->file.elf) != ELFCLASS64 || eh.e_machine != EM_X86_64) {
 		snprintf(err, err_len, "%s is not x86-64 code (ELF machine %u)", path,
 			 eh.e_machine);
 		return -ENOTSUP;
@@ -136,12 +128,7 @@ void x86_image_close(struct x86_image *img)
 	fde_table_free(&img->fdes);
 	free(img->funcs);
 	img->funcs = NULL;
-	if (img->elf)
-		elf_end(img->elf);
-	img->elf = NULL;
-	if (img->fd >= 0)
-		close(img->fd);
-	img->fd = -1;
+	elf_file_close(&img->file);
 }
 
 uint64_t x86_image_symbol(const struct x86_image *img, const char *name)
@@ -156,7 +143,7 @@ uint64_t x86_image_symbol(const struct x86_image *img, const char *name)
 
 		if (!gelf_getsym(img->dynsym, i, &s) || s.st_shndx == SHN_UNDEF || !s.st_value)
 			continue;
-		s_name = elf_strptr(img->elf, img->dynsym_names, s.st_name);
+		s_name = elf_strptr(img->file.elf, img->dynsym_names, s.st_name);
 		if (s_name && !strcmp(s_name, name))
 			value = s.st_value;
 	}

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "probe/elf/elfutil.h"
 #include "probe/x86/eh_frame.h"
 
 #define X86_IMAGE_MAX_SECTIONS	64
@@ -22,8 +23,7 @@ struct image_section {
 
 struct x86_image {
 	const char *path;	/* the caller's, for messages */
-	int fd;
-	Elf *elf;
+	struct elf_file file;	/* read, never mapped (see untrusted_elf_begin()) */
 	unsigned int machine;	/* ELF e_machine, also when it is not x86-64 */
 	struct image_section secs[X86_IMAGE_MAX_SECTIONS];	/* allocated PROGBITS */
 	int nsecs;

@@ -8,7 +8,7 @@
 #include "util/clock.h"
 #include "proc/container.h"
 #include "trace/discovery.h"
-#include "fleet/exec_watch.h"
+#include "run/exec_watch.h"
 #include "util/messages.h"
 #include "proc/proc.h"
 #include "probe/elf/pyelf.h"
@@ -85,7 +85,7 @@ static void on_exec(const struct discover_event *e, void *ctx)
 		if (!grown) {
 			/* Its new program's collections are counted lost (exec_watch_defer). */
 			msg_error("out of memory: pid %d (%s) replaced its program (exec), which is "
-				  "not looked at", e->pid, p->stats->target.comm);
+				  "not looked at", e->pid, p->stats->process.comm);
 			return;
 		}
 		w->pending = grown;
@@ -166,12 +166,12 @@ static bool look_at_new_program(struct app *app, struct pending_exec *pe)
 	struct target t;
 	int ret, fd;
 
-	if (!old->stats || old->stats->exited || old->stats->target.pid != pe->pid) {
+	if (!old->stats || old->stats->exited || old->stats->process.pid != pe->pid) {
 		/* It exited meanwhile, and its pidfd said so. */
 		release_deferred(app, pe->pid, false);
 		return true;
 	}
-	start_ticks = old->stats->target.start_ticks;
+	start_ticks = old->stats->process.start_ticks;
 	ret = target_resolve(pe->pid, app->opts.probe_mode, &t, err, sizeof(err));
 	if (ret && !proc_same_incarnation(pe->pid, start_ticks)) {
 		/* Gone: its pidfd tells. */
@@ -187,7 +187,7 @@ static bool look_at_new_program(struct app *app, struct pending_exec *pe)
 		proc_exe_path(pe->pid, exe, sizeof(exe));
 		if (ret == -ENOEXEC)
 			msg_status(app->quiet, "pid %d (%s) now runs %s, not Python: no longer "
-				   "traced", pe->pid, old->stats->target.comm, exe);
+				   "traced", pe->pid, old->stats->process.comm, exe);
 		else
 			msg_error("%s", err);
 		app_process_gone(app, old, ret == -ENOEXEC ? APP_REASON_EXEC_OTHER :

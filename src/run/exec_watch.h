@@ -6,8 +6,8 @@
  * under the same PID, each collection counted for the program that ran it; else the process's
  * tracing ends, with a line saying so.
  */
-#ifndef GCPAUSE_FLEET_EXEC_WATCH_H
-#define GCPAUSE_FLEET_EXEC_WATCH_H
+#ifndef GCPAUSE_RUN_EXEC_WATCH_H
+#define GCPAUSE_RUN_EXEC_WATCH_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -34,4 +34,4 @@ void exec_watch_poll(struct app *app);
 bool exec_watch_defer(struct app *app, const struct gc_event *e);
 void exec_watch_close(struct exec_watch *w);
 
-#endif /* GCPAUSE_FLEET_EXEC_WATCH_H */
+#endif /* GCPAUSE_RUN_EXEC_WATCH_H */
