@@ -84,7 +84,7 @@ class Tracer:
             wait_line(self.proc.stdout, lambda l: l.startswith("attached"), 60, "bpftrace")
             return
         args = {"gcpause": [], "gcpause-stripped": ["--probe", "stripped"],
-                "gcpause-http": ["--http"]}[kind]
+                "gcpause-sample": ["--sample"], "gcpause-http": ["--http"]}[kind]
         self.proc = subprocess.Popen([GCPAUSE, *args, "-p", str(pid)],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                      text=True)
@@ -116,10 +116,11 @@ def gc_loop_once(kind, n):
     return float(elapsed), int(collections), cpu, rss
 
 
-GC_KINDS = ["untraced", "callbacks", "bpftrace", "gcpause", "gcpause-stripped"]
+GC_KINDS = ["untraced", "callbacks", "bpftrace", "gcpause", "gcpause-stripped", "gcpause-sample"]
 GC_NAMES = {"untraced": "untraced", "callbacks": "in-process gc.callbacks timing",
             "bpftrace": "bpftrace histogram on the markers", "gcpause": "gcpause -p (markers)",
-            "gcpause-stripped": "gcpause -p --probe stripped (function)"}
+            "gcpause-stripped": "gcpause -p --probe stripped (function)",
+            "gcpause-sample": "gcpause -p --sample (1000 Hz, no probe)"}
 
 
 def bench_gc(rounds, n):

@@ -36,7 +36,7 @@ RULES = {
 }
 # Modules that are one in all but files: the symbol tables and the debug files they come from.
 ONE_MODULE = {"probe/elf/debugfile": "probe/elf/symbols", "probe/elf/symtab_load": "probe/elf/symbols"}
-BPF_HEADERS = {"gc.h", "http.h", "discover.h", "filter.h"}
+BPF_HEADERS = {"gc.h", "http.h", "discover.h", "filter.h", "sample.h"}
 INCLUDE = re.compile(r'^#include "([^"]+)"', re.M)
 
 

@@ -61,6 +61,11 @@ struct gc_state_layout {
 	long enabled, gens, permanent;
 	long generation0;	/* -1: none */
 	long long_lived_total, long_lived_pending;	/* -1: none */
+	/*
+	 * Sampling mode: the "collecting" flag and the flat per-generation statistics (3 x
+	 * {collections, collected, uncollectable}, gc.get_stats()); -1: not known for this layout.
+	 */
+	long collecting, stats;
 };
 
 #define GEN_SIZE		24
@@ -70,16 +75,16 @@ struct gc_state_layout {
 static const struct gc_state_layout layouts[] = {
 	/* struct _gc_runtime_state as DWARF gives it for pyenv's 3.8.18 to 3.13.0 */
 	{ "3.8-3.13", 8, 13, .enabled = 12, .gens = 24, .generation0 = 96, .permanent = 104,
-	  .long_lived_total = 224, .long_lived_pending = 232 },
+	  .long_lived_total = 224, .long_lived_pending = 232, .collecting = 200, .stats = 128 },
 	/* Debian's 3.13.5: the same fields from 20 on; long-lived counters not checked */
 	{ "3.13.5", 13, 13, .enabled = 12, .gens = 20, .generation0 = 96, .permanent = 104,
-	  .long_lived_total = -1, .long_lived_pending = -1 },
+	  .long_lived_total = -1, .long_lived_pending = -1, .collecting = 200, .stats = 128 },
 	/* 3.14.5+ (3.13's collector again, without generation0) */
 	{ "3.14", 14, 14, .enabled = 12, .gens = 24, .generation0 = -1, .permanent = 96,
-	  .long_lived_total = -1, .long_lived_pending = -1 },
+	  .long_lived_total = -1, .long_lived_pending = -1, .collecting = 192, .stats = 120 },
 	/* 3.15.0: no trash fields, enabled first */
 	{ "3.15", 15, 15, .enabled = 0, .gens = 8, .generation0 = -1, .permanent = 80,
-	  .long_lived_total = -1, .long_lived_pending = -1 },
+	  .long_lived_total = -1, .long_lived_pending = -1, .collecting = -1, .stats = -1 },
 };
 
 struct cached_page {
@@ -517,6 +522,42 @@ int gc_state_read(struct gc_state_reader *r, struct gc_state *s)
 	s->enabled = enabled != 0;
 	s->read_ns = clock_now_ns() - s->time_ns;
 	s->valid = true;
+	return 0;
+}
+
+int gc_state_sample_addrs(const struct gc_state_reader *r, uint64_t *addr, uint64_t *stats)
+{
+	int32_t v;
+
+	if (r->layout->collecting < 0 || r->layout->stats < 0)
+		return -ENOTSUP;
+	*addr = r->gc + r->layout->collecting;
+	*stats = r->gc + r->layout->stats;
+	/* A flag: anything else says the offset is not this build's. */
+	if (read_direct(r->pid, *addr, &v, sizeof(v)))
+		return -ESRCH;
+	return v == 0 || v == 1 ? 0 : -ENOTSUP;
+}
+
+void gc_counts_from_stats(const int64_t v[GC_STATE_GENS * 3], struct gc_counts *c)
+{
+	int i;
+
+	for (i = 0; i < GC_STATE_GENS; i++) {
+		c->collections[i] = v[3 * i];
+		c->collected[i] = v[3 * i + 1] + v[3 * i + 2];
+	}
+}
+
+int gc_state_read_counters(struct gc_state_reader *r, struct gc_counts *c)
+{
+	int64_t v[GC_STATE_GENS * 3];
+
+	if (r->layout->stats < 0)
+		return -ENOTSUP;
+	if (read_direct(r->pid, r->gc + r->layout->stats, v, sizeof(v)))
+		return -ESRCH;
+	gc_counts_from_stats(v, c);
 	return 0;
 }
 

@@ -34,6 +34,12 @@ struct gc_state {
 
 struct gc_state_reader;
 
+/* The interpreter's own counters since its start (gc.get_stats()), per generation. */
+struct gc_counts {
+	int64_t collections[GC_STATE_GENS];
+	int64_t collected[GC_STATE_GENS];	/* collected + uncollectable, as a gc_event's */
+};
+
 /*
  * Prepares reading the GC state of pid, whose interpreter is binary (host_path opens it from
  * here) of version minor (3.minor). Returns 0, or -ENOTSUP / -ENOENT / -errno with a reason in
@@ -43,6 +49,15 @@ int gc_state_open(pid_t pid, const char *binary, const char *host_path, int mino
 		  struct gc_state_reader **out, char *why, size_t why_len);
 /* Reads the state now. Returns 0 or -errno (the process is gone, say). */
 int gc_state_read(struct gc_state_reader *r, struct gc_state *s);
+/*
+ * Sampling mode: where the interpreter's "collecting" flag (0 or 1 when read: checked) and its
+ * counters are, and the counters. -ENOTSUP when this build's layout does not say, -ESRCH when pid is gone.
+ */
+int gc_state_sample_addrs(const struct gc_state_reader *r, uint64_t *collecting,
+			  uint64_t *stats);
+int gc_state_read_counters(struct gc_state_reader *r, struct gc_counts *c);
+/* The flat statistics as read (3 x {collections, collected, uncollectable}) to counts. */
+void gc_counts_from_stats(const int64_t v[GC_STATE_GENS * 3], struct gc_counts *c);
 /* "DWARF-checked table", "_Py_DebugOffsets and table": how the layout was found. */
 const char *gc_state_source(const struct gc_state_reader *r);
 void gc_state_close(struct gc_state_reader *r);

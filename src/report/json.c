@@ -384,10 +384,50 @@ static struct json_object *pool_json(const struct report_pool *pool)
 	return obj;
 }
 
+/* "sampled": --sample's figures (docs/json.md). */
+static struct json_object *sampled_json(const struct report_sampled *r)
+{
+	struct json_object *obj = json_object_new_object(), *a, *b, *runs;
+	int i;
+
+	add_u64(obj, "hz", r->hz);
+	a = json_object_new_array();
+	b = json_object_new_array();
+	for (i = 0; i < 3; i++) {
+		json_object_array_add(a, json_object_new_int64(r->collections[i]));
+		json_object_array_add(b, json_object_new_int64(r->collected[i]));
+	}
+	json_object_object_add(obj, "collections", a);
+	json_object_object_add(obj, "collected", b);
+	json_object_object_add(obj, "counts_at_exit", json_object_new_boolean(r->final));
+	add_u64(obj, "samples", r->samples);
+	add_u64(obj, "gc_samples", r->gc_samples);
+	add_u64(obj, "read_failed", r->read_failed);
+	add_u64(obj, "gc_ns", r->gc_ns);
+	add_u64(obj, "gc_error_ns", r->gc_err_ns);
+	add_u64(obj, "resolution_ns", r->resolution_ns);
+	add_u64(obj, "max_pause_ns", r->max_pause_ns);
+	runs = json_object_new_array();
+	for (i = 0; i < SAMPLE_RUN_BUCKETS; i++) {
+		struct json_object *run;
+
+		if (!r->runs[i])
+			continue;
+		run = json_object_new_object();
+		add_u64(run, "low_ns", (1ull << i) * r->resolution_ns);
+		add_u64(run, "high_ns", (2ull << i) * r->resolution_ns);
+		add_u64(run, "count", r->runs[i]);
+		json_object_array_add(runs, run);
+	}
+	json_object_object_add(obj, "pauses", runs);
+	return obj;
+}
+
 static struct json_object *process_json(const struct report_summary *s, const struct proc_stats *p)
 {
 	struct json_object *obj = json_object_new_object(), *gens;
 	uint64_t wall = stats_wall_ns(p, s->scope, s->end_ns);
+	struct report_sampled sampled;
 	struct pause_stats all;
 	int i;
 
@@ -413,6 +453,8 @@ static struct json_object *process_json(const struct report_summary *s, const st
 		json_object_object_add(json_object_object_get(obj, "http"), "gc_vs_requests",
 				       pool_json(&pool));
 	}
+	if (report_sampled_of(s, p, &sampled))
+		json_object_object_add(obj, "sampled", sampled_json(&sampled));
 	if (p->gc_state.valid)
 		json_object_object_add(obj, "gc_state", gc_state_json(&p->gc_state));
 	else if (p->gc_state_note[0])

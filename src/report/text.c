@@ -225,6 +225,41 @@ static void print_pool(FILE *out, const struct report_pool *pool)
 	fputc('\n', out);
 }
 
+/* --sample: exact counts, and GC time and pauses to the sampling's resolution. */
+static void print_sampled(FILE *out, const struct report_sampled *r, uint64_t wall)
+{
+	char a[FMT_DURATION_LEN], b[FMT_DURATION_LEN], c[FMT_DURATION_LEN], pct[16];
+	int i, last = -1;
+
+	fprintf(out, "  sampled at %u Hz: counts from the interpreter's own counters%s; GC time "
+		"and pauses from CPU samples, to %s\n", r->hz,
+		r->final ? " (read at its exit)" : "",
+		fmt_duration(a, sizeof(a), r->resolution_ns));
+	fprintf(out, "  %-5s %12s %12s\n", "gen", "collections", "collected");
+	for (i = 0; i < 3; i++)
+		fprintf(out, "  %-5d %12" PRId64 " %12" PRId64 "\n", i, r->collections[i],
+			r->collected[i]);
+	fprintf(out, "  GC time ~%s (+/- %s)  %s of wall time  longest pause ~%s\n",
+		fmt_duration(a, sizeof(a), r->gc_ns), fmt_duration(b, sizeof(b), r->gc_err_ns),
+		fmt_percent(pct, sizeof(pct), wall ? (double)r->gc_ns / wall : 0),
+		fmt_duration(c, sizeof(c), r->max_pause_ns));
+	for (i = 0; i < SAMPLE_RUN_BUCKETS; i++)
+		if (r->runs[i])
+			last = i;
+	if (last >= 0) {
+		fprintf(out, "  pauses seen by the samples (a pause shorter than %s is seen in "
+			"proportion to its length):\n", fmt_duration(a, sizeof(a), r->resolution_ns));
+		for (i = 0; i <= last; i++)
+			fprintf(out, "    %9s to %9s : %" PRIu64 "\n",
+				fmt_duration(a, sizeof(a), (1ull << i) * r->resolution_ns),
+				fmt_duration(b, sizeof(b), (2ull << i) * r->resolution_ns),
+				r->runs[i]);
+	}
+	if (r->read_failed)
+		fprintf(out, "  note: %" PRIu64 " samples could not read the interpreter's flag\n",
+			r->read_failed);
+}
+
 static void print_process(FILE *out, const struct report_summary *s, const struct proc_stats *p)
 {
 	const struct proc_identity *ident = &p->identity;
@@ -242,6 +277,7 @@ static void print_process(FILE *out, const struct report_summary *s, const struc
 	char id[FMT_TERMINAL_LEN(13)], ns[FMT_TERMINAL_LEN(sizeof(t->container.ns))];
 	char pod[FMT_TERMINAL_LEN(sizeof(t->container.pod))];
 	char caveat[FMT_TERMINAL_LEN(PROBE_TEXT_LEN)];
+	struct report_sampled sampled;
 	int i;
 
 	fprintf(out, "\npid %d %s  Python %s  %s%s%s  probe %s  traced %s%s%s%s", t->pid,
@@ -275,6 +311,11 @@ static void print_process(FILE *out, const struct report_summary *s, const struc
 	if (t->incremental)
 		fprintf(out, "  note: incremental collector: generation 1 is one increment of the "
 			"old generation\n");
+	if (report_sampled_of(s, p, &sampled)) {
+		print_sampled(out, &sampled, wall);
+		gc_state_print(out, &p->gc_state);
+		return;
+	}
 	print_header(out);
 	for (i = 0; i < p->ngens; i++) {
 		const struct gen_stats *g = p->gens[i];

@@ -40,6 +40,7 @@ struct app {
 	struct options opts;
 	struct tracer *tracer;
 	struct http_session *http;	/* --http, else NULL */
+	struct sampler *sampler;	/* --sample, else NULL */
 	struct fleet *fleet;		/* --all, -- COMMAND, else NULL */
 	struct exec_watch *exec_watch;	/* -p: traced processes that exec, else NULL */
 	struct sink sinks[MAX_SINKS];	/* the outputs, called in this order */

@@ -18,7 +18,7 @@ enum {
 	OPT_RINGBUF_KB = 0x100, OPT_PROBE, OPT_HTTP, OPT_ALL, OPT_COMM, OPT_CONTAINER, OPT_EXCLUDE,
 	OPT_LISTEN, OPT_PER_PID, OPT_EXPIRE, OPT_RESCAN, OPT_MAX_PROCESSES, OPT_MAX_SERIES,
 	OPT_ROUTE, OPT_HIT_MIN,
-	OPT_NO_GC_STATE, OPT_RECORD,
+	OPT_NO_GC_STATE, OPT_RECORD, OPT_SAMPLE,
 };
 
 /* Defaults of the fleet options; docs/fleet.md says why. */
@@ -63,6 +63,10 @@ static const char usage[] =
 "      --max-series N     serve: export at most N label sets (default 1000)\n"
 "      --probe MODE       auto (default), usdt, symbol (function found through symbols) or\n"
 "                         stripped (function found without symbols)\n"
+"      --sample[=HZ]      no probe in the collection path: counts from the interpreter's own\n"
+"                         counters, GC time and long pauses from HZ CPU samples a second\n"
+"                         (default 1000): a cost independent of the collection rate\n"
+"                         (docs/performance.md)\n"
 "  -i, --interval SEC     also report every SEC seconds (fractions allowed)\n"
 "  -d, --duration SEC     stop after SEC seconds\n"
 "  -j, --json             newline-delimited JSON on stdout (schema: docs/json.md)\n"
@@ -108,6 +112,7 @@ static const struct option long_options[] = {
 	{ "max-series", required_argument, NULL, OPT_MAX_SERIES },
 	{ "no-gc-state", no_argument, NULL, OPT_NO_GC_STATE },
 	{ "record", required_argument, NULL, OPT_RECORD },
+	{ "sample", optional_argument, NULL, OPT_SAMPLE },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -235,6 +240,12 @@ static enum options_result check_combinations(struct options *o, char *err, size
 		snprintf(err, err_len, "--route and --hit-min are about requests: add --http");
 		return OPTIONS_USAGE_ERROR;
 	}
+	if (o->sample_hz && (o->mode != MODE_TRACE || o->http ||
+			     o->probe_mode != PROBE_AUTO)) {
+		snprintf(err, err_len, "--sample reports GC time and counts (text or JSON): not yet "
+			 "with top, serve, --http or --probe");
+		return OPTIONS_USAGE_ERROR;
+	}
 	if (filters && !o->all) {
 		snprintf(err, err_len, "--comm, --container and --exclude select among --all's "
 			 "processes");
@@ -295,6 +306,14 @@ enum options_result options_parse(int argc, char **argv, enum run_mode mode, str
 			break;
 		case OPT_NO_GC_STATE:
 			o->no_gc_state = true;
+			break;
+		case OPT_SAMPLE:
+			o->sample_hz = OPTIONS_DEFAULT_SAMPLE_HZ;
+			if (optarg && parse_count(optarg, OPTIONS_MAX_SAMPLE_HZ, &o->sample_hz)) {
+				snprintf(err, err_len, "invalid --sample '%s': samples a second, 1 to "
+					 "%d", optarg, OPTIONS_MAX_SAMPLE_HZ);
+				return OPTIONS_USAGE_ERROR;
+			}
 			break;
 		case OPT_RECORD:
 			o->record = optarg;

@@ -11,6 +11,8 @@
 #include "util/version.h"
 
 #define OPTIONS_ERR_LEN		256
+#define OPTIONS_DEFAULT_SAMPLE_HZ	1000
+#define OPTIONS_MAX_SAMPLE_HZ		10000
 #define OPTIONS_DEFAULT_LISTEN	"127.0.0.1:9547"
 
 /* The subcommands that trace (list only looks): what is done with what is seen. */
@@ -41,6 +43,7 @@ struct options {
 	unsigned int max_processes;	/* --all: traced at once */
 	unsigned int max_series;	/* serve: label sets exported */
 	bool http;			/* also track HTTP requests */
+	unsigned int sample_hz;		/* --sample: CPU samples a second, 0: exact mode */
 	char **route_patterns;		/* --route: path templates, tried in order */
 	int nroute_patterns;
 	uint64_t hit_min_ns;		/* --hit-min: GC that makes a request a big hit */

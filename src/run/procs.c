@@ -14,7 +14,9 @@
 #include "fleet/fleet.h"
 #include "run/http_session.h"
 #include "util/messages.h"
+#include "probe/gc_state.h"
 #include "trace/gc_tracer.h"
+#include "trace/sampler.h"
 
 int app_epoll_add(struct app *app, int fd, enum source src, uint32_t index)
 {
@@ -128,24 +130,78 @@ static int start_slot(struct app *app, struct traced *p, const struct target *t,
 	return 0;
 }
 
+/*
+ * --sample: where t's interpreter keeps its "collecting" flag and its counters, found and
+ * checked in its memory before anything else is done for it.
+ */
+static int sample_prepare(const struct target *t, struct gc_state_reader **reader,
+			  uint64_t *collecting, uint64_t *stats, char *err, size_t err_len)
+{
+	char why[256];
+	int minor = 0, ret;
+
+	if (sscanf(t->version, "3.%d", &minor) != 1)
+		minor = 0;
+	ret = gc_state_open(t->pid, t->binary, t->host_path, minor, reader, why, sizeof(why));
+	if (!ret) {
+		ret = gc_state_sample_addrs(*reader, collecting, stats);
+		snprintf(why, sizeof(why), "its GC state's layout (%s) does not say where the "
+			 "collecting flag and the counters are", gc_state_source(*reader));
+	}
+	if (ret) {
+		gc_state_close(*reader);
+		*reader = NULL;
+		snprintf(err, err_len, "pid %d (%s, Python %s): --sample cannot read its GC "
+			 "state: %s", t->pid, t->comm, t->version[0] ? t->version : "?", why);
+		return ret == -ESRCH ? ret : -ENOTSUP;
+	}
+	return 0;
+}
+
 int app_begin_tracing(struct app *app, const struct target *t, int pidfd, char *err,
 		      size_t err_len)
 {
-	struct tracer_binary_id binary;
+	struct tracer_binary_id binary = { 0 };
+	struct gc_state_reader *reader = NULL;
+	uint64_t collecting = 0, stats = 0;
 	struct traced *p;
 	int ret;
 
-	ret = tracer_attach_binary(app->tracer, t->host_path, t->binary, &t->file, &t->plan,
-				   &binary, err, err_len);
-	/* Probes it replaced were on a file rewritten in place: their processes are told. */
-	app_end_rewritten(app);
-	if (ret)
-		return ret;
+	if (app->sampler) {
+		/* No probe at all: the samples and the interpreter's counters say it all. */
+		ret = sample_prepare(t, &reader, &collecting, &stats, err, err_len);
+		if (ret)
+			return ret;
+	} else {
+		ret = tracer_attach_binary(app->tracer, t->host_path, t->binary, &t->file,
+					   &t->plan, &binary, err, err_len);
+		/* Probes it replaced were on a file rewritten in place: their processes are told. */
+		app_end_rewritten(app);
+		if (ret)
+			return ret;
+	}
 	p = new_slot(app);
 	ret = p ? start_slot(app, p, t, pidfd, err, err_len) : -ENOMEM;
+	if (!ret && reader) {
+		ret = stats_sample_start(p->stats, reader, app->opts.sample_hz);
+		reader = NULL;		/* the statistics own it */
+		if (!ret)
+			ret = sampler_add(app->sampler, t->pid, collecting, stats);
+		if (ret) {
+			snprintf(err, err_len, "pid %d: cannot start sampling it: %s", t->pid,
+				 strerror(-ret));
+			pidmap_del(&app->by_pid, t->pid);
+			tracer_remove_pid(app->tracer, t->pid);
+			epoll_ctl(app->epfd, EPOLL_CTL_DEL, pidfd, NULL);
+			stats_free(p->stats);
+			p->stats = NULL;
+			p->pidfd = -1;
+		}
+	}
 	if (ret) {
 		if (!p)
 			snprintf(err, err_len, "out of memory");
+		gc_state_close(reader);
 		tracer_release_binary(app->tracer, &binary, clock_now_ns());
 		return ret;
 	}
@@ -153,8 +209,10 @@ int app_begin_tracing(struct app *app, const struct target *t, int pidfd, char *
 	app->nalive++;
 	APP_SINKS(app, attach, p->stats);
 	msg_status(app->quiet, "tracing pid %d (%s, Python %s, %s%s, %s: %s)%s%s", t->pid,
-		   t->comm, t->version[0] ? t->version : "?", t->root, t->binary, t->probe,
-		   t->plan.source, t->container.id[0] ? " in container " : "",
+		   t->comm, t->version[0] ? t->version : "?", t->root, t->binary,
+		   app->sampler ? "sampled" : t->probe,
+		   app->sampler ? gc_state_source(p->stats->gc_reader) : t->plan.source,
+		   t->container.id[0] ? " in container " : "",
 		   t->container.id[0] ? t->container.id : "");
 	if (t->plan.caveat[0])
 		msg_status(app->quiet, "pid %d: note: %s", t->pid, t->plan.caveat);
@@ -205,6 +263,17 @@ static void end_tracing(struct app *app, struct traced *p, const char *why, bool
 	ps = p->stats;
 	if (app->http)
 		http_session_process_gone(app->http, ps->process.pid);
+	if (app->sampler) {
+		struct sample_proc samples;
+
+		/*
+		 * Its counters as the kernel read them at its exit, when it could; else as last
+		 * read (its memory, or a new program's after an exec, is not its own any more).
+		 */
+		if (!sampler_read(app->sampler, ps->process.pid, -1, &samples))
+			stats_sample_set(ps, &samples);
+		sampler_remove(app->sampler, ps->process.pid);
+	}
 	ps->exited = true;
 	ps->exit_reason = why;
 	ps->end_ns = clock_now_ns();

@@ -8,16 +8,29 @@
 #include "run/app.h"
 #include "run/http_session.h"
 #include "trace/gc_tracer.h"
+#include "trace/sampler.h"
 #include "util/clock.h"
 
-/* CPU time read for every process at the summary's end: GC's share of it is reported. */
+/*
+ * CPU time read for every process at the summary's end: GC's share of it is reported. With
+ * --sample, the interpreters' counters and the samples too.
+ */
 static void sample_cpu(struct app *app)
 {
+	struct sample_proc samples;
 	int i;
 
-	for (i = 0; i < app->nprocs; i++)
-		if (app->procs[i].stats)
-			stats_sample_cpu(app->procs[i].stats);
+	for (i = 0; i < app->nprocs; i++) {
+		struct proc_stats *p = app->procs[i].stats;
+
+		if (!p)
+			continue;
+		stats_sample_cpu(p);
+		if (app->sampler && !p->exited &&
+		    !sampler_read(app->sampler, p->process.pid, stats_sample_refresh(p),
+				  &samples))
+			stats_sample_set(p, &samples);
+	}
 }
 
 static int summary_window(struct app *app, struct report_summary *s, enum stats_scope scope,

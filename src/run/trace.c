@@ -33,6 +33,7 @@
 #include "run/trace.h"
 #include "serve/serve.h"
 #include "top/sink.h"
+#include "trace/sampler.h"
 #include "util/clock.h"
 #include "util/format.h"
 #include "util/messages.h"
@@ -381,6 +382,9 @@ int cmd_trace(int argc, char **argv, enum run_mode mode)
 	topts.wakeup_bytes = app.opts.ringbuf_bytes / 2;
 	if (tracer_open(&app.tracer, &topts, err, sizeof(err)))
 		goto cleanup;
+	if (app.opts.sample_hz &&
+	    sampler_open(&app.sampler, app.opts.sample_hz, err, sizeof(err)))
+		goto cleanup;
 	if (app.opts.http) {
 		char note[256];
 
@@ -470,6 +474,7 @@ cleanup:
 		close(app.housekeeping_fd);
 	free(targets);
 	http_session_close(app.http);
+	sampler_close(app.sampler);
 	tracer_close(app.tracer);
 	if (app.interval_fd >= 0)
 		close(app.interval_fd);

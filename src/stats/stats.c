@@ -240,6 +240,8 @@ void stats_reset_interval(struct proc_stats *p, uint64_t now_ns)
 {
 	int i;
 
+	p->sampled.interval_start = p->sampled.last;
+	p->sampled.interval_samples = p->sampled.samples;
 	p->interval_start_ns = now_ns;
 	p->cpu_interval_start_ns = p->cpu_now_ns;
 	for (i = 0; i < p->ngens; i++)
@@ -286,4 +288,49 @@ void stats_refresh_gc_state(struct proc_stats *p)
 	/* A process gone meanwhile keeps its last state. */
 	if (gc_state_read(p->gc_reader, &fresh) == 0)
 		p->gc_state = fresh;
+}
+
+int stats_sample_start(struct proc_stats *p, struct gc_state_reader *reader, unsigned int hz)
+{
+	char *source = strdup(gc_state_source(reader));
+
+	p->gc_reader = reader;
+	p->sampled.hz = hz;
+	/* What the outputs say of its probes: none, samples. */
+	p->process.probe = "sampled";
+	if (source) {
+		free(p->process.probe_source);
+		p->process.probe_source = source;
+	}
+	if (gc_state_read_counters(reader, &p->sampled.start))
+		return -ESRCH;
+	p->sampled.interval_start = p->sampled.last = p->sampled.start;
+	return 0;
+}
+
+int64_t stats_sample_refresh(struct proc_stats *p)
+{
+	struct gc_counts now;
+
+	if (!p->sampled.hz || p->sampled.final || gc_state_read_counters(p->gc_reader, &now))
+		return -1;
+	p->sampled.last = now;
+	return now.collections[0] + now.collections[1] + now.collections[2];
+}
+
+void stats_sample_set(struct proc_stats *p, const struct sample_proc *samples)
+{
+	if (!p->sampled.hz || p->sampled.final)
+		return;
+	p->sampled.samples = *samples;
+	if (samples->exit_read) {
+		gc_counts_from_stats((const int64_t *)samples->exit_stats, &p->sampled.last);
+		p->sampled.final = true;
+	}
+}
+
+uint64_t stats_sampled_gc_ns(const struct proc_stats *p, enum stats_scope scope)
+{
+	const struct stats_sampled *s = &p->sampled;
+	return s->samples.pause_ns - (scope == STATS_INTERVAL ? s->interval_samples.pause_ns : 0);
 }

@@ -8,6 +8,7 @@
 #include "stats/gc_log.h"
 #include "probe/gc_state.h"
 #include "gc.h"
+#include "sample.h"
 #include "stats/hist.h"
 #include "stats/http_stats.h"
 #include "proc/container.h"
@@ -52,6 +53,17 @@ struct gen_stats {
 	struct pause_stats total, interval;
 };
 
+/*
+ * --sample: no event per collection. The interpreter's own counters (exact counts) and the CPU
+ * samples taken while it was collecting (GC time, pauses to 1 / hz).
+ */
+struct stats_sampled {
+	unsigned int hz;		/* 0: not sampled */
+	struct gc_counts start, interval_start, last;	/* counters at attach, interval, latest */
+	bool final;			/* last was read at its exit */
+	struct sample_proc samples, interval_samples;	/* latest, and at the interval's start */
+};
+
 struct proc_stats {
 	struct stats_process process;
 	uint64_t trace_start_ns;	/* probes live for this process from here */
@@ -76,6 +88,7 @@ struct proc_stats {
 	bool gc_state_off;		/* not readable (gc_state_note says why) or not wanted */
 	int gc_state_failures;		/* layouts that did not check out, so far */
 	char gc_state_note[256];
+	struct stats_sampled sampled;
 };
 
 enum stats_scope { STATS_TOTAL, STATS_INTERVAL };
@@ -111,6 +124,17 @@ uint64_t stats_wall_ns(const struct proc_stats *p, enum stats_scope scope, uint6
 void stats_reset_interval(struct proc_stats *p, uint64_t now_ns);
 /* Reads p's CPU time now, if it still runs (an exited one keeps its last sample). */
 void stats_sample_cpu(struct proc_stats *p);
+/*
+ * --sample: takes reader (whose layout says where the counters are) and starts from its
+ * counters now. Returns 0 or -ESRCH.
+ */
+int stats_sample_start(struct proc_stats *p, struct gc_state_reader *reader, unsigned int hz);
+/* Reads the counters now; their collections summed over the generations, -1 if unread. */
+int64_t stats_sample_refresh(struct proc_stats *p);
+/* The latest samples; the counters as the kernel read them at its exit, if it did. */
+void stats_sample_set(struct proc_stats *p, const struct sample_proc *samples);
+/* GC wall time estimated from the samples in scope (the pauses seen, summed). */
+uint64_t stats_sampled_gc_ns(const struct proc_stats *p, enum stats_scope scope);
 /* Reads p's GC state now (the reader is made on first use); a failure leaves it invalid. */
 void stats_refresh_gc_state(struct proc_stats *p);
 /* CPU time p used in scope, up to its last sample; false when unknown. */

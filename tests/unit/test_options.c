@@ -247,6 +247,31 @@ static void test_fleet_errors(void **state)
 	expect_usage_error(4, bad_expire, "--expire");
 }
 
+static void test_sample(void **state)
+{
+	char *dflt[] = { "gcpause", "--sample", "-p", "1", NULL };
+	char *hz[] = { "gcpause", "--sample=250", "--all", NULL };
+	char *zero[] = { "gcpause", "--sample=0", "-p", "1", NULL };
+	char *big[] = { "gcpause", "--sample=20000", "-p", "1", NULL };
+	char *with_http[] = { "gcpause", "--sample", "--http", "-p", "1", NULL };
+	char *with_top[] = { "gcpause", "top", "--sample", "-p", "1", NULL };
+	char *with_probe[] = { "gcpause", "--sample", "--probe", "usdt", "-p", "1", NULL };
+	char err[OPTIONS_ERR_LEN];
+	struct options o;
+
+	assert_int_equal(parse(4, dflt, &o, err), OPTIONS_RUN);
+	assert_int_equal(o.sample_hz, OPTIONS_DEFAULT_SAMPLE_HZ);
+	options_free(&o);
+	assert_int_equal(parse(3, hz, &o, err), OPTIONS_RUN);
+	assert_int_equal(o.sample_hz, 250);
+	options_free(&o);
+	expect_usage_error(4, zero, "--sample");
+	expect_usage_error(4, big, "--sample");
+	expect_usage_error(5, with_http, "--sample");
+	expect_usage_error(5, with_top, "--sample");
+	expect_usage_error(6, with_probe, "--sample");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -259,6 +284,7 @@ int main(void)
 		cmocka_unit_test(test_seconds),
 		cmocka_unit_test(test_fleet_and_serve),
 		cmocka_unit_test(test_fleet_errors),
+		cmocka_unit_test(test_sample),
 	};
 
 	/* The parser prints --help to stdout; nothing here asks for it. */
