@@ -268,7 +268,9 @@ def test_libpython_loaded_later_found_at_rescan(procs, tmp_path):
 def test_unused_binary_detached_then_probed_again(procs, tmp_path):
     """A binary no process has run for --expire seconds loses its probes; a later one re-probes."""
     python = pyenv_python("3.10")
-    g = Gcpause(procs, ["--all", "--expire", "1"], json_mode=False)
+    # Only this test's interpreter: another Python started on the machine meanwhile would
+    # have its own binary probed and detached, in the same lines.
+    g = Gcpause(procs, ["--all", "--expire", "1", "--comm", "python3.10"], json_mode=False)
     g.err.wait_for(lambda l: "Ctrl-C to stop" in l, 30, "ready line")
     counts = []
     for _ in range(2):
