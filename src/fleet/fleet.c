@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 #include "util/clock.h"
 #include "trace/discovery.h"
@@ -344,49 +343,6 @@ static void queue_retry(struct fleet *f, pid_t pid, uint64_t exec_ns, uint64_t d
 	f->retries[f->nretries++] = (struct retry){ pid, exec_ns, due_ns };
 	arm_retry_timer(f);
 }
-
-/* The real /proc's answers. */
-static int host_exe(pid_t pid, struct file_id *id)
-{
-	char exe[64];
-	struct stat st;
-
-	snprintf(exe, sizeof(exe), "/proc/%d/exe", pid);
-	if (stat(exe, &st))
-		return -errno;
-	*id = file_id_of(&st);
-	return 0;
-}
-
-static enum fleet_exe_kind host_exe_kind(pid_t pid)
-{
-	char exe[64], soname[256], runpath[16];
-	struct pyelf_info info;
-
-	snprintf(exe, sizeof(exe), "/proc/%d/exe", pid);
-	if (!pyelf_inspect(exe, &info) && info.is_elf &&
-	    (info.exports_python || (info.has_gc_start && info.has_gc_done)))
-		return FLEET_EXE_PYTHON;
-	if (!pyelf_find_needed(exe, "libpython", soname, sizeof(soname), runpath,
-			       sizeof(runpath)) && soname[0])
-		return FLEET_EXE_NEEDS_LIBPYTHON;
-	return FLEET_EXE_OTHER;
-}
-
-static void host_container(pid_t pid, struct container_info *c)
-{
-	container_read(pid, c);
-}
-
-const struct fleet_proc_ops fleet_proc_host = {
-	.identity = proc_read_identity,
-	.same_incarnation = proc_same_incarnation,
-	.exe = host_exe,
-	.exe_kind = host_exe_kind,
-	.resolve = target_resolve_cached,
-	.container = host_container,
-	.scan = discovery_scan_proc,
-};
 
 /*
  * What the process's executable is, remembered by inode: most execs on a node run a few
