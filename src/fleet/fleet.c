@@ -31,6 +31,8 @@
 /* Without the exec and fork tracepoints, /proc is scanned at least this often. */
 #define POLL_ONLY_RESCAN_NS	(1000 * 1000000ull)
 #define MAX_RETRIES		256
+/* -p --children: descendants looked for this deep at most (a pool's master, its workers). */
+#define ADOPT_MAX_DEPTH		16
 /* Executables remembered: Python, linked against a libpython, or neither. */
 #define EXE_CACHE_SIZE		256
 /*
@@ -57,7 +59,7 @@ struct fleet {
 	struct fleet_config cfg;
 	struct fleet_host host;
 	const struct fleet_proc_ops *proc;
-	bool tree_only;			/* -- COMMAND: the command's process tree, no scans */
+	bool tree_only;			/* -- COMMAND, -p --children: a process tree, no scans */
 	pid_t launched;			/* -- COMMAND, Python: traced before its exec(s) */
 	struct discovery *discovery;
 	struct target_cache *cache;
@@ -223,6 +225,7 @@ int fleet_open(struct fleet **out, const struct fleet_config *cfg, const struct 
 	       char *err, size_t err_len)
 {
 	struct fleet *f = calloc(1, sizeof(*f));
+	enum discovery_scope scope;
 	int ret;
 
 	*out = f;
@@ -241,13 +244,13 @@ int fleet_open(struct fleet **out, const struct fleet_config *cfg, const struct 
 		return -ENOMEM;
 	}
 	/* Without a filter (the unit tests), scans only, and nothing to say about it. */
+	scope = !f->tree_only ? DISCOVERY_ALL : cfg->hold_waiting ? DISCOVERY_TREE :
+		DISCOVERY_CHILDREN;
 	ret = cfg->filter_fd < 0 ? 0 :
-	      discovery_open(&f->discovery, cfg->filter_fd,
-			     f->tree_only ? DISCOVERY_TREE : DISCOVERY_ALL, queue_discover_event, f,
-			     err, err_len);
+	      discovery_open(&f->discovery, cfg->filter_fd, scope, queue_discover_event, f, err,
+			     err_len);
 	if (ret && f->tree_only) {
-		msg_error("note: %s; the command's children and libraries it loads later are not "
-			  "followed", err);
+		msg_error("note: %s; children and libraries loaded later are not followed", err);
 		err[0] = '\0';
 	} else if (ret) {
 		/* A kernel without tp_btf (before 5.5) still has /proc: scans, more often. */
@@ -272,6 +275,29 @@ void fleet_start(struct fleet *f)
 	/* Probes first, then the scan: a process started in between is seen by one or the other. */
 	if (!f->tree_only)
 		rescan(f, clock_now_ns());
+}
+
+struct adopt {
+	struct fleet *f;
+	int depth;
+};
+
+static void adopt_one(pid_t pid, void *ctx)
+{
+	struct adopt *a = ctx, deeper = { a->f, a->depth + 1 };
+
+	/* As a fork's child is, once looked at: traced if Python, else watched for its forks. */
+	consider(a->f, pid, FROM_SCAN, 0);
+	if (deeper.depth < ADOPT_MAX_DEPTH)
+		a->f->proc->children(pid, adopt_one, &deeper);
+}
+
+void fleet_adopt_children(struct fleet *f, pid_t pid)
+{
+	struct adopt a = { f, 0 };
+
+	if (f && f->proc->children)
+		f->proc->children(pid, adopt_one, &a);
 }
 
 int fleet_discovery_fd(const struct fleet *f)

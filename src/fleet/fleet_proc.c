@@ -51,4 +51,5 @@ const struct fleet_proc_ops fleet_proc_host = {
 	.resolve = target_resolve_cached,
 	.container = host_container,
 	.scan = discovery_scan_proc,
+	.children = proc_for_each_child,
 };
