@@ -12,6 +12,7 @@
  *
  * -- COMMAND (tree_only): only the command's process tree is followed, and a process of it that
  * is not Python yet is held at that hook until userspace has looked (see TRACED_WAITING).
+ * -p --children: the trees of the processes given, and nothing held: they are not ours.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -31,8 +32,13 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 /* Off: execs are reported but not made candidates (the GC programs ignore them until then). */
 const volatile bool candidates_at_exec = true;
-/* -- COMMAND: execs, forks and loads of processes already in the filter only. */
+/* -- COMMAND, -p --children: execs, forks and loads of processes already in the filter only. */
 const volatile bool tree_only = false;
+/*
+ * -- COMMAND: a waiting process is stopped at a load until userspace has looked. Not with
+ * -p --children: a process gcpause did not start would stay stopped if gcpause died then.
+ */
+const volatile bool hold_waiting = false;
 /* -p: only the execs of processes in the filter matter (a traced program replaced). */
 const volatile bool report_traced_only = false;
 
@@ -165,7 +171,9 @@ int on_loader_change(struct pt_regs *ctx)
 			e->kind = DISCOVER_LOADED;
 			e->pid = key;
 			e->ppid = 0;
-			e->flags = bpf_send_signal(SIGSTOP) ? 0 : DISCOVER_HELD;
+			e->flags = 0;
+			if (hold_waiting && !bpf_send_signal(SIGSTOP))
+				e->flags = DISCOVER_HELD;
 			bpf_ringbuf_submit(e, 0);
 			return 0;
 		}
@@ -180,7 +188,7 @@ int on_loader_change(struct pt_regs *ctx)
 	return 0;
 }
 
-/* -- COMMAND: a waiting process that exits leaves the filter (its tree may start thousands). */
+/* A tree's waiting process that exits leaves the filter (the tree may start thousands). */
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(on_exit, struct task_struct *task)
 {

@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 #include "util/clock.h"
 #include "trace/discovery.h"
@@ -32,6 +31,8 @@
 /* Without the exec and fork tracepoints, /proc is scanned at least this often. */
 #define POLL_ONLY_RESCAN_NS	(1000 * 1000000ull)
 #define MAX_RETRIES		256
+/* -p --children: descendants looked for this deep at most (a pool's master, its workers). */
+#define ADOPT_MAX_DEPTH		16
 /* Executables remembered: Python, linked against a libpython, or neither. */
 #define EXE_CACHE_SIZE		256
 /*
@@ -58,7 +59,7 @@ struct fleet {
 	struct fleet_config cfg;
 	struct fleet_host host;
 	const struct fleet_proc_ops *proc;
-	bool tree_only;			/* -- COMMAND: the command's process tree, no scans */
+	bool tree_only;			/* -- COMMAND, -p --children: a process tree, no scans */
 	pid_t launched;			/* -- COMMAND, Python: traced before its exec(s) */
 	struct discovery *discovery;
 	struct target_cache *cache;
@@ -224,6 +225,7 @@ int fleet_open(struct fleet **out, const struct fleet_config *cfg, const struct 
 	       char *err, size_t err_len)
 {
 	struct fleet *f = calloc(1, sizeof(*f));
+	enum discovery_scope scope;
 	int ret;
 
 	*out = f;
@@ -242,13 +244,13 @@ int fleet_open(struct fleet **out, const struct fleet_config *cfg, const struct 
 		return -ENOMEM;
 	}
 	/* Without a filter (the unit tests), scans only, and nothing to say about it. */
+	scope = !f->tree_only ? DISCOVERY_ALL : cfg->hold_waiting ? DISCOVERY_TREE :
+		DISCOVERY_CHILDREN;
 	ret = cfg->filter_fd < 0 ? 0 :
-	      discovery_open(&f->discovery, cfg->filter_fd,
-			     f->tree_only ? DISCOVERY_TREE : DISCOVERY_ALL, queue_discover_event, f,
-			     err, err_len);
+	      discovery_open(&f->discovery, cfg->filter_fd, scope, queue_discover_event, f, err,
+			     err_len);
 	if (ret && f->tree_only) {
-		msg_error("note: %s; the command's children and libraries it loads later are not "
-			  "followed", err);
+		msg_error("note: %s; children and libraries loaded later are not followed", err);
 		err[0] = '\0';
 	} else if (ret) {
 		/* A kernel without tp_btf (before 5.5) still has /proc: scans, more often. */
@@ -273,6 +275,29 @@ void fleet_start(struct fleet *f)
 	/* Probes first, then the scan: a process started in between is seen by one or the other. */
 	if (!f->tree_only)
 		rescan(f, clock_now_ns());
+}
+
+struct adopt {
+	struct fleet *f;
+	int depth;
+};
+
+static void adopt_one(pid_t pid, void *ctx)
+{
+	struct adopt *a = ctx, deeper = { a->f, a->depth + 1 };
+
+	/* As a fork's child is, once looked at: traced if Python, else watched for its forks. */
+	consider(a->f, pid, FROM_SCAN, 0);
+	if (deeper.depth < ADOPT_MAX_DEPTH)
+		a->f->proc->children(pid, adopt_one, &deeper);
+}
+
+void fleet_adopt_children(struct fleet *f, pid_t pid)
+{
+	struct adopt a = { f, 0 };
+
+	if (f && f->proc->children)
+		f->proc->children(pid, adopt_one, &a);
 }
 
 int fleet_discovery_fd(const struct fleet *f)
@@ -344,49 +369,6 @@ static void queue_retry(struct fleet *f, pid_t pid, uint64_t exec_ns, uint64_t d
 	f->retries[f->nretries++] = (struct retry){ pid, exec_ns, due_ns };
 	arm_retry_timer(f);
 }
-
-/* The real /proc's answers. */
-static int host_exe(pid_t pid, struct file_id *id)
-{
-	char exe[64];
-	struct stat st;
-
-	snprintf(exe, sizeof(exe), "/proc/%d/exe", pid);
-	if (stat(exe, &st))
-		return -errno;
-	*id = file_id_of(&st);
-	return 0;
-}
-
-static enum fleet_exe_kind host_exe_kind(pid_t pid)
-{
-	char exe[64], soname[256], runpath[16];
-	struct pyelf_info info;
-
-	snprintf(exe, sizeof(exe), "/proc/%d/exe", pid);
-	if (!pyelf_inspect(exe, &info) && info.is_elf &&
-	    (info.exports_python || (info.has_gc_start && info.has_gc_done)))
-		return FLEET_EXE_PYTHON;
-	if (!pyelf_find_needed(exe, "libpython", soname, sizeof(soname), runpath,
-			       sizeof(runpath)) && soname[0])
-		return FLEET_EXE_NEEDS_LIBPYTHON;
-	return FLEET_EXE_OTHER;
-}
-
-static void host_container(pid_t pid, struct container_info *c)
-{
-	container_read(pid, c);
-}
-
-const struct fleet_proc_ops fleet_proc_host = {
-	.identity = proc_read_identity,
-	.same_incarnation = proc_same_incarnation,
-	.exe = host_exe,
-	.exe_kind = host_exe_kind,
-	.resolve = target_resolve_cached,
-	.container = host_container,
-	.scan = discovery_scan_proc,
-};
 
 /*
  * What the process's executable is, remembered by inode: most execs on a node run a few

@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
- * --all and -- COMMAND: which processes are traced. Candidates come from the exec and fork
- * tracepoints, the dynamic loader's hook, /proc scans (at start, then every --rescan), and a
- * collection of a process not known yet; each is resolved once per incarnation (PID and start
- * time), filtered, and traced or let go. The fleet decides; the run it is given (struct
- * fleet_host) does the tracing, so the decisions can be tested on their own.
+ * --all, -- COMMAND and -p --children: which processes are traced. Candidates come from the
+ * exec and fork tracepoints, the dynamic loader's hook, /proc scans (--all: at start, then
+ * every --rescan; a tree: its processes' children at start), and a collection of a process not
+ * known yet; each is resolved once per incarnation (PID and start time), filtered, and traced
+ * or let go. The fleet decides; the run it is given (struct fleet_host) does the tracing, so
+ * the decisions can be tested on their own.
  */
 #ifndef GCPAUSE_FLEET_FLEET_H
 #define GCPAUSE_FLEET_FLEET_H
@@ -33,7 +34,7 @@ struct fleet_counts {
 enum fleet_filter {
 	FLEET_UNFILTERED,	/* out of it */
 	FLEET_TRACED,		/* traced: a confirmed Python */
-	FLEET_WATCHED,		/* -- COMMAND's tree, not Python (yet): its forks and loads followed */
+	FLEET_WATCHED,		/* a tree's process, not Python (yet): forks and loads followed */
 };
 
 /* What the fleet asks of the run: look up, begin and end the tracing of a process. */
@@ -80,12 +81,19 @@ struct fleet_proc_ops {
 	void (*container)(pid_t pid, struct container_info *c);
 	/* Calls fn for every process there is. */
 	int (*scan)(void (*fn)(pid_t pid, void *ctx), void *ctx);
+	/* Calls fn for every child of pid. */
+	int (*children)(pid_t pid, void (*fn)(pid_t child, void *ctx), void *ctx);
 };
 extern const struct fleet_proc_ops fleet_proc_host;
 
 struct fleet_config {
 	const struct fleet_proc_ops *proc;	/* NULL: fleet_proc_host */
-	bool tree_only;			/* -- COMMAND: the command's tree, no scans */
+	bool tree_only;			/* -- COMMAND, -p --children: a tree, no scans */
+	/*
+	 * -- COMMAND: a process of the tree that is not Python yet is stopped when it loads
+	 * objects, until looked at. Only for a command gcpause started (see docs/design.md).
+	 */
+	bool hold_waiting;
 	int filter_fd;			/* the kernel filter map, shared with discovery; -1: none
 					 * (no discovery probes: scans only) */
 	enum probe_mode probe_mode;
@@ -104,6 +112,11 @@ void fleet_start(struct fleet *f);
 /* The fds the run's loop watches: discovery events (-1: none), and the retry timer. */
 int fleet_discovery_fd(const struct fleet *f);
 int fleet_retry_fd(const struct fleet *f);
+/*
+ * -p --children: pid is traced; its descendants that exist already are looked at now (its
+ * forks from now on are followed by the kernel's filter). Call after fleet_start().
+ */
+void fleet_adopt_children(struct fleet *f, pid_t pid);
 /* -- COMMAND, Python: the process launched, traced before its exec(s). */
 void fleet_set_launched(struct fleet *f, pid_t pid);
 /* Hooks the dynamic loader of the executable at exe; -ENOENT without discovery. */

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <errno.h>
 #include <fcntl.h>
+#include <dirent.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -226,4 +227,33 @@ int proc_root_dir(pid_t pid, char *buf, size_t len)
 int proc_exe_path(pid_t pid, char *buf, size_t len)
 {
 	return read_proc_link(pid, "exe", buf, len);
+}
+
+int proc_for_each_child(pid_t pid, void (*fn)(pid_t child, void *ctx), void *ctx)
+{
+	char path[96];
+	struct dirent *de;
+	DIR *tasks;
+	FILE *f;
+	int child;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	tasks = opendir(path);
+	if (!tasks)
+		return -errno;
+	while ((de = readdir(tasks))) {
+		if (de->d_name[0] < '0' || de->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%.20s/children", pid, de->d_name);
+		f = fopen(path, "re");
+		/* A thread that ended meanwhile has no children left to list. */
+		if (!f)
+			continue;
+		while (fscanf(f, "%d", &child) == 1)
+			if (child > 0)
+				fn(child, ctx);
+		fclose(f);
+	}
+	closedir(tasks);
+	return 0;
 }

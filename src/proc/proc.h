@@ -49,6 +49,12 @@ int proc_host_path(pid_t pid, const char *path, char *buf, size_t len);
 /* Root directory of the process when it is not ours (a container), else "" . */
 int proc_root_dir(pid_t pid, char *buf, size_t len);
 
+/*
+ * Calls fn for each child process of pid (forked by any of its threads: each thread's
+ * /proc/PID/task/TID/children). 0, or -errno when pid's threads cannot be read.
+ */
+int proc_for_each_child(pid_t pid, void (*fn)(pid_t child, void *ctx), void *ctx);
+
 /* readlink /proc/PID/exe as the process sees it. */
 int proc_exe_path(pid_t pid, char *buf, size_t len);
 

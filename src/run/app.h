@@ -145,7 +145,7 @@ void app_total(struct app *app);
 int app_setup_loop(struct app *app, char *err, size_t err_len);
 int app_start_timers(struct app *app, char *err, size_t err_len);
 int app_run_loop(struct app *app);
-/* --all (tree_only false) or -- COMMAND's tree: the fleet, with the run as its host. */
+/* --all (tree_only false), or the trees of -- COMMAND or -p --children: the fleet. */
 int app_start_fleet(struct app *app, bool tree_only, char *err, size_t err_len);
 /* Adds an output; its input fd, if it has one, joins the loop. */
 int app_add_sink(struct app *app, const struct sink *s, char *err, size_t err_len);

@@ -79,6 +79,8 @@ int app_start_fleet(struct app *app, bool tree_only, char *err, size_t err_len)
 	const struct options *o = &app->opts;
 	struct fleet_config cfg = {
 		.tree_only = tree_only,
+		/* Held at a load only in a command gcpause started, never in -p's trees. */
+		.hold_waiting = tree_only && o->command,
 		.filter_fd = tracer_filter_fd(app->tracer),
 		.probe_mode = o->probe_mode,
 		.comm_patterns = o->comm_patterns, .ncomm_patterns = o->ncomm_patterns,

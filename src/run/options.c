@@ -18,7 +18,7 @@ enum {
 	OPT_RINGBUF_KB = 0x100, OPT_PROBE, OPT_HTTP, OPT_ALL, OPT_COMM, OPT_CONTAINER, OPT_EXCLUDE,
 	OPT_LISTEN, OPT_PER_PID, OPT_EXPIRE, OPT_RESCAN, OPT_MAX_PROCESSES, OPT_MAX_SERIES,
 	OPT_ROUTE, OPT_HIT_MIN,
-	OPT_NO_GC_STATE, OPT_RECORD, OPT_SAMPLE,
+	OPT_NO_GC_STATE, OPT_RECORD, OPT_SAMPLE, OPT_CHILDREN,
 };
 
 /* Defaults of the fleet options; docs/fleet.md says why. */
@@ -28,10 +28,13 @@ enum {
 #define DEFAULT_MAX_SERIES	1000
 
 static const char usage[] =
-"Usage: gcpause [trace] [OPTIONS] -p PID [-p PID ...] | --all | -- COMMAND [ARG ...]\n"
+"Usage: gcpause [trace] [OPTIONS] -p PID [-p PID ...] [--children] | --all |\n"
+"                               -- COMMAND [ARG ...]\n"
 "       gcpause list [-p PID ...] [--probe MODE] [--json]\n"
-"       gcpause top [OPTIONS] -p PID [-p PID ...] | --all | -- COMMAND [ARG ...]\n"
-"       gcpause serve [OPTIONS] [--all | -p PID ...] [--listen ADDR:PORT] [--per-pid]\n"
+"       gcpause top [OPTIONS] -p PID [-p PID ...] [--children] | --all |\n"
+"                           -- COMMAND [ARG ...]\n"
+"       gcpause serve [OPTIONS] [--all | -p PID ... [--children]] [--listen ADDR:PORT]\n"
+"                     [--per-pid]\n"
 "       gcpause diff BEFORE AFTER [--json] [--html OUT.html]\n"
 "       gcpause report RECORDING [--html OUT.html] [--trace OUT.json] [--before REC]\n"
 "                              [--slow SEC]\n"
@@ -45,6 +48,9 @@ static const char usage[] =
 "(--record FILE), \"report\" draws one (docs/cause.md).\n"
 "\n"
 "  -p, --pid PID          trace this process (repeat for more)\n"
+"      --children         -p: also the processes they have started and every process they\n"
+"                         start later, as -- COMMAND does (a gunicorn or uwsgi master's\n"
+"                         workers, respawned ones included)\n"
 "  -- COMMAND [ARG ...]   start COMMAND and trace it from its first collection\n"
 "      --all              every Python process of the host, in any container, and every new\n"
 "                         one from its exec (docs/fleet.md)\n"
@@ -113,6 +119,7 @@ static const struct option long_options[] = {
 	{ "no-gc-state", no_argument, NULL, OPT_NO_GC_STATE },
 	{ "record", required_argument, NULL, OPT_RECORD },
 	{ "sample", optional_argument, NULL, OPT_SAMPLE },
+	{ "children", no_argument, NULL, OPT_CHILDREN },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -220,6 +227,12 @@ static enum options_result check_combinations(struct options *o, char *err, size
 		snprintf(err, err_len, "serve exports to Prometheus: for JSON use gcpause --json");
 		return OPTIONS_USAGE_ERROR;
 	}
+	/* Before serve's default of --all, which follows every process already. */
+	if (o->children && !o->npids) {
+		snprintf(err, err_len, "--children follows the processes given with -p PID (--all "
+			 "and -- COMMAND follow children already)");
+		return OPTIONS_USAGE_ERROR;
+	}
 	if (o->mode == MODE_SERVE && o->command) {
 		snprintf(err, err_len, "serve traces running processes: give --all or -p PID");
 		return OPTIONS_USAGE_ERROR;
@@ -321,6 +334,9 @@ enum options_result options_parse(int argc, char **argv, enum run_mode mode, str
 			break;
 		case OPT_ALL:
 			o->all = true;
+			break;
+		case OPT_CHILDREN:
+			o->children = true;
 			break;
 		case OPT_ROUTE:
 			if (!http_route_pattern_valid(optarg, err, err_len))

@@ -33,6 +33,7 @@ struct options {
 	enum probe_mode probe_mode;	/* --probe: a tier forced, or auto */
 	enum run_mode mode;		/* the subcommand */
 	bool all;			/* --all: every Python process, now and later */
+	bool children;			/* --children: -p's processes and their descendants */
 	/* --all filters: shell patterns, any of which may match */
 	char **comm_patterns, **container_patterns, **exclude_patterns;
 	int ncomm_patterns, ncontainer_patterns, nexclude_patterns;

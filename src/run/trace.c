@@ -408,9 +408,21 @@ int cmd_trace(int argc, char **argv, enum run_mode mode)
 		ret = app_start_fleet(&app, true, err, sizeof(err));
 		if (!ret)
 			ret = launch_command(&app, targets, !waiting, err, sizeof(err));
-	} else if (app.opts.all)
+	} else if (app.opts.all) {
 		ret = app_start_fleet(&app, false, err, sizeof(err));
-	else if (!(ret = exec_watch_start(&app, err, sizeof(err))))
+	} else if (app.opts.children) {
+		/*
+		 * The fleet's tree owns discovery, execs of the processes given included (as in
+		 * -- COMMAND's tree): exec_watch would read the same events and decide twice.
+		 * Probes first, then the processes, then the children they have already: a
+		 * fork meanwhile is seen by the kernel's filter or by the walk, or by both.
+		 */
+		ret = app_start_fleet(&app, true, err, sizeof(err));
+		if (!ret)
+			ret = attach_pids(&app, targets, err, sizeof(err));
+		for (i = 0; !ret && i < app.opts.npids; i++)
+			fleet_adopt_children(app.fleet, targets[i].pid);
+	} else if (!(ret = exec_watch_start(&app, err, sizeof(err))))
 		/* Watched first: an exec right after a process is traced is not missed. */
 		ret = attach_pids(&app, targets, err, sizeof(err));
 	if (ret)

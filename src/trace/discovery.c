@@ -59,10 +59,11 @@ int discovery_open(struct discovery **out, int traced_pids_fd, enum discovery_sc
 		snprintf(err, err_len, "cannot open the discovery BPF object: %s", strerror(-ret));
 		goto cleanup;
 	}
-	d->skel->rodata->tree_only = scope == DISCOVERY_TREE;
+	d->skel->rodata->tree_only = scope == DISCOVERY_TREE || scope == DISCOVERY_CHILDREN;
+	d->skel->rodata->hold_waiting = scope == DISCOVERY_TREE;
 	/* Attached per loader file by discovery_watch_loader(); --all handles exits by pidfds. */
 	bpf_program__set_autoattach(d->skel->progs.on_loader_change, false);
-	bpf_program__set_autoload(d->skel->progs.on_exit, scope == DISCOVERY_TREE);
+	bpf_program__set_autoload(d->skel->progs.on_exit, d->skel->rodata->tree_only);
 	if (scope == DISCOVERY_PIDS) {
 		d->skel->rodata->candidates_at_exec = false;
 		d->skel->rodata->report_traced_only = true;

@@ -15,11 +15,12 @@ typedef void (*discovery_event_fn)(const struct discover_event *e, void *ctx);
 /*
  * Loads and attaches the exec and fork probes, sharing the GC tracer's process filter (every
  * exec becomes a candidate there). DISCOVERY_TREE (-- COMMAND): only the processes already in
- * it are followed. DISCOVERY_PIDS (-p): only the execs of processes in the filter are
- * reported, none becomes a candidate, and forks are not followed. Returns 0, or a negative
- * errno with one line in err.
+ * it are followed, and one waiting for a libpython is held at its loads. DISCOVERY_CHILDREN
+ * (-p --children): the same, holding nothing. DISCOVERY_PIDS (-p): only the execs of
+ * processes in the filter are reported, none becomes a candidate, and forks are not followed.
+ * Returns 0, or a negative errno with one line in err.
  */
-enum discovery_scope { DISCOVERY_ALL, DISCOVERY_TREE, DISCOVERY_PIDS };
+enum discovery_scope { DISCOVERY_ALL, DISCOVERY_TREE, DISCOVERY_CHILDREN, DISCOVERY_PIDS };
 
 int discovery_open(struct discovery **out, int traced_pids_fd, enum discovery_scope scope,
 		   discovery_event_fn on_event, void *ctx, char *err, size_t err_len);

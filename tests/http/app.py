@@ -23,7 +23,8 @@ With GCPAUSE_HTTP_GC_FIX=THRESHOLD it then freezes that heap and sets the gen-0 
 Ground truth, in the directory GCPAUSE_HTTP_TRUTH (one set of files per process):
 
   ready-<pid>        written once the heap is built (the servers helper waits for it)
-  exit-<pid>         written at exit, after the last collections were flushed
+  exit-<pid>         written at exit, after the last collections were flushed: the
+                     time_ns of the flush (collections after it are not recorded)
   requests-<pid>.jsonl  one line per handled request: {"id","kind","method","path","pid",
                      "tid","greenlet","handler_start_ns","handler_end_ns","gc_ns","gc_count",
                      "gc_count_by_gen"}; the handler interval ends before the response is
@@ -119,9 +120,12 @@ def flush_collections():
 
 
 def _at_exit():
+    # Collections after this (the interpreter's own at finalization) are in no record: the
+    # time tells a tracer's events of them from the recorded ones.
+    now = time.monotonic_ns()
     flush_collections()
-    with open(os.path.join(TRUTH, f"exit-{PID}"), "w"):
-        pass
+    with open(os.path.join(TRUTH, f"exit-{PID}"), "w") as f:
+        f.write(f"{now}\n")
 
 
 atexit.register(_at_exit)

@@ -103,7 +103,7 @@ class Server:
     """One running server. Use as a context manager, or call kill() in a finally."""
 
     def __init__(self, kind, workdir, workers=None, heap=600000, cycles=3000, keep=2000,
-                 static_size=8 << 20, procs=None, extra_env=None):
+                 static_size=8 << 20, procs=None, extra_env=None, extra_args=()):
         if kind not in KINDS:
             raise ValueError(f"unknown server kind {kind!r}; one of {KINDS}")
         self.kind = kind
@@ -121,6 +121,8 @@ class Server:
                         GCPAUSE_HTTP_KEEP=str(keep), GCPAUSE_HTTP_STATIC=str(self.static),
                         PYTHONDONTWRITEBYTECODE="1", PYTHONUNBUFFERED="1")
         self.env.update(extra_env or {})
+        # gunicorn only, before the app: --max-requests N, for one.
+        self.extra_args = list(extra_args)
         self.proc = None
         self.port = None
         self.workers = []
@@ -137,7 +139,8 @@ class Server:
             return [PYTHON, GUNICORN, "--bind", f"127.0.0.1:{port}",
                     "--workers", str(self.nworkers), "--worker-class", worker_class] + threads + [
                     "--chdir", str(HERE), "--timeout", "120", "--graceful-timeout", "5",
-                    "--log-level", "warning", "--error-logfile", "-", "app:wsgi"]
+                    "--log-level", "warning", "--error-logfile", "-", *self.extra_args,
+                    "app:wsgi"]
         loop = "uvloop" if self.kind == "uvicorn-uvloop" else "asyncio"
         return [PYTHON, UVICORN, "--app-dir", str(HERE), "--host", "127.0.0.1",
                 "--port", str(port), "--loop", loop, "--http", "h11", "--lifespan", "on",
@@ -237,6 +240,13 @@ class Server:
     def exited_cleanly(self, pid):
         """Whether the worker ran its atexit flush (its gc records are complete)."""
         return (self.truth / f"exit-{pid}").exists()
+
+    def exit_ns(self, pid):
+        """When worker pid flushed its records at exit (None: it has not exited cleanly)."""
+        try:
+            return int((self.truth / f"exit-{pid}").read_text())
+        except (FileNotFoundError, ValueError):
+            return None
 
     def handled(self):
         """Every request the app handled, over all workers, as recorded in-process."""

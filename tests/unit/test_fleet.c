@@ -22,6 +22,7 @@ struct fake_proc {
 	uint64_t start;
 	int resolve_ret;	/* 0: a Python that can be probed */
 	int resolves;		/* how often the fleet resolved it */
+	pid_t ppid;
 };
 
 struct traced {
@@ -49,7 +50,12 @@ static struct fake_proc *fake(pid_t pid)
 
 static void add(pid_t pid, const char *comm, uint64_t start, int resolve_ret)
 {
-	procs[nprocs++] = (struct fake_proc){ pid, comm, start, resolve_ret, 0 };
+	procs[nprocs++] = (struct fake_proc){ pid, comm, start, resolve_ret, 0, 0 };
+}
+
+static void add_child(pid_t pid, pid_t ppid, const char *comm, uint64_t start, int resolve_ret)
+{
+	procs[nprocs++] = (struct fake_proc){ pid, comm, start, resolve_ret, 0, ppid };
 }
 
 static int fake_identity(pid_t pid, char *comm, size_t len, uint64_t *start)
@@ -116,6 +122,16 @@ static int fake_scan(void (*fn)(pid_t pid, void *ctx), void *ctx)
 	return 0;
 }
 
+static int fake_children(pid_t pid, void (*fn)(pid_t child, void *ctx), void *ctx)
+{
+	int i;
+
+	for (i = 0; i < nprocs; i++)
+		if (procs[i].ppid == pid)
+			fn(procs[i].pid, ctx);
+	return 0;
+}
+
 static const struct fleet_proc_ops fake_proc_ops = {
 	.identity = fake_identity,
 	.same_incarnation = fake_same,
@@ -124,6 +140,7 @@ static const struct fleet_proc_ops fake_proc_ops = {
 	.resolve = fake_resolve,
 	.container = fake_container,
 	.scan = fake_scan,
+	.children = fake_children,
 };
 
 static struct traced *live(pid_t pid)
@@ -319,6 +336,43 @@ static void test_unprobeable_python(void **state)
 	fleet_close(f);
 }
 
+/*
+ * -p --children: the master is traced by the run; the descendants it has already are looked
+ * at, each on its own (a shell between the master and a Python is watched, not traced), and
+ * nothing outside its tree is, as tree mode never scans /proc.
+ */
+static void test_adopt_children(void **state)
+{
+	struct fleet_config cfg = { .tree_only = true };
+	struct target master = { .pid = 100, .start_ticks = 1000 };
+	struct fleet *f;
+	char err[64];
+
+	add(100, "gunicorn", 1000, 0);
+	add_child(101, 100, "gunicorn", 1100, 0);
+	add_child(102, 100, "sh", 1200, -ENOEXEC);
+	add_child(103, 102, "python3", 1300, 0);
+	add(200, "python3", 900, 0);
+	f = start(&cfg);
+	assert_int_equal(ntraced, 0);
+	host_begin(NULL, &master, err, sizeof(err));
+	fleet_adopt_children(f, 100);
+	assert_int_equal(ntraced, 3);
+	assert_non_null(live(101));
+	assert_non_null(live(103));
+	assert_null(live(200));
+	assert_int_equal(filters[102], FLEET_WATCHED);
+	assert_int_equal(filters[200], FLEET_UNFILTERED);
+	assert_int_equal(fake(100)->resolves, 0);
+	assert_int_equal(fake(200)->resolves, 0);
+	/* Adopted again (two -p of one tree): each is decided once. */
+	fleet_adopt_children(f, 100);
+	assert_int_equal(ntraced, 3);
+	assert_int_equal(fake(101)->resolves, 1);
+	assert_int_equal(fake(102)->resolves, 1);
+	fleet_close(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -327,6 +381,7 @@ int main(void)
 		cmocka_unit_test_setup(test_limit_then_room, setup),
 		cmocka_unit_test_setup(test_pid_reused, setup),
 		cmocka_unit_test_setup(test_unprobeable_python, setup),
+		cmocka_unit_test_setup(test_adopt_children, setup),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -4,12 +4,16 @@
  * _gc_next can lead anywhere, to words of -1 (a dict's index table, 0xff bytes) among them. A
  * node address within 8 bytes of 2^64 made read_u64()'s cache check wrap (addr + 8 <= base + len)
  * and memcpy() from c->data + (addr - base): a SIGSEGV of the agent (gunicorn-gthread e2e run).
- * gc_state.c is compiled in here, its public names renamed, to reach its static reader.
+ * gc_state.c is compiled in here, its public names renamed (all of them: the library's copy is
+ * linked too), to reach its static reader.
  */
 #define gc_state_open	test_gc_state_open
 #define gc_state_read	test_gc_state_read
 #define gc_state_source	test_gc_state_source
 #define gc_state_close	test_gc_state_close
+#define gc_state_sample_addrs	test_gc_state_sample_addrs
+#define gc_state_read_counters	test_gc_state_read_counters
+#define gc_counts_from_stats	test_gc_counts_from_stats
 #include "../../src/probe/gc_state.c"
 
 #include <setjmp.h>

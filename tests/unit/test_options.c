@@ -272,6 +272,32 @@ static void test_sample(void **state)
 	expect_usage_error(6, with_probe, "--sample");
 }
 
+/* -p PID --children: the processes given and their descendants; never without -p. */
+static void test_children(void **state)
+{
+	char *pids[] = { "gcpause", "--http", "-p", "7", "-p", "9", "--children", NULL };
+	char *serve_pids[] = { "gcpause", "serve", "--children", "-p", "7", NULL };
+	char *alone[] = { "gcpause", "--children", NULL };
+	char *with_all[] = { "gcpause", "--all", "--children", NULL };
+	char *serve_alone[] = { "gcpause", "serve", "--children", NULL };
+	char *with_command[] = { "gcpause", "--children", "--", "gunicorn", NULL };
+	char err[OPTIONS_ERR_LEN];
+	struct options o;
+
+	assert_int_equal(parse(7, pids, &o, err), OPTIONS_RUN);
+	assert_true(o.children && o.http && !o.all && !o.command);
+	assert_int_equal(o.npids, 2);
+	options_free(&o);
+	assert_int_equal(parse(5, serve_pids, &o, err), OPTIONS_RUN);
+	assert_true(o.mode == MODE_SERVE && o.children && !o.all);
+	options_free(&o);
+	/* Not serve's default --all either: it names what --children is for. */
+	expect_usage_error(2, alone, "--children follows the processes given with -p PID");
+	expect_usage_error(3, with_all, "--children follows the processes given with -p PID");
+	expect_usage_error(3, serve_alone, "--children follows the processes given with -p PID");
+	expect_usage_error(4, with_command, "--all and -- COMMAND follow children already");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -283,6 +309,7 @@ int main(void)
 		cmocka_unit_test(test_probe_and_list),
 		cmocka_unit_test(test_seconds),
 		cmocka_unit_test(test_fleet_and_serve),
+		cmocka_unit_test(test_children),
 		cmocka_unit_test(test_fleet_errors),
 		cmocka_unit_test(test_sample),
 	};
