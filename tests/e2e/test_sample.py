@@ -110,3 +110,41 @@ def test_usage_errors(args):
     lines = res.stderr.strip().splitlines()
     assert res.returncode == 2 and len(lines) == 1 and "--sample" in lines[0], \
         (res.returncode, lines)
+
+
+@pytest.mark.parametrize("version", ["3.13", "3.14"])
+def test_debian_builds(procs, tmp_path, version):
+    """Debian's PGO+LTO stripped 3.13 and 3.14 (the Docker images' code shape), run on the
+    host: their GC state's layouts say where the flag and the counters are."""
+    from test_optimised import RootBuild
+    from test_rootfs import build_rootfs
+    python = RootBuild(build_rootfs(version)).on_host()
+    w = Workload(procs, tmp_path, "--seconds", "1.5", "--heap", "200000", "--explicit",
+                 prefix=(python,))
+    w.wait_ready()
+    gp = Gcpause(procs, ["--sample", "-p", w.pid])
+    assert gp.wait_attach(w.pid)["probe"] == "sampled"
+    w.go()
+    w.wait_done()
+    assert gp.stop() == 0, gp.err.snapshot()
+    assert w.finish() == 0
+    gt = w.result()
+    s = summary_process(total(gp), w.pid)["sampled"]
+    collections, collected = deltas(gt)
+    assert s["collections"] == collections and s["collected"] == collected, (s, collections)
+    truth, cols = callback_ns(gt, gt["window_start_ns"], gt["window_end_ns"])
+    assert abs(s["gc_ns"] - truth) <= s["gc_error_ns"] + 30000 * len(cols), (s, truth)
+
+
+def test_315_refused_in_one_line(procs, tmp_path):
+    """3.15 keeps its statistics in rings: not sampled yet, and said so."""
+    from test_optimised import RootBuild
+    from test_rootfs import build_rootfs
+    python = RootBuild(build_rootfs("3.15")).on_host()
+    w = Workload(procs, tmp_path, "--seconds", "0.2", prefix=(python,))
+    w.wait_ready()
+    res = run_gcpause([GCPAUSE, "--sample", "-p", w.pid])
+    lines = res.stderr.strip().splitlines()
+    assert res.returncode == 1 and len(lines) == 1, (res.returncode, lines)
+    assert "--sample cannot read its GC state" in lines[0], lines
+    w.finish()
