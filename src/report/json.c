@@ -385,7 +385,7 @@ static struct json_object *pool_json(const struct report_pool *pool)
 }
 
 /* "sampled": --sample's figures (docs/json.md). */
-static struct json_object *sampled_json(const struct report_sampled *r)
+static struct json_object *sampled_json(const struct stats_sampled_view *r)
 {
 	struct json_object *obj = json_object_new_object(), *a, *b, *runs;
 	int i;
@@ -427,7 +427,7 @@ static struct json_object *process_json(const struct report_summary *s, const st
 {
 	struct json_object *obj = json_object_new_object(), *gens;
 	uint64_t wall = stats_wall_ns(p, s->scope, s->end_ns);
-	struct report_sampled sampled;
+	struct stats_sampled_view sampled;
 	struct pause_stats all;
 	int i;
 
@@ -453,7 +453,7 @@ static struct json_object *process_json(const struct report_summary *s, const st
 		json_object_object_add(json_object_object_get(obj, "http"), "gc_vs_requests",
 				       pool_json(&pool));
 	}
-	if (report_sampled_of(s, p, &sampled))
+	if (stats_sampled_view(p, s->scope, &sampled))
 		json_object_object_add(obj, "sampled", sampled_json(&sampled));
 	if (p->gc_state.valid)
 		json_object_object_add(obj, "gc_state", gc_state_json(&p->gc_state));

@@ -39,22 +39,6 @@ void report_pool(const struct report_summary *s, const struct proc_stats *p,
 		 struct report_pool *out);
 
 
-/* --sample's figures of p in a summary's scope. */
-struct report_sampled {
-	unsigned int hz;
-	int64_t collections[3], collected[3];	/* exact: the interpreter's own counters */
-	bool final;			/* read at its exit (else: as of the last reading) */
-	uint64_t samples, gc_samples, read_failed;
-	uint64_t gc_ns;			/* GC wall time: the pauses seen, summed */
-	uint64_t gc_err_ns;		/* 3 standard deviations of that estimate */
-	uint64_t resolution_ns;		/* 1 / hz: a pause is known to this much */
-	uint64_t runs[SAMPLE_RUN_BUCKETS];	/* pauses by samples: [2^i, 2^(i+1)) / hz */
-	uint64_t max_pause_ns;		/* the longest pause: its samples / hz (whole run) */
-};
-/* false when p was not sampled. */
-bool report_sampled_of(const struct report_summary *s, const struct proc_stats *p,
-		       struct report_sampled *out);
-
 void report_text_summary(FILE *out, const struct report_summary *s);
 
 /* --all: the processes there were at start are traced; later ones come as they start. */

@@ -226,7 +226,7 @@ static void print_pool(FILE *out, const struct report_pool *pool)
 }
 
 /* --sample: exact counts, and GC time and pauses to the sampling's resolution. */
-static void print_sampled(FILE *out, const struct report_sampled *r, uint64_t wall)
+static void print_sampled(FILE *out, const struct stats_sampled_view *r, uint64_t wall)
 {
 	char a[FMT_DURATION_LEN], b[FMT_DURATION_LEN], c[FMT_DURATION_LEN], pct[16];
 	int i, last = -1;
@@ -277,7 +277,7 @@ static void print_process(FILE *out, const struct report_summary *s, const struc
 	char id[FMT_TERMINAL_LEN(13)], ns[FMT_TERMINAL_LEN(sizeof(t->container.ns))];
 	char pod[FMT_TERMINAL_LEN(sizeof(t->container.pod))];
 	char caveat[FMT_TERMINAL_LEN(PROBE_TEXT_LEN)];
-	struct report_sampled sampled;
+	struct stats_sampled_view sampled;
 	int i;
 
 	fprintf(out, "\npid %d %s  Python %s  %s%s%s  probe %s  traced %s%s%s%s", t->pid,
@@ -311,7 +311,7 @@ static void print_process(FILE *out, const struct report_summary *s, const struc
 	if (t->incremental)
 		fprintf(out, "  note: incremental collector: generation 1 is one increment of the "
 			"old generation\n");
-	if (report_sampled_of(s, p, &sampled)) {
+	if (stats_sampled_view(p, s->scope, &sampled)) {
 		print_sampled(out, &sampled, wall);
 		gc_state_print(out, &p->gc_state);
 		return;

@@ -253,10 +253,10 @@ static enum options_result check_combinations(struct options *o, char *err, size
 		snprintf(err, err_len, "--route and --hit-min are about requests: add --http");
 		return OPTIONS_USAGE_ERROR;
 	}
-	if (o->sample_hz && (o->mode != MODE_TRACE || o->http ||
+	if (o->sample_hz && (o->mode == MODE_SERVE || o->mode == MODE_LIST || o->http ||
 			     o->probe_mode != PROBE_AUTO)) {
-		snprintf(err, err_len, "--sample reports GC time and counts (text or JSON): not yet "
-			 "with top, serve, --http or --probe");
+		snprintf(err, err_len, "--sample reports GC time and counts (text, JSON, top): not "
+			 "yet with serve or --http, and no probe to choose");
 		return OPTIONS_USAGE_ERROR;
 	}
 	if (filters && !o->all) {

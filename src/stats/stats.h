@@ -135,6 +135,22 @@ int64_t stats_sample_refresh(struct proc_stats *p);
 void stats_sample_set(struct proc_stats *p, const struct sample_proc *samples);
 /* GC wall time estimated from the samples in scope (the pauses seen, summed). */
 uint64_t stats_sampled_gc_ns(const struct proc_stats *p, enum stats_scope scope);
+/* --sample's figures of p in a scope, for the outputs. */
+struct stats_sampled_view {
+	unsigned int hz;
+	int64_t collections[3], collected[3];	/* exact: the interpreter's own counters */
+	bool final;			/* read at its exit (else: as of the last reading) */
+	uint64_t samples, gc_samples, read_failed;
+	uint64_t gc_ns;			/* GC wall time: the pauses seen, summed */
+	uint64_t gc_err_ns;		/* 3 standard deviations of that estimate */
+	uint64_t resolution_ns;		/* 1 / hz: a pause is known to this much */
+	uint64_t runs[SAMPLE_RUN_BUCKETS];	/* pauses by samples: [2^i, 2^(i+1)) / hz */
+	uint64_t max_pause_ns;		/* the longest pause: its samples / hz (whole run) */
+};
+/* false when p was not sampled. */
+bool stats_sampled_view(const struct proc_stats *p, enum stats_scope scope,
+			struct stats_sampled_view *out);
+
 /* Reads p's GC state now (the reader is made on first use); a failure leaves it invalid. */
 void stats_refresh_gc_state(struct proc_stats *p);
 /* CPU time p used in scope, up to its last sample; false when unknown. */

@@ -56,9 +56,17 @@ struct totals {
 /* Collections, pause time and longest pause over every generation, without merging histograms. */
 static struct totals totals_of(const struct proc_stats *p, enum stats_scope scope)
 {
+	struct stats_sampled_view v;
 	struct totals t = { 0 };
 	int i;
 
+	/* --sample: exact counts, pause time and the longest pause to the sampling period. */
+	if (stats_sampled_view(p, scope, &v)) {
+		t.count = v.collections[0] + v.collections[1] + v.collections[2];
+		t.sum = v.gc_ns;
+		t.max = v.max_pause_ns;
+		return t;
+	}
 	for (i = 0; i < p->ngens; i++) {
 		const struct hist *h = &stats_scope(p->gens[i], scope)->pauses;
 
@@ -272,8 +280,15 @@ static void cell(const struct tui_state *st, const struct proc_stats *p, enum co
 		const struct pause_stats *g0 = gen_pauses(p, 0, scope);
 		const struct pause_stats *g1 = gen_pauses(p, 1, scope);
 		const struct pause_stats *g2 = gen_pauses(p, 2, scope);
+		struct stats_sampled_view v;
 
-		snprintf(buf, sizeof(buf), "%.1f/%.1f/%.1f",
+		if (stats_sampled_view(p, scope, &v))
+			snprintf(buf, sizeof(buf), "%.1f/%.1f/%.1f",
+				 per_second(v.collections[0], wall),
+				 per_second(v.collections[1], wall),
+				 per_second(v.collections[2], wall));
+		else
+			snprintf(buf, sizeof(buf), "%.1f/%.1f/%.1f",
 			 per_second(g0 ? g0->pauses.count : 0, wall),
 			 per_second(g1 ? g1->pauses.count : 0, wall),
 			 per_second(g2 ? g2->pauses.count : 0, wall));
@@ -415,11 +430,36 @@ static void add_identity(struct tui_screen *scr, const struct proc_identity *id)
 		 ports, service, id->cmdline[0] ? id->cmdline : "");
 }
 
+/* --sample: the exact counts, and the pauses the samples saw, as many lines as fit. */
+static void add_sampled(struct tui_screen *scr, const struct stats_sampled_view *v, int left)
+{
+	char a[FMT_DURATION_LEN], b[FMT_DURATION_LEN], c[FMT_DURATION_LEN];
+	int i;
+
+	if (left < 2)
+		return;
+	add_line(scr, "sampled at %u Hz: collections %lld/%lld/%lld (exact)  GC time ~%s +/- %s  "
+		 "longest ~%s", v->hz, (long long)v->collections[0],
+		 (long long)v->collections[1], (long long)v->collections[2],
+		 fmt_duration(a, sizeof(a), v->gc_ns), fmt_duration(b, sizeof(b), v->gc_err_ns),
+		 fmt_duration(c, sizeof(c), v->max_pause_ns));
+	for (i = 0, left -= 2; i < SAMPLE_RUN_BUCKETS && left > 0; i++) {
+		if (!v->runs[i])
+			continue;
+		add_line(scr, "  pauses %9s to %9s : %llu",
+			 fmt_duration(a, sizeof(a), (1ull << i) * v->resolution_ns),
+			 fmt_duration(b, sizeof(b), (2ull << i) * v->resolution_ns),
+			 (unsigned long long)v->runs[i]);
+		left--;
+	}
+}
+
 static void add_pane(struct tui_state *st, const struct proc_stats *p, struct tui_screen *scr,
 		     int footer_lines)
 {
 	enum stats_scope scope = scope_of(st);
 	const struct http_stats *h = http_of(p, scope);
+	struct stats_sampled_view sampled;
 	int left, gens = 0, i, rows;
 	char title[64];
 
@@ -434,6 +474,10 @@ static void add_pane(struct tui_state *st, const struct proc_stats *p, struct tu
 			 p->gc_state.count[2], (long long)p->gc_state.tracked[0],
 			 (long long)p->gc_state.tracked[1], (long long)p->gc_state.tracked[2],
 			 (long long)p->gc_state.frozen);
+	if (stats_sampled_view(p, scope, &sampled)) {
+		add_sampled(scr, &sampled, scr->height - footer_lines - scr->nlines);
+		return;
+	}
 	for (i = 0; i < p->ngens; i++)
 		gens += stats_scope(p->gens[i], scope)->pauses.count > 0;
 	gens += h && h->latency.count ? 2 : 0;

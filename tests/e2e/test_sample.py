@@ -100,8 +100,7 @@ def test_counts_read_at_exit(procs, tmp_path):
     assert s["collected"] == collected, (s["collected"], collected)
 
 
-@pytest.mark.parametrize("args", [["top", "--sample", "-p", "1"],
-                                  ["serve", "--sample"],
+@pytest.mark.parametrize("args", [["serve", "--sample"],
                                   ["--sample", "--http", "-p", "1"],
                                   ["--sample=0", "-p", "1"],
                                   ["--sample=abc", "-p", "1"]])

@@ -935,3 +935,18 @@ def test_command_output_file_in_tmpdir(term, tmp_path):
                 os.kill(child, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+
+
+def test_sampled_rows(term, targets):
+    """top --sample: the rows count collections from the interpreters' counters (growing as
+    they collect), the probe column says sampled, and the pane shows the sampled figures."""
+    light, heavy = targets
+    t, s = start_top(term, [light.pid, heavy.pid], extra=("--sample",))
+    for pid in (light.pid, heavy.pid):
+        assert "sampled" in s.row(pid), f"no PROBE sampled in {s.row(pid)!r}"
+    first = s.gcs(heavy.pid)
+    time.sleep(2.5)
+    s2 = t.wait(has_rows(light.pid, heavy.pid), "both rows 2.5 s later")
+    assert s2.gcs(heavy.pid) - first >= 50, (first, s2.gcs(heavy.pid))
+    assert re.search(r"sampled at 1000 Hz: collections \d+/\d+/\d+ \(exact\)", s2.text), \
+        f"no sampled line in the pane:\n{s2}"

@@ -254,6 +254,7 @@ static void test_sample(void **state)
 	char *zero[] = { "gcpause", "--sample=0", "-p", "1", NULL };
 	char *big[] = { "gcpause", "--sample=20000", "-p", "1", NULL };
 	char *with_http[] = { "gcpause", "--sample", "--http", "-p", "1", NULL };
+	char *with_serve[] = { "gcpause", "serve", "--sample", NULL };
 	char *with_top[] = { "gcpause", "top", "--sample", "-p", "1", NULL };
 	char *with_probe[] = { "gcpause", "--sample", "--probe", "usdt", "-p", "1", NULL };
 	char err[OPTIONS_ERR_LEN];
@@ -268,7 +269,10 @@ static void test_sample(void **state)
 	expect_usage_error(4, zero, "--sample");
 	expect_usage_error(4, big, "--sample");
 	expect_usage_error(5, with_http, "--sample");
-	expect_usage_error(5, with_top, "--sample");
+	expect_usage_error(3, with_serve, "--sample");
+	assert_int_equal(parse(5, with_top, &o, err), OPTIONS_RUN);
+	assert_true(o.mode == MODE_TOP && o.sample_hz);
+	options_free(&o);
 	expect_usage_error(6, with_probe, "--sample");
 }
 

@@ -102,6 +102,40 @@ static void test_wide_screen(void **state)
 	stats_free(procs[1]);
 }
 
+/* --sample: counts, GC share and the longest pause from the sampled figures, the pane's lines. */
+static void test_sampled_process(void **state)
+{
+	struct target t = { .pid = 300, .probe = "usdt", .version = "3.11.2" };
+	struct proc_stats *p = stats_new(&t, 0);
+	struct tui_state st = { .interval_ns = 1000 * MS };
+	struct tui_screen *scr;
+	int row;
+
+	assert_non_null(p);
+	snprintf(p->process.comm, sizeof(p->process.comm), "sampled-one");
+	p->process.probe = "sampled";
+	p->sampled.hz = 1000;
+	p->sampled.last.collections[0] = 1200;
+	p->sampled.last.collections[2] = 3;
+	p->sampled.samples.pause_ns = 100 * MS;
+	p->sampled.samples.max_pause_ns = 24 * MS;
+	p->sampled.samples.runs[0] = 70;
+	p->sampled.samples.runs[4] = 3;
+	scr = render(&st, &p, 1, 160, 40);
+	check_widths(scr);
+	row = find_line(scr, "sampled-one");
+	assert_true(row > 0);
+	/* 1,203 collections in 1 s of wall time, 10% of it in GC. */
+	assert_non_null(strstr(scr->lines[row], "1203"));
+	assert_non_null(strstr(scr->lines[row], "1200.0/0.0/3.0"));
+	assert_non_null(strstr(scr->lines[row], "10.00%"));
+	assert_true(find_line(scr, "sampled at 1000 Hz: collections 1200/0/3 (exact)") > row);
+	assert_true(find_line(scr, "longest ~24.0ms") > row);
+	assert_true(find_line(scr, "16.0ms to    32.0ms : 3") > row);
+	free(scr);
+	stats_free(p);
+}
+
 /* On a node: the pod column appears only when some process runs in a container. */
 static void test_container_column(void **state)
 {
@@ -233,6 +267,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_wide_screen),
+		cmocka_unit_test(test_sampled_process),
 		cmocka_unit_test(test_container_column),
 		cmocka_unit_test(test_sorting_and_selection),
 		cmocka_unit_test(test_narrow_and_tiny),
