@@ -47,7 +47,8 @@ RECV_SLACK_NS = 5_000_000
 # median 1.5 us, max 64 us; after, median 15-33 us, p99 60-96 us, max 107 us.
 CALLBACK_BEFORE_NS = 100_000
 CALLBACK_AFTER_NS = 250_000
-HTTP_KINDS = ("gunicorn-sync", "gunicorn-gevent", "uvicorn", "uvicorn-uvloop")
+HTTP_KINDS = ("gunicorn-sync", "gunicorn-gevent", "uvicorn", "uvicorn-uvloop", "hypercorn",
+              "tornado")
 LOAD_KINDS = ("gunicorn-sync", "gunicorn-gevent", "uvicorn")
 PATH_MAX = 128
 REQUEST_INT_FIELDS = ("pid", "tid", "fd", "status", "arrival_ns", "start_ns", "first_byte_ns",
