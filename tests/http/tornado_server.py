@@ -8,7 +8,8 @@ ready-<pid>, exit-<pid>) as the Flask and ASGI apps. A plain script, unlike guni
 uvicorn: its series' `program` label is this file's name.
 
   python3.11 tornado_server.py PORT
-SIGTERM stops the server and its loop; the process then exits normally (atexit flushes the ground truth).
+SIGTERM stops the server and its loop; the process then exits normally (atexit flushes the
+ground truth).
 """
 
 import asyncio
