@@ -48,6 +48,7 @@ test_packages=(
 	python3-pytest			# end-to-end test runner
 	gunicorn python3-flask python3-gevent	# --http tests: WSGI servers (sync, gevent workers)
 	uvicorn python3-uvloop		# --http tests: ASGI server, asyncio and libuv event loops
+	python3-hypercorn python3-tornado	# --http and serve tests: two more servers, one a plain script
 	uwsgi uwsgi-plugin-python3	# libpython loaded with dlopen (test_uwsgi.py)
 	wrk				# --http tests: load generator
 	bpftrace			# make bench: the markers' floor to compare with

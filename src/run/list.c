@@ -45,6 +45,41 @@ static void describe_ports(const struct proc_identity *id, char *buf, size_t len
 		used += snprintf(buf + used, len - used, "%s%u", i ? "," : "", id->ports[i]);
 }
 
+#define CMDLINE_COLUMN 40
+
+/*
+ * The command line for its 40-column cell. When the whole does not fit, the interpreter's and
+ * the program's directories go (JSON keeps them): "/usr/bin/python3.11 /srv/app/tornado_app.py"
+ * would otherwise be cut before the one word that tells it from other python3.11 processes.
+ */
+static void cell_cmdline(const struct proc_identity *id, char *buf, size_t len)
+{
+	char args[PROC_CMDLINE_LEN], program[PROC_CMDLINE_LEN], *arg, *save, *slash;
+	bool program_done = false;
+	size_t used = 0;
+	int n = 0;
+
+	if (strlen(id->cmdline) <= CMDLINE_COLUMN) {
+		snprintf(buf, len, "%s", id->cmdline);
+		return;
+	}
+	proc_identity_program(id, program, sizeof(program));
+	snprintf(args, sizeof(args), "%s", id->cmdline);
+	buf[0] = '\0';
+	for (arg = strtok_r(args, " ", &save); arg && used < len;
+	     arg = strtok_r(NULL, " ", &save), n++) {
+		slash = strrchr(arg, '/');
+		if (slash && slash[1] && (n == 0 || (!program_done && !strcmp(slash + 1, program)))) {
+			program_done = n > 0;
+			arg = slash + 1;
+		}
+		/* Not an interpreter: its program is itself, no later argument is shortened. */
+		if (n == 0 && strncmp(arg, "python", 6))
+			program_done = true;
+		used += snprintf(buf + used, len - used, "%s%s", n ? " " : "", arg);
+	}
+}
+
 /* Every field but the PID comes from the process or its files: escaped for the terminal. */
 static void print_row(FILE *out, const struct target *t, int ret, const char *err)
 {
@@ -55,14 +90,15 @@ static void print_row(FILE *out, const struct target *t, int ret, const char *er
 	char caveat[FMT_TERMINAL_LEN(sizeof(t->plan.caveat))];
 	char reason[FMT_TERMINAL_LEN(TARGET_ERR_LEN)];
 	char cmdline[FMT_TERMINAL_LEN(PROC_CMDLINE_LEN)], service[FMT_TERMINAL_LEN(PROC_UNIT_LEN)];
-	char ports[32], unit[PROC_UNIT_LEN];
+	char ports[32], unit[PROC_UNIT_LEN], cell[PROC_CMDLINE_LEN];
 	struct proc_identity id;
 
 	proc_identity_read(t->pid, &id);
 	describe_ports(&id, ports, sizeof(ports));
 	proc_identity_service(&id, unit, sizeof(unit));
 	fmt_terminal(service, sizeof(service), unit);
-	fmt_terminal(cmdline, sizeof(cmdline), id.cmdline[0] ? id.cmdline : "-");
+	cell_cmdline(&id, cell, sizeof(cell));
+	fmt_terminal(cmdline, sizeof(cmdline), cell[0] ? cell : "-");
 
 	if (t->binary[0])
 		describe_build(t, build, sizeof(build));

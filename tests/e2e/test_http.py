@@ -47,8 +47,9 @@ RECV_SLACK_NS = 5_000_000
 # median 1.5 us, max 64 us; after, median 15-33 us, p99 60-96 us, max 107 us.
 CALLBACK_BEFORE_NS = 100_000
 CALLBACK_AFTER_NS = 250_000
-HTTP_KINDS = ("gunicorn-sync", "gunicorn-gevent", "uvicorn", "uvicorn-uvloop")
-LOAD_KINDS = ("gunicorn-sync", "gunicorn-gevent", "uvicorn")
+HTTP_KINDS = ("gunicorn-sync", "gunicorn-gevent", "uvicorn", "uvicorn-uvloop", "hypercorn",
+              "tornado")
+LOAD_KINDS = ("gunicorn-sync", "gunicorn-gevent", "uvicorn", "hypercorn", "tornado")
 PATH_MAX = 128
 REQUEST_INT_FIELDS = ("pid", "tid", "fd", "status", "arrival_ns", "start_ns", "first_byte_ns",
                       "end_ns", "queue_ns", "service_ns", "latency_ns", "gc_ns", "gc_count")
@@ -794,10 +795,11 @@ TOKEN_METHODS = ("PROPFIND", "REPORT", "MKCALENDAR", "MKCOL", "PROPPATCH", "MOVE
                  "LOCK", "X-Ext_1.0")
 
 
-@pytest.mark.parametrize("kind", ("gunicorn-sync", "uvicorn"))
+@pytest.mark.parametrize("kind", ("gunicorn-sync", "uvicorn", "hypercorn", "tornado"))
 def test_any_token_method(procs, server_factory, http_gcpause, kind):
     """WebDAV, CalDAV and extension methods are requests like GET: each one answered (the
-    Flask app says 405, the ASGI one 200) is reported once with its method, path and status."""
+    Flask app and tornado say 405, the ASGI app on uvicorn or hypercorn 200) is reported once
+    with its method, path and status."""
     srv = server_factory(kind, heap=50000, cycles=300, keep=200)
     gp, attach = start_tracing(procs, srv.workers)
     c = http_client.Client("127.0.0.1", srv.port)
@@ -818,7 +820,7 @@ def test_any_token_method(procs, server_factory, http_gcpause, kind):
     check_http_totals(total, non_http=0, unassembled={})
 
 
-@pytest.mark.parametrize("kind", ("uvicorn", "uvicorn-uvloop"))
+@pytest.mark.parametrize("kind", ("uvicorn", "uvicorn-uvloop", "hypercorn", "tornado"))
 def test_deep_pipelines(procs, server_factory, http_gcpause, kind):
     """5 connections with 100 pipelined requests each: all 500 reported, each once, with its
     own path, nothing cut or unassembled."""

@@ -22,9 +22,13 @@ snapshot, with the collector disabled: no collection follows it).
                                one stays; a new process under that label starts from zero
   test_http_gunicorn           --http on a real gunicorn: requests by GC overlap, exactly as
                                the app saw them; GC time inside requests
+  test_programs_told_apart     a hypercorn, a tornado and a plain script, all command
+                               "python3.11": three series told apart by `program`; `list`
+                               shows each one's command line
   test_endpoints_and_errors    /healthz, 404, a busy --listen port, SIGTERM
 """
 
+import json
 import re
 import signal
 import socket
@@ -608,6 +612,137 @@ def _http_gunicorn(sv, srv, comm, tag):
     assert raw.int("gcpause_events_dropped_total", source="http") == 0
     assert raw.int("gcpause_events_dropped_total", source="gc") == 0
     check_promtool(raw)
+
+
+# --------------------------------------------------------------------------
+# 4b. Three Pythons of one command told apart by their program (issue 14)
+# --------------------------------------------------------------------------
+
+# Collects when told: N on a line of stdin, N gc.collect(), then "done N".
+PLAIN_SCRIPT = """\
+import gc
+import sys
+
+gc.disable()
+print("ready", flush=True)
+for line in iter(sys.stdin.readline, ""):
+    n = int(line)
+    for _ in range(n):
+        gc.collect()
+    print(f"done {n}", flush=True)
+"""
+
+
+def test_programs_told_apart(procs, tmp_path, tag):
+    """A hypercorn, a tornado and a plain script, all /usr/bin/python3.11 (command
+    "python3.11"): serve -p gives each a series of its own, told apart by `program` (hypercorn,
+    tornado_server.py, the script's name), each holding that process's collections only, and
+    its requests; `list` shows each one's command line and program.
+
+    Automatic collection is off in all three (sitecustomize, gc.disable()): the only
+    collections are the explicit ones, a different number per process, so a series holding
+    another's collections shows."""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text("import gc\ngc.disable()\n")
+    env = {"PYTHONPATH": str(site)}
+    script = tmp_path / f"plain_{tag}.py"
+    script.write_text(PLAIN_SCRIPT)
+    plain = popen(procs, [PYTHON, script], stdin=subprocess.PIPE)
+    assert plain.stdout.readline() == "ready\n", plain.stderr.read()
+    started = []
+    try:
+        for kind in ("hypercorn", "tornado"):
+            srv = servers.Server(kind, tmp_path / kind, heap=50000, static_size=4096,
+                                 procs=procs, extra_env=env)
+            started.append(srv)
+            srv.start()
+        _programs_told_apart(procs, started[0], started[1], plain, script.name, tag)
+    finally:
+        for srv in started:
+            srv.kill()
+
+
+def _programs_told_apart(procs, hyper, tornado, plain, script_name, tag):
+    want = {  # program: (pid, explicit collections, server or None)
+        "hypercorn": (hyper.workers[0], 2, hyper),
+        "tornado_server.py": (tornado.workers[0], 3, tornado),
+        script_name: (plain.pid, 4, None),
+    }
+    pids = [pid for pid, _, _ in want.values()]
+
+    # list: each one's command line, which names its program.
+    res = run_gcpause([GCPAUSE, "list", "--json"] + [a for p in pids for a in ("-p", p)])
+    assert res.returncode == 0, res.stderr
+    rows = {r["pid"]: r for r in map(json.loads, res.stdout.splitlines())}
+    for program, (pid, _, srv) in want.items():
+        row = rows[pid]
+        assert row["comm"] == "python3.11", row
+        argv = row["cmdline"].split(" ")
+        assert argv[0] == PYTHON and argv[1].rsplit("/", 1)[-1] == program, row
+        assert row["role"] == "single", row
+        if srv is not None:
+            assert srv.port in row["listen_ports"], row
+    text = run_gcpause([GCPAUSE, "list"] + [a for p in pids for a in ("-p", p)])
+    assert text.returncode == 0, text.stderr
+    for program, (pid, _, _) in want.items():
+        line = [l for l in text.stdout.splitlines() if l.split()[:1] == [str(pid)]]
+        assert len(line) == 1 and program in line[0], \
+            f"`gcpause list` does not show {program} for pid {pid}: {line}"
+
+    sv = Serve(procs, "--http", *[a for p in pids for a in ("-p", p)])
+    for pid in pids:
+        sv.wait_traced(pid, "python3.11")
+
+    # The collections: the plain script's on its stdin, the servers' as /gc requests.
+    plain.stdin.write(f"{want[script_name][1]}\n")
+    plain.stdin.flush()
+    assert plain.stdout.readline() == f"done {want[script_name][1]}\n"
+    sent = {}
+    for program, (pid, n_gc, srv) in want.items():
+        if srv is None:
+            continue
+        c = http_client.Client("127.0.0.1", srv.port)
+        paths = [f"/gc/{tag}g{i}" for i in range(n_gc)] + [f"/work/{tag}w{i}" for i in range(2)]
+        sent[program] = c.new_connections(paths)
+        assert all(r.ok and r.status == 200 for r in sent[program]), sent[program]
+
+    def counted():
+        s = sv.scrape()
+        for program, (pid, n_gc, srv) in want.items():
+            gen2 = s.find("gcpause_gc_collections_total", program=program, generation=2)
+            if not gen2 or gen2[0].int() < n_gc:
+                return None
+            if srv is not None and sum(
+                    x.int() for x in s.find("gcpause_http_requests_total", program=program)) \
+                    < len(sent[program]):
+                return None
+        return s
+
+    scrape = wait_until(counted, 15, "every collection and request in /metrics")
+    series = {s.labels["program"] for s in scrape.find("gcpause_python_processes")}
+    assert series == set(want), f"series' programs {series}, expected {set(want)}"
+    for program, (pid, n_gc, srv) in want.items():
+        labels = {"command": "python3.11", "program": program}
+        assert scrape.int("gcpause_python_processes", **labels) == 1, program
+        assert [scrape.int("gcpause_gc_collections_total", **labels, generation=g)
+                for g in GENS] == [0, 0, n_gc], f"{program}: another process's collections?"
+        for s in scrape.find("gcpause_gc_collections_total", program=program):
+            assert set(s.labels) - {"generation"} <= SERIES_LABELS, s
+            assert "pid" not in s.labels, s
+        if srv is None:
+            assert sum(x.int() for x in scrape.find("gcpause_http_requests_total",
+                                                    program=program)) == 0, program
+            continue
+        # Each /gc request overlaps its own collection, the /work ones none (gc disabled).
+        hits = scrape.int("gcpause_http_requests_total", **labels, gc="hit")
+        clean = scrape.int("gcpause_http_requests_total", **labels, gc="clean")
+        assert (hits, clean) == (n_gc, 2), (program, hits, clean)
+        handled = srv.handled()
+        assert sorted(h["path"] for h in handled) == sorted(r.path for r in sent[program])
+        assert all(h["pid"] == pid for h in handled), handled
+    check_promtool(scrape)
+    assert sv.stop() == 0
 
 
 # --------------------------------------------------------------------------

@@ -8,6 +8,11 @@
   gunicorn-gthread /usr/bin/gunicorn -k gthread --threads 4 (-w 1): a thread per request
   stdlib-threaded  the stdlib's http.server (wsgiref + ThreadingMixIn, stdlib_server.py): a
                    thread per connection, HTTP/1.0 (a connection per request)
+  hypercorn        /usr/bin/hypercorn --workers 1 (one process, asyncio worker, h11), the ASGI
+                   app (app:asgi); Debian's 0.13 has no WSGI support
+  tornado          tornado_server.py: tornado's HTTPServer and RequestHandlers over app.py's
+                   handler helpers, one process on asyncio; a plain script (program label
+                   "tornado_server.py")
 
 Every server runs /usr/bin/python3.11, listens on 127.0.0.1 on a free port, in a session of its
 own (so that a gunicorn master and its workers can be killed as one group), with its output in
@@ -32,11 +37,12 @@ REPO = HERE.parents[1]
 PYTHON = "/usr/bin/python3.11"
 GUNICORN = "/usr/bin/gunicorn"
 UVICORN = "/usr/bin/uvicorn"
+HYPERCORN = "/usr/bin/hypercorn"
 
 KINDS = ("gunicorn-sync", "gunicorn-gevent", "uvicorn", "uvicorn-uvloop", "gunicorn-gthread",
-         "stdlib-threaded")
+         "stdlib-threaded", "hypercorn", "tornado")
 DEFAULT_WORKERS = {"gunicorn-sync": 2, "gunicorn-gevent": 1, "uvicorn": 1, "uvicorn-uvloop": 1,
-                   "gunicorn-gthread": 1, "stdlib-threaded": 1}
+                   "gunicorn-gthread": 1, "stdlib-threaded": 1, "hypercorn": 1, "tornado": 1}
 
 START_TIMEOUT = 40
 STOP_TIMEOUT = 20
@@ -133,6 +139,14 @@ class Server:
     def command(self, port):
         if self.kind == "stdlib-threaded":
             return [PYTHON, str(HERE / "stdlib_server.py"), str(port)]
+        if self.kind == "tornado":
+            return [PYTHON, str(HERE / "tornado_server.py"), str(port)]
+        if self.kind == "hypercorn":
+            # --workers 1: the worker is the process started (no supervisor); no access log
+            # unless --access-logfile is given.
+            return [PYTHON, HYPERCORN, "--bind", f"127.0.0.1:{port}", "--workers", "1",
+                    "--worker-class", "asyncio", "--log-level", "warning",
+                    f"{HERE / 'app'}:asgi"]     # hypercorn imports it from the path's dir
         if self.kind.startswith("gunicorn"):
             worker_class = self.kind.split("-", 1)[1]
             threads = ["--threads", "4"] if worker_class == "gthread" else []
