@@ -425,8 +425,8 @@ static void predict(const struct advice *a, const struct measured *m, struct adv
 	sp[1] = hypot(sp[1], k * sx);
 	sp[2] = hypot(sp[2], k * sx);
 	if (o->disable) {
-		/* Nothing but the scheduled full collections, over the heap and the garbage piled up
-		 * since the last one. */
+		/* Nothing but the scheduled full collections, over the heap and the garbage
+		 * piled up since the last one. */
 		rate[0] = rate[1] = 0;
 		rate[2] = a->workers / o->period_s;
 		sr[2] = sr[0] = sr[1] = 0;
@@ -451,8 +451,11 @@ static void predict(const struct advice *a, const struct measured *m, struct adv
 	    sp[2]);
 	set(&o->p[AF_GEN0_PER_1K], a->requests ? obs[AF_GEN0_PER_1K] * rate[0] / obs[AF_RATE0] :
 	    NAN, sr[0]);
-	set(&o->p[AF_HIT2], isnan(obs[AF_HIT2]) || !rate[2] ? NAN : obs[AF_HIT2] * rate[2] / obs[AF_RATE2] *
-	    (m->mean_latency + p50[2]) / (m->mean_latency + obs[AF_P50_2]), hypot(sr[2], sp[2] / 2));
+	/* Requests hit: as many more as gen 2 comes more often, and as a longer pause overlaps
+	 * more of them (a request and a pause overlap over their summed lengths). */
+	set(&o->p[AF_HIT2], isnan(obs[AF_HIT2]) || !rate[2] ? NAN : obs[AF_HIT2] * rate[2] /
+	    obs[AF_RATE2] * (m->mean_latency + p50[2]) / (m->mean_latency + obs[AF_P50_2]),
+	    hypot(sr[2], sp[2] / 2));
 }
 
 static struct advice_option *add(struct advice *a, const char *name, bool freeze, int t0)
@@ -467,7 +470,9 @@ static struct advice_option *add(struct advice *a, const char *name, bool freeze
 	if (t0 != a->threshold[0])
 		snprintf(o->code + n, sizeof(o->code) - n, "%sgc.set_threshold(%d, %d, %d)",
 			 n ? "; " : "", t0, a->threshold[1], a->threshold[2]);
-	if (freeze)
+	if (freeze && a->processes == a->workers)
+		snprintf(o->note, sizeof(o->note), "once warmed up (imports done, caches filled)");
+	else if (freeze)
 		snprintf(o->note, sizeof(o->note), "%s", a->heap_in_master ?
 			 "in the master before fork (gunicorn --preload): the workers' heaps are "
 			 "the master's, and stay shared" :
@@ -556,6 +561,8 @@ int advise_service(const struct recording *r, const char *comm, struct advice *a
 	free(workers);
 	if (ret)
 		return ret;
+	if (isnan(a->scan2))	/* no gen-2 collection seen: it would scan all that is tracked */
+		a->scan2 = a->young0 + a->tracked;
 	predict(a, &m, add(a, "as now", false, a->threshold[0]));
 	predict(a, &m, add(a, "freeze", true, a->threshold[0]));
 	for (i = 0; i < 2; i++) {

@@ -50,7 +50,7 @@ struct advice {
 	struct pause_fit fit;
 	double young0;		/* objects a gen-0 collection scans: collected + survivors */
 	double survivors0;	/* per gen-0 collection, into gen 1 */
-	double young_old;	/* gen 2's growth over the recording: scanned once the rest is frozen */
+	double young_old;	/* gen 2 grew by this: scanned once the rest is frozen */
 	double scan2;		/* objects a gen-2 collection scans now */
 	double rate0_sigma;	/* ln: gen-0 collection rate's own spread */
 	double garbage_per_s;	/* cyclic garbage found per second and worker */

@@ -125,7 +125,7 @@ static void print_summary(FILE *out, const struct advice *a)
 
 static void print_text(FILE *out, const struct recording *r, const struct advice *a, int n)
 {
-	char c1[FMT_COUNT_LEN], c2[FMT_COUNT_LEN], c3[FMT_COUNT_LEN];
+	char c1[FMT_COUNT_LEN], c2[FMT_COUNT_LEN], c3[FMT_COUNT_LEN], c4[FMT_COUNT_LEN];
 	int i, j;
 
 	fprintf(out, "gcpause advise: %s (%.1f s)\n", r->path, (r->end_ns - r->start_ns) / 1e9);
@@ -133,7 +133,8 @@ static void print_text(FILE *out, const struct recording *r, const struct advice
 		const struct advice *s = &a[i];
 		const struct pause_fit *f = &s->fit;
 
-		fprintf(out, "\n=== service %s: %d process%s, %d collecting; threshold %d/%d/%d ===\n",
+		fprintf(out, "\n=== service %s: %d process%s, %d collecting; threshold "
+			"%d/%d/%d ===\n",
 			s->service, s->processes, s->processes == 1 ? "" : "es", s->workers,
 			s->threshold[0], s->threshold[1], s->threshold[2]);
 		print_summary(out, s);
@@ -145,7 +146,7 @@ static void print_text(FILE *out, const struct recording *r, const struct advice
 			"gen 2 grew by %s\n", fmt_count(c1, sizeof(c1), llround(s->young0)),
 			fmt_count(c2, sizeof(c2), llround(s->survivors0)),
 			isnan(s->scan2) ? "-" : fmt_count(c3, sizeof(c3), llround(s->scan2)),
-			fmt_count((char[FMT_COUNT_LEN]){ 0 }, FMT_COUNT_LEN, llround(s->young_old)));
+			fmt_count(c4, sizeof(c4), llround(s->young_old)));
 		fprintf(out, "  each option: figure, now -> predicted (95%% band)\n");
 		for (j = 0; j < s->nopt; j++)
 			print_option(out, s, j);
@@ -284,7 +285,7 @@ int cause_advise_main(int argc, char **argv)
 		e = advise_service(&r, r.procs[i].comm, &a[n]);
 		if (e == -ENOMEM)
 			break;
-		n += !e;	/* a service that never collected, or has no GC state, is left out */
+		n += !e;	/* one that never collected, or without GC state, is left out */
 	}
 	if (!a || i < r.nprocs) {
 		msg_error("out of memory");

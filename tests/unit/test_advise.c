@@ -87,8 +87,9 @@ static void test_fit_one_scan_size(void **state)
 /*
  * One worker "app" for 10 s at threshold 700/10/10: a gen-0 collection of 70 µs every 1 ms
  * finding 500 garbage objects, every 11th of them a gen-1 one of 200 µs, every 10th of those a
- * gen-2 of 80 ms instead (9091 gen-0, 819 gen-1, 90 gen-2); GC states of 200,000 objects tracked, 300 survivors per gen-0 collection
- * (tracked[1] 3000 at count[1] 10); a request every 5 ms.
+ * gen-2 of 80 ms instead (9091 gen-0, 819 gen-1, 90 gen-2); GC states of 200,000 objects
+ * tracked, 300 survivors per gen-0 collection (tracked[1] 3000 at count[1] 10), gen 2 growing
+ * by 900; a request every 5 ms.
  */
 static char *write_recording(void)
 {
@@ -131,7 +132,8 @@ static char *write_recording(void)
 			"\"count\":[100,10,3],\"tracked\":[100,3000,%d],\"frozen\":0,"
 			"\"capped\":false,\"approximate\":false,\"long_lived_total\":196000,"
 			"\"long_lived_pending\":1000}}]}\n",
-			(unsigned long long)(t0 + (i - 1) * SEC), (unsigned long long)(t0 + i * SEC),
+			(unsigned long long)(t0 + (i - 1) * SEC),
+			(unsigned long long)(t0 + i * SEC),
 			(unsigned long long)(t0 + i * SEC - SEC / 2), 196900 + 100 * i);
 	fprintf(f, "{\"type\":\"summary\",\"scope\":\"total\",\"start_ns\":%llu,\"end_ns\":%llu,"
 		"\"processes\":[{\"pid\":7,\"comm\":\"app\",\"wall_ns\":%llu}]}\n",
@@ -164,7 +166,7 @@ static void test_advise_recording(void **state)
 	assert_int_equal(advise_service(&r, "app", &a), 0);
 	assert_int_equal(a.workers, 1);
 	assert_true(fabs(a.survivors0 - 300) < 1e-9);
-	/* Young at the trigger: the garbage found plus the survivors, 800 for a threshold of 700. */
+	/* Young at the trigger: the garbage found and the survivors, 800 at a threshold of 700. */
 	assert_true(fabs(a.young0 - 800) < 1e-9);
 	assert_true(fabs(a.young_old - 900) < 1e-9);
 	assert_true(a.fit.ok && a.fit.n == 20);
