@@ -242,7 +242,8 @@ int recording_load(const char *path, struct recording *r, char *err, size_t err_
 		recording_free(r);
 		return ret;
 	}
-	qsort(r->states, r->nstates, sizeof(*r->states), by_time);
+	if (r->nstates)	/* qsort of NULL, even for none, is undefined */
+		qsort(r->states, r->nstates, sizeof(*r->states), by_time);
 	return 0;
 }
 
