@@ -172,19 +172,25 @@ out:
 static int measure_states(const struct recording *r, struct advice *a, const int *workers,
 			  double *heap_per_worker)
 {
-	double *s0 = calloc(r->nstates + 1, sizeof(double)), tr = 0, heap = 0, growth = 0;
-	size_t i, ns0 = 0, nt = 0;
+	double t1 = 0, c1 = 0, tr = 0, heap = 0, growth = 0, llt = 0;
+	size_t i, nt = 0, nll = 0;
 	int w;
 
-	if (!s0)
-		return -ENOMEM;
 	for (i = 0; i < r->nstates; i++) {
 		const struct rec_state *s = &r->states[i];
 
 		if (!s->exact || !is_worker(a, workers, s->pid))
 			continue;
-		if (s->count[1] > 0)
-			s0[ns0++] = (double)s->tracked[1] / s->count[1];
+		/* Summed before dividing: a reading just after a request holds many, one between
+		 * requests few, and a ratio of each would be ruled by the small counts. */
+		if (s->count[1] > 0) {
+			t1 += s->tracked[1];
+			c1 += s->count[1];
+		}
+		if (s->has_long_lived && s->long_lived_total > 0) {
+			llt += s->long_lived_total;
+			nll++;
+		}
 		tr += s->tracked[0] + s->tracked[1] + s->tracked[2];
 		heap += s->tracked[0] + s->tracked[1] + s->tracked[2] + s->frozen;
 		nt++;
@@ -199,11 +205,11 @@ static int measure_states(const struct recording *r, struct advice *a, const int
 			}
 		growth += hi > lo ? (double)(hi - lo) / a->workers : 0;
 	}
-	a->survivors0 = ns0 ? median(s0, ns0) : 0;
+	a->survivors0 = c1 ? t1 / c1 : 0;
 	a->young_old = growth;
+	a->pending_limit = nll ? llt / nll / 4 : 0;
 	a->tracked = nt ? tr / nt : 0;
 	*heap_per_worker = nt ? heap / nt : 0;
-	free(s0);
 	return 0;
 }
 
@@ -393,7 +399,7 @@ static void predict(const struct advice *a, const struct measured *m, struct adv
 	double t0 = a->threshold[0], c = a->young0 / t0, k = a->fit.k, rate[REC_GENS];
 	double p50[REC_GENS], sp[REC_GENS], sr[REC_GENS], share = 0, var = 0, terms[REC_GENS];
 	double y0 = o->threshold0 == t0 ? a->young0 : sqrt(c) * o->threshold0;
-	double form = o->threshold0 == t0 ? 0 : log(c) / 4, q2, x1, x2, s0, base, sx;
+	double form = o->threshold0 == t0 ? 0 : log(c) / 4, q2, x1, x2, s0, base, sx, sx2;
 	const double *obs = a->observed;
 	int g;
 
@@ -417,13 +423,24 @@ static void predict(const struct advice *a, const struct measured *m, struct adv
 	sx = log((y0 + base * y0 / a->young0 + a->young_old) / (y0 + base + a->young_old)) / 4;
 	p50[0] = scaled_pause(a, obs[AF_P50_0], a->young0, y0, &sp[0]);
 	p50[1] = scaled_pause(a, obs[AF_P50_1], a->young0 + base, x1, &sp[1]);
-	/* Frozen, a gen-2 collection scans the young generations and what gen 2 gained since. */
-	x2 = o->freeze ? x1 + a->young_old : a->scan2 - a->young0 - base + x1;
+	x2 = a->scan2 - a->young0 - base + x1;
+	sx2 = sx;
+	if (o->freeze) {
+		/* Frozen, a gen-2 collection scans the young generations and the objects that
+		 * reached gen 2 since and live on: at least what gen 2 grew by in the recording,
+		 * at most (3.8-3.13) the quarter of long_lived_total that pending must pass
+		 * before gen 2 runs at all. The geometric middle, the range four sigmas. */
+		double lo = y0 + base + a->young_old;
+		double hi = y0 + base * y0 / a->young0 + fmax(a->young_old, a->pending_limit);
+
+		x2 = sqrt(lo * hi);
+		sx2 = log(hi / lo) / 4;
+	}
 	p50[2] = scaled_pause(a, obs[AF_P50_2], a->scan2, x2, &sp[2]);
 	for (g = 0; g < REC_GENS; g++)
 		sp[g] = hypot(sp[g], k * form);
 	sp[1] = hypot(sp[1], k * sx);
-	sp[2] = hypot(sp[2], k * sx);
+	sp[2] = hypot(sp[2], k * sx2);
 	if (o->disable) {
 		/* Nothing but the scheduled full collections, over the heap and the garbage
 		 * piled up since the last one. */

@@ -51,6 +51,7 @@ struct advice {
 	double young0;		/* objects a gen-0 collection scans: collected + survivors */
 	double survivors0;	/* per gen-0 collection, into gen 1 */
 	double young_old;	/* gen 2 grew by this: scanned once the rest is frozen */
+	double pending_limit;	/* 3.8-3.13: long_lived_total / 4, what pending must pass */
 	double scan2;		/* objects a gen-2 collection scans now */
 	double rate0_sigma;	/* ln: gen-0 collection rate's own spread */
 	double garbage_per_s;	/* cyclic garbage found per second and worker */

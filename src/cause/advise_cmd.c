@@ -220,7 +220,8 @@ static void print_json(FILE *out, const struct advice *a, int n)
 		json_object_object_add(m, "gen0_scan", num(s->young0));
 		json_object_object_add(m, "gen0_survivors", num(s->survivors0));
 		json_object_object_add(m, "gen2_scan", num(s->scan2));
-		json_object_object_add(m, "not_long_lived", num(s->young_old));
+		json_object_object_add(m, "gen2_growth", num(s->young_old));
+		json_object_object_add(m, "gen2_pending_limit", num(s->pending_limit));
 		json_object_object_add(m, "garbage_per_s_worker", num(s->garbage_per_s));
 		json_object_object_add(o, "model", m);
 		for (j = 0; j < s->nopt; j++)
