@@ -603,8 +603,8 @@ int advise_service(const struct recording *r, const char *comm, struct advice *a
 	o->fits = a->observed[AF_SHARE] > 0.03 &&
 		  m.n[0] * m.mean[0] + m.n[1] * m.mean[1] > m.n[2] * m.mean[2] &&
 		  a->garbage_per_s * o->period_s < a->tracked / 4;
-	snprintf(o->note, sizeof(o->note), "%s: %.0f cyclic garbage objects per second and worker "
-		 "pile up between collections (%.0f%% of its heap in %.0f s)%s",
+	snprintf(o->note, sizeof(o->note), "%s: %.0f cyclic garbage objects/s per worker pile "
+		 "up (%.0f%% of its heap in %.0f s)%s",
 		 o->fits ? "fits" : "does not fit", a->garbage_per_s,
 		 a->tracked ? 100 * a->garbage_per_s * o->period_s / a->tracked : 0,
 		 o->period_s, o->fits ? "; the risk: memory grows without bound if the "

@@ -87,11 +87,25 @@ static void print_option(FILE *out, const struct advice *a, int i)
 		print_figure(out, a, o, AF_GEN0_PER_1K);
 }
 
-/* The recommendation first, then what the seed's fix (freeze + 50,000) would trade. */
+/* "130ms -> 4.49ms (787µs to 25.6ms)": now, predicted, its band, and whether it is usable. */
+static void change(char *buf, size_t len, const struct advice *a, const struct advice_option *o,
+		   enum advice_figure f)
+{
+	char now[32], v[32], lo[32], hi[32];
+
+	format(now, sizeof(now), f, a->observed[f]);
+	format(v, sizeof(v), f, o->p[f].v);
+	format(lo, sizeof(lo), f, o->p[f].lo);
+	format(hi, sizeof(hi), f, o->p[f].hi);
+	snprintf(buf, len, "%s -> %s (%s to %s%s)", now, v, lo, hi, o->p[f].wide ?
+		 ": too uncertain" : "");
+}
+
+/* The recommendation first, then what a freeze with a larger threshold would trade. */
 static void print_summary(FILE *out, const struct advice *a)
 {
 	const struct advice_option *b = &a->opt[a->best];
-	char x[32], y[32], lo[32], hi[32];
+	char x[160], y[160];
 	int i;
 
 	if (!a->best) {
@@ -99,27 +113,22 @@ static void print_summary(FILE *out, const struct advice *a)
 			"meets without more GC time\n");
 		return;
 	}
-	format(x, sizeof(x), AF_P50_2, a->observed[AF_P50_2]);
-	format(y, sizeof(y), AF_P50_2, b->p[AF_P50_2].v);
-	fprintf(out, "\nrecommended: %s (%s): gen-2 pause p50 %s -> %s", b->name, b->code, x, y);
-	format(x, sizeof(x), AF_SHARE, a->observed[AF_SHARE]);
-	format(y, sizeof(y), AF_SHARE, b->p[AF_SHARE].v);
-	fprintf(out, ", GC share %s -> %s", x, y);
-	format(x, sizeof(x), AF_P50_0, a->observed[AF_P50_0]);
-	format(y, sizeof(y), AF_P50_0, b->p[AF_P50_0].v);
-	fprintf(out, ", gen-0 pause p50 %s -> %s\n", x, y);
+	fprintf(out, "\nrecommended: %s: %s\n", b->name, b->code);
+	change(x, sizeof(x), a, b, AF_P50_2);
+	fprintf(out, "  gen-2 pause p50 %s\n", x);
+	change(x, sizeof(x), a, b, AF_SHARE);
+	change(y, sizeof(y), a, b, AF_P50_0);
+	fprintf(out, "  GC share %s; gen-0 pause p50 %s\n", x, y);
 	for (i = 1; i < a->nopt; i++) {
 		const struct advice_option *o = &a->opt[i];
 
 		if (i == a->best || !o->freeze || o->threshold0 == a->threshold[0] ||
 		    o->p[AF_P50_0].v < 2 * b->p[AF_P50_0].v)
 			continue;
-		format(x, sizeof(x), AF_P50_2, o->p[AF_P50_2].v);
-		format(y, sizeof(y), AF_P50_0, o->p[AF_P50_0].v);
-		format(lo, sizeof(lo), AF_P50_0, o->p[AF_P50_0].lo);
-		format(hi, sizeof(hi), AF_P50_0, o->p[AF_P50_0].hi);
-		fprintf(out, "  the trade-off of %s: gen-2 pauses shorten too (p50 %s), but every "
-			"gen-0 pause grows to %s (%s to %s)\n", o->name, x, y, lo, hi);
+		change(x, sizeof(x), a, o, AF_P50_2);
+		change(y, sizeof(y), a, o, AF_P50_0);
+		fprintf(out, "  the trade-off of %s: gen-0 pause p50 %s\n    for gen-2 pause "
+			"p50 %s\n", o->name, y, x);
 	}
 }
 
@@ -138,8 +147,8 @@ static void print_text(FILE *out, const struct recording *r, const struct advice
 			s->service, s->processes, s->processes == 1 ? "" : "es", s->workers,
 			s->threshold[0], s->threshold[1], s->threshold[2]);
 		print_summary(out, s);
-		fprintf(out, "\n  model, per worker: pause = %.3gns x scanned^%.2f, fitted to %zu "
-			"per-second medians of gen-0 and gen-2 pauses (residual x/%.2f)%s\n",
+		fprintf(out, "\n  model, per worker: pause = %.3gns x scanned^%.2f over %zu "
+			"per-second medians, residual x/%.2f%s\n",
 			exp(f->ln_c), f->k, f->n, exp(f->s_res), f->ok ? "" :
 			"; one scan size only: slope assumed 1");
 		fprintf(out, "  a gen-0 collection scans %s objects (%s survive it), a gen-2 %s; "

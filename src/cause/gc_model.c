@@ -9,7 +9,7 @@
 
 void pause_fit_points(const double *x, const double *y, size_t n, struct pause_fit *f)
 {
-	double mx = 0, my = 0, sxy = 0, ss = 0, lmx = 0, lmy = 0, lsxx = 0, lsxy = 0;
+	double s11 = 0, s12 = 0, s22 = 0, t1 = 0, t2 = 0, det, lmx = 0, lmy = 0, lsxx = 0, lsxy = 0;
 	size_t i;
 
 	memset(f, 0, sizeof(*f));
@@ -18,8 +18,6 @@ void pause_fit_points(const double *x, const double *y, size_t n, struct pause_f
 		return;
 	f->xlo = f->xhi = x[0];
 	for (i = 0; i < n; i++) {
-		mx += x[i] / n;
-		my += y[i] / n;
 		lmx += log(x[i]) / n;
 		lmy += log(y[i]) / n;
 		if (x[i] < f->xlo)
@@ -30,16 +28,27 @@ void pause_fit_points(const double *x, const double *y, size_t n, struct pause_f
 	for (i = 0; i < n; i++) {
 		lsxx += (log(x[i]) - lmx) * (log(x[i]) - lmx);
 		lsxy += (log(x[i]) - lmx) * (log(y[i]) - lmy);
-		ss += (x[i] - mx) * (x[i] - mx);
-		sxy += (x[i] - mx) * (y[i] - my);
+		/* The line by least squares of relative errors, as the power law's are in logs:
+		 * otherwise the largest pauses alone place it and it misses the young ones. */
+		s11 += 1 / (y[i] * y[i]);
+		s12 += x[i] / (y[i] * y[i]);
+		s22 += x[i] * x[i] / (y[i] * y[i]);
+		t1 += 1 / y[i];
+		t2 += x[i] / y[i];
 	}
 	f->mean_lx = lmx;
 	f->sxx = lsxx;
 	f->ok = f->xhi >= 1.5 * f->xlo && lsxx > 0;
 	f->k = f->ok ? lsxy / lsxx : 1;
 	f->ln_c = lmy - f->k * lmx;
-	f->lin_b = ss > 0 ? sxy / ss : my / mx;
-	f->lin_a = ss > 0 ? my - f->lin_b * mx : 0;
+	det = s11 * s22 - s12 * s12;
+	if (f->ok && det > 0) {
+		f->lin_a = (t1 * s22 - t2 * s12) / det;
+		f->lin_b = (s11 * t2 - s12 * t1) / det;
+	} else {
+		f->lin_a = 0;
+		f->lin_b = t2 / s22;	/* through the origin */
+	}
 	if (n > 2) {
 		double r2 = 0;
 

@@ -23,7 +23,7 @@ struct pause_fit {
 	double k, ln_c;		/* ln pause = ln_c + k ln scanned */
 	double s_res;		/* residual standard deviation of ln pause (n - 2 dof) */
 	double mean_lx, sxx;	/* of ln scanned: the fit's own uncertainty away from the data */
-	double lin_a, lin_b;	/* pause = lin_a + lin_b * scanned, least squares */
+	double lin_a, lin_b;	/* pause = lin_a + lin_b * scanned, least relative squares */
 	double xlo, xhi;	/* the scan sizes seen */
 };
 
