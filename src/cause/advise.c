@@ -15,24 +15,6 @@
 #define SLICE_NS	1000000000ull
 #define DISABLE_PERIOD_S	10.0
 
-static const char *const figure_names[AF_COUNT] = {
-	[AF_SHARE] = "GC share of wall time",
-	[AF_RATE0] = "gen 0 collections/s",
-	[AF_RATE1] = "gen 1 collections/s",
-	[AF_RATE2] = "gen 2 collections/s",
-	[AF_P50_0] = "gen 0 pause p50",
-	[AF_P50_1] = "gen 1 pause p50",
-	[AF_P50_2] = "gen 2 pause p50",
-	[AF_MAX2] = "gen 2 pause max",
-	[AF_GEN0_PER_1K] = "gen 0 collections per 1,000 requests",
-	[AF_HIT2] = "requests hit by a gen-2 collection",
-};
-
-const char *advice_figure_name(enum advice_figure f)
-{
-	return figure_names[f];
-}
-
 /* What the recording says beyond the advice's own fields: per generation counts and means. */
 struct measured {
 	size_t n[REC_GENS];

@@ -62,6 +62,5 @@ struct advice {
 
 /* The advice for the processes named comm. 0, or -ENODATA when they never collected. */
 int advise_service(const struct recording *r, const char *comm, struct advice *a);
-const char *advice_figure_name(enum advice_figure f);
 
 #endif /* GCPAUSE_CAUSE_ADVISE_H */

@@ -20,6 +20,25 @@ static const char advise_usage[] =
 "Options for each service's GC settings (gc.freeze(), gc.set_threshold(), gc.disable()), each\n"
 "with its effects predicted by a model fitted to the recording's own pauses, and a 95% band.\n";
 
+static const char *const figure_names[AF_COUNT] = {
+	[AF_SHARE] = "GC share of wall time",
+	[AF_RATE0] = "gen 0 collections/s",
+	[AF_RATE1] = "gen 1 collections/s",
+	[AF_RATE2] = "gen 2 collections/s",
+	[AF_P50_0] = "gen 0 pause p50",
+	[AF_P50_1] = "gen 1 pause p50",
+	[AF_P50_2] = "gen 2 pause p50",
+	[AF_MAX2] = "gen 2 pause max",
+	[AF_GEN0_PER_1K] = "gen 0 collections per 1,000 requests",
+	[AF_HIT2] = "requests hit by a gen-2 collection",
+};
+
+/* The figures' names in JSON. */
+static const char *advice_figure_name(enum advice_figure f)
+{
+	return figure_names[f];
+}
+
 /* The figures one line of an option shows, in order. */
 static const enum advice_figure shown[] = {
 	AF_SHARE, AF_P50_2, AF_P50_0, AF_RATE0, AF_RATE2, AF_HIT2,
