@@ -3,7 +3,7 @@
  * gcpause: CPython garbage-collection pauses measured from outside the process.
  *
  * The subcommands, bpftool style. Those that trace share one run (run/trace.c) and differ in
- * its outputs; diff and report read recordings and trace nothing (cause/).
+ * its outputs; diff, report and advise read recordings and trace nothing (cause/).
  */
 #include <string.h>
 #include "cause/cause.h"
@@ -25,6 +25,11 @@ static int report(int argc, char **argv, enum run_mode mode)
 	return cause_report_main(argc, argv);
 }
 
+static int advise(int argc, char **argv, enum run_mode mode)
+{
+	return cause_advise_main(argc, argv);
+}
+
 static const struct command commands[] = {
 	{ "trace", cmd_trace, MODE_TRACE },
 	{ "top", cmd_trace, MODE_TOP },
@@ -32,6 +37,7 @@ static const struct command commands[] = {
 	{ "list", cmd_trace, MODE_LIST },
 	{ "diff", diff, MODE_TRACE },
 	{ "report", report, MODE_TRACE },
+	{ "advise", advise, MODE_TRACE },
 };
 
 int main(int argc, char **argv)

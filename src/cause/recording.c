@@ -80,8 +80,8 @@ static struct rec_proc *proc_of(struct recording *r, struct caps *c, int pid)
 static int add_state(struct recording *r, struct caps *c, int pid, struct json_object *o)
 {
 	struct rec_state *s = grow((void **)&r->states, &r->nstates, &c->states, sizeof(*s));
-	int64_t v[REC_GENS] = { 0 };
-	struct json_object *en;
+	int64_t v[REC_GENS] = { 0 }, cnt[REC_GENS] = { 0 };
+	struct json_object *en, *ll;
 	int i;
 
 	if (!s)
@@ -90,11 +90,18 @@ static int add_state(struct recording *r, struct caps *c, int pid, struct json_o
 	s->time_ns = get_u64(o, "time_ns");
 	s->cpu_ns = get_u64(o, "cpu_ns");
 	s->enabled = json_object_object_get_ex(o, "enabled", &en) && json_object_get_boolean(en);
+	s->exact = !get_i64(o, "capped", 0) && !get_i64(o, "approximate", 0);
 	get_array(o, "threshold", v, REC_GENS);
-	for (i = 0; i < REC_GENS; i++)
+	get_array(o, "count", cnt, REC_GENS);
+	for (i = 0; i < REC_GENS; i++) {
 		s->threshold[i] = (int)v[i];
+		s->count[i] = (int)cnt[i];
+	}
 	get_array(o, "tracked", s->tracked, REC_GENS);
 	s->frozen = get_i64(o, "frozen", 0);
+	s->has_long_lived = json_object_object_get_ex(o, "long_lived_total", &ll) && ll;
+	s->long_lived_total = get_i64(o, "long_lived_total", 0);
+	s->long_lived_pending = get_i64(o, "long_lived_pending", 0);
 	return 0;
 }
 
@@ -235,7 +242,8 @@ int recording_load(const char *path, struct recording *r, char *err, size_t err_
 		recording_free(r);
 		return ret;
 	}
-	qsort(r->states, r->nstates, sizeof(*r->states), by_time);
+	if (r->nstates)	/* qsort of NULL, even for none, is undefined */
+		qsort(r->states, r->nstates, sizeof(*r->states), by_time);
 	return 0;
 }
 

@@ -36,8 +36,11 @@ struct rec_state {
 	int pid;
 	uint64_t time_ns, cpu_ns;
 	bool enabled;
-	int threshold[REC_GENS];
+	bool exact;		/* neither capped nor approximate: the counts can be fitted */
+	bool has_long_lived;	/* 3.8-3.13: long_lived_total and _pending read */
+	int threshold[REC_GENS], count[REC_GENS];
 	int64_t tracked[REC_GENS], frozen;
+	int64_t long_lived_total, long_lived_pending;
 };
 
 struct recording {

@@ -38,6 +38,7 @@ static const char usage[] =
 "       gcpause diff BEFORE AFTER [--json] [--html OUT.html]\n"
 "       gcpause report RECORDING [--html OUT.html] [--trace OUT.json] [--before REC]\n"
 "                              [--slow SEC]\n"
+"       gcpause advise RECORDING [--json]\n"
 "Measure CPython garbage-collection pauses from outside the process, through the interpreter's\n"
 "python:gc__start/gc__done markers or, in builds without them, its collection function.\n"
 "Prints per-process, per-generation pause statistics and histograms when it stops (Ctrl-C,\n"
