@@ -69,7 +69,8 @@ def proc_cpu_rss(pid):
         for line in f:
             if line.startswith("VmHWM:"):
                 hwm = int(line.split()[1])
-    return cpu, hwm
+    # A tracer that has exited already (its only target gone) is a zombie: no memory left.
+    return cpu, hwm or None
 
 
 class Tracer:
@@ -395,7 +396,8 @@ def report(args):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=int(os.environ.get("BENCH_ROUNDS", 7)))
-    ap.add_argument("--iterations", type=int, default=3_000_000)
+    # Long enough (about a second untraced) that a noisy VM's jitter does not swamp the cost.
+    ap.add_argument("--iterations", type=int, default=12_000_000)
     ap.add_argument("--seconds", type=int, default=4)
     ap.add_argument("--no-web", action="store_true")
     ap.add_argument("--hits", type=int, default=100_000)
