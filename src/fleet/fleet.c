@@ -23,11 +23,13 @@
 #define RETRY_WINDOW_NS		(1000 * 1000000ull)
 /*
  * A forked child is traced by the BPF filter from its first instruction, but looked at only
- * this much later: most children of a Python process (subprocess) exec another program at
- * once, and would otherwise be reported as a traced process that vanished. A collection of the
- * child before then has it looked at immediately.
+ * this much later: most children of a Python process (subprocess) exec another program within
+ * a millisecond or two, and would otherwise be reported as a traced process that vanished. A
+ * collection of the child has it looked at too, but collections are read on the drain timer
+ * (25 ms): a worker that forks, collects and exits within that (a pool's short tasks) is only
+ * traced if this look comes first. Its collections are counted as lost if neither does.
  */
-#define FORK_LOOK_DELAY_NS	(50 * 1000000ull)
+#define FORK_LOOK_DELAY_NS	(10 * 1000000ull)
 /* Without the exec and fork tracepoints, /proc is scanned at least this often. */
 #define POLL_ONLY_RESCAN_NS	(1000 * 1000000ull)
 #define MAX_RETRIES		256
@@ -65,6 +67,11 @@ struct fleet {
 	struct target_cache *cache;
 	/* pid -> start time of an incarnation that was looked at and not traced */
 	struct pidmap rejected, rejected_next;
+	/*
+	 * pid -> when the look that traced it began (before /proc was read): an exec after that
+	 * may have replaced the program that was read, and is never taken for an older one.
+	 */
+	struct pidmap looked;
 	bool scanning;			/* a rescan builds rejected_next */
 	struct retry retries[MAX_RETRIES];
 	int nretries;
@@ -456,9 +463,11 @@ static void reject(struct fleet *f, pid_t pid, uint64_t verdict)
 static bool already_decided(struct fleet *f, pid_t pid, uint64_t start_ticks, enum origin origin,
 			    uint64_t exec_ns)
 {
-	uint64_t rejected_ticks, traced_ticks, trace_start_ns;
+	uint64_t rejected_ticks, traced_ticks, trace_start_ns, looked_ns;
 
 	if (f->host.ops->lookup(f->host.run, pid, &traced_ticks, &trace_start_ns)) {
+		if (pidmap_get(&f->looked, pid, &looked_ns) && looked_ns < trace_start_ns)
+			trace_start_ns = looked_ns;
 		if (traced_ticks != start_ticks) {
 			/* Its pidfd has not been read yet: the PID names a new process. */
 			f->host.ops->end(f->host.run, pid, NULL);
@@ -493,14 +502,22 @@ static bool already_decided(struct fleet *f, pid_t pid, uint64_t start_ticks, en
 static void consider(struct fleet *f, pid_t pid, enum origin origin, uint64_t exec_ns)
 {
 	char comm[PROC_COMM_LEN], err[TARGET_ERR_LEN];
-	uint64_t start_ticks;
+	uint64_t start_ticks, looked_ns = clock_now_ns();
 	struct target t;
 	int ret;
 
 	if (pid == getpid())
 		return;
 	if (f->proc->identity(pid, comm, sizeof(comm), &start_ticks)) {
-		/* Gone already; a traced one is seen through its pidfd. */
+		uint64_t ticks, since, looked;
+
+		/*
+		 * Gone already; a traced one is seen through its pidfd, but one that exec'd
+		 * another program after it was looked at ended there, not at its exit.
+		 */
+		if (origin == FROM_EXEC && f->host.ops->lookup(f->host.run, pid, &ticks, &since) &&
+		    pidmap_get(&f->looked, pid, &looked) && exec_ns > looked)
+			f->host.ops->end(f->host.run, pid, "replaced its program (exec)");
 		if (untraced(f, pid))
 			filter(f, pid, FLEET_UNFILTERED);
 		return;
@@ -588,6 +605,7 @@ static void consider(struct fleet *f, pid_t pid, enum origin origin, uint64_t ex
 		return;
 	}
 	f->counts.discovered++;
+	pidmap_set(&f->looked, pid, looked_ns);
 }
 
 void fleet_housekeeping(struct fleet *f, uint64_t now_ns)
@@ -615,6 +633,7 @@ void fleet_close(struct fleet *f)
 	target_cache_free(f->cache);
 	pidmap_free(&f->rejected);
 	pidmap_free(&f->rejected_next);
+	pidmap_free(&f->looked);
 	if (f->retry_fd >= 0)
 		close(f->retry_fd);
 	free(f->events);

@@ -138,9 +138,14 @@ void app_settle_gc_event(struct app *app, const struct gc_event *e)
 		fleet_on_unknown_pid(app->fleet, e->pid);
 		p = app_find_proc(app, e->pid);
 	}
-	/* An event can trail its process's removal from the filter by a moment: still its own. */
-	if (!p)
+	/*
+	 * Not traced, and the fleet did not take it (gone before it could be looked at, say):
+	 * counted, never dropped silently.
+	 */
+	if (!p) {
+		app->unattributed++;
 		return;
+	}
 	/* A process that came and went under a traced one's PID before anyone looked. */
 	if (!same_process(p, e)) {
 		app->unattributed++;

@@ -214,6 +214,9 @@ int app_run_loop(struct app *app)
 				app_stop(app);
 				break;
 			case SRC_PROCESS:
+				/* An exec before the exit is told first: the program it ended in. */
+				if (app->fleet)
+					fleet_on_discovery(app->fleet);
 				if (index < (uint32_t)app->nprocs && app->procs[index].pidfd >= 0)
 					app_process_gone(app, &app->procs[index], NULL);
 				break;

@@ -175,8 +175,8 @@ def test_burst_of_short_lived_processes(procs, tmp_path):
             break
         time.sleep(0.1)
     # /bin/true is never traced as such. Its process may have been, for a moment, as the
-    # Python child of this test between fork and exec (under load, the 50 ms before a fork is
-    # looked at can pass first): then its tracing ended at the exec.
+    # Python child of this test between fork and exec (the 10 ms before a fork is looked at can
+    # pass first): then its tracing ended at the exec.
     for r in recs:
         if r["type"] == "attach" and r["pid"] in others:
             assert r["comm"] != "true" and r["binary"] == PYTHON, r
