@@ -67,11 +67,6 @@ struct fleet {
 	struct target_cache *cache;
 	/* pid -> start time of an incarnation that was looked at and not traced */
 	struct pidmap rejected, rejected_next;
-	/*
-	 * pid -> when the look that traced it began (before /proc was read): an exec after that
-	 * may have replaced the program that was read, and is never taken for an older one.
-	 */
-	struct pidmap looked;
 	bool scanning;			/* a rescan builds rejected_next */
 	struct retry retries[MAX_RETRIES];
 	int nretries;
@@ -460,14 +455,22 @@ static void reject(struct fleet *f, pid_t pid, uint64_t verdict)
 		pidmap_set(&f->rejected_next, pid, verdict);
 }
 
+/* A Python that cannot be probed: said once, and nothing to wait for in it. */
+static void refuse_unsupported(struct fleet *f, pid_t pid, uint64_t start_ticks, const char *err)
+{
+	f->counts.skipped_unsupported++;
+	msg_error("%s", err);
+	reject(f, pid, start_ticks);
+	if (f->tree_only)
+		filter(f, pid, FLEET_UNFILTERED);
+}
+
 static bool already_decided(struct fleet *f, pid_t pid, uint64_t start_ticks, enum origin origin,
 			    uint64_t exec_ns)
 {
-	uint64_t rejected_ticks, traced_ticks, trace_start_ns, looked_ns;
+	uint64_t rejected_ticks, traced_ticks, trace_start_ns;
 
 	if (f->host.ops->lookup(f->host.run, pid, &traced_ticks, &trace_start_ns)) {
-		if (pidmap_get(&f->looked, pid, &looked_ns) && looked_ns < trace_start_ns)
-			trace_start_ns = looked_ns;
 		if (traced_ticks != start_ticks) {
 			/* Its pidfd has not been read yet: the PID names a new process. */
 			f->host.ops->end(f->host.run, pid, NULL);
@@ -502,21 +505,21 @@ static bool already_decided(struct fleet *f, pid_t pid, uint64_t start_ticks, en
 static void consider(struct fleet *f, pid_t pid, enum origin origin, uint64_t exec_ns)
 {
 	char comm[PROC_COMM_LEN], err[TARGET_ERR_LEN];
-	uint64_t start_ticks, looked_ns = clock_now_ns();
+	uint64_t start_ticks;
 	struct target t;
 	int ret;
 
 	if (pid == getpid())
 		return;
 	if (f->proc->identity(pid, comm, sizeof(comm), &start_ticks)) {
-		uint64_t ticks, since, looked;
+		uint64_t ticks, since;
 
 		/*
 		 * Gone already; a traced one is seen through its pidfd, but one that exec'd
-		 * another program after it was looked at ended there, not at its exit.
+		 * another program after its tracing began ended there, not at its exit.
 		 */
 		if (origin == FROM_EXEC && f->host.ops->lookup(f->host.run, pid, &ticks, &since) &&
-		    pidmap_get(&f->looked, pid, &looked) && exec_ns > looked)
+		    exec_ns > since)
 			f->host.ops->end(f->host.run, pid, "replaced its program (exec)");
 		if (untraced(f, pid))
 			filter(f, pid, FLEET_UNFILTERED);
@@ -557,12 +560,7 @@ static void consider(struct fleet *f, pid_t pid, enum origin origin, uint64_t ex
 		return;
 	}
 	if (ret) {
-		f->counts.skipped_unsupported++;
-		msg_error("%s", err);
-		reject(f, pid, start_ticks);
-		/* A Python that cannot be probed: nothing to wait for in it. */
-		if (f->tree_only)
-			filter(f, pid, FLEET_UNFILTERED);
+		refuse_unsupported(f, pid, start_ticks, err);
 		return;
 	}
 	f->proc->container(pid, &t.container);
@@ -597,15 +595,10 @@ static void consider(struct fleet *f, pid_t pid, enum origin origin, uint64_t ex
 			filter(f, pid, FLEET_UNFILTERED);
 			return;
 		}
-		f->counts.skipped_unsupported++;
-		msg_error("%s", err);
-		reject(f, pid, start_ticks);
-		if (f->tree_only)
-			filter(f, pid, FLEET_UNFILTERED);
+		refuse_unsupported(f, pid, start_ticks, err);
 		return;
 	}
 	f->counts.discovered++;
-	pidmap_set(&f->looked, pid, looked_ns);
 }
 
 void fleet_housekeeping(struct fleet *f, uint64_t now_ns)
@@ -633,7 +626,6 @@ void fleet_close(struct fleet *f)
 	target_cache_free(f->cache);
 	pidmap_free(&f->rejected);
 	pidmap_free(&f->rejected_next);
-	pidmap_free(&f->looked);
 	if (f->retry_fd >= 0)
 		close(f->retry_fd);
 	free(f->events);
