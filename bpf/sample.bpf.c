@@ -32,11 +32,9 @@ struct {
 
 static __always_inline void close_run(struct sample_proc *p, const struct sample_run *r)
 {
-	__u64 ns = r->last_ns - r->first_ns + period_ns, periods = ns / period_ns;
-	__u32 bucket = 0;
+	__u64 ns = r->last_ns - r->first_ns + period_ns;
+	__u32 bucket = sample_bucket(ns / period_ns);
 
-	while (bucket < SAMPLE_RUN_BUCKETS - 1 && (periods >> (bucket + 1)))
-		bucket++;
 	__sync_fetch_and_add(&p->runs[bucket & (SAMPLE_RUN_BUCKETS - 1)], 1);
 	__sync_fetch_and_add(&p->pause_ns, ns);
 	if (ns > p->max_pause_ns)

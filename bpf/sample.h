@@ -34,6 +34,16 @@ struct sample_proc {
 	__u64 pause_ns;		/* the pauses summed: GC wall time, to the samples' resolution */
 };
 
+/* The bucket of runs[] for a pause of this many periods (BPF and userspace alike). */
+static inline __u32 sample_bucket(__u64 periods)
+{
+	__u32 bucket = 0;
+
+	while (bucket < SAMPLE_RUN_BUCKETS - 1 && (periods >> (bucket + 1)))
+		bucket++;
+	return bucket;
+}
+
 /* A thread's run under way. */
 struct sample_run {
 	__u64 first_ns, last_ns;	/* its first and latest samples */

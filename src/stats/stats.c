@@ -76,10 +76,10 @@ static int set_process(struct stats_process *sp, const struct target *t)
 	       0 : -ENOMEM;
 }
 
-struct proc_stats *stats_new(const struct target *t, uint64_t trace_start_ns)
+/* What every process's statistics start from: its identity and the start of tracing. */
+static struct proc_stats *stats_alloc(const struct target *t, uint64_t trace_start_ns)
 {
 	struct proc_stats *p = calloc(1, sizeof(*p));
-	int gen;
 
 	if (!p)
 		return NULL;
@@ -89,6 +89,16 @@ struct proc_stats *stats_new(const struct target *t, uint64_t trace_start_ns)
 	}
 	p->trace_start_ns = trace_start_ns;
 	p->interval_start_ns = trace_start_ns;
+	return p;
+}
+
+struct proc_stats *stats_new(const struct target *t, uint64_t trace_start_ns)
+{
+	struct proc_stats *p = stats_alloc(t, trace_start_ns);
+	int gen;
+
+	if (!p)
+		return NULL;
 	start_identity(p);
 	for (gen = 0; gen < STATS_STANDARD_GENS; gen++) {
 		if (!stats_gen(p, gen)) {
@@ -101,17 +111,10 @@ struct proc_stats *stats_new(const struct target *t, uint64_t trace_start_ns)
 
 struct proc_stats *stats_new_lean(const struct target *t, uint64_t trace_start_ns)
 {
-	struct proc_stats *p = calloc(1, sizeof(*p));
+	struct proc_stats *p = stats_alloc(t, trace_start_ns);
 
-	if (!p)
-		return NULL;
-	if (set_process(&p->process, t)) {
-		stats_free(p);
-		return NULL;
-	}
-	p->trace_start_ns = trace_start_ns;
-	p->interval_start_ns = trace_start_ns;
-	p->lean = true;
+	if (p)
+		p->lean = true;
 	return p;
 }
 
@@ -328,12 +331,6 @@ void stats_sample_set(struct proc_stats *p, const struct sample_proc *samples)
 		gc_counts_from_stats((const int64_t *)samples->exit_stats, &p->sampled.last);
 		p->sampled.final = true;
 	}
-}
-
-uint64_t stats_sampled_gc_ns(const struct proc_stats *p, enum stats_scope scope)
-{
-	const struct stats_sampled *s = &p->sampled;
-	return s->samples.pause_ns - (scope == STATS_INTERVAL ? s->interval_samples.pause_ns : 0);
 }
 
 bool stats_sampled_view(const struct proc_stats *p, enum stats_scope scope,

@@ -133,8 +133,6 @@ int stats_sample_start(struct proc_stats *p, struct gc_state_reader *reader, uns
 int64_t stats_sample_refresh(struct proc_stats *p);
 /* The latest samples; the counters as the kernel read them at its exit, if it did. */
 void stats_sample_set(struct proc_stats *p, const struct sample_proc *samples);
-/* GC wall time estimated from the samples in scope (the pauses seen, summed). */
-uint64_t stats_sampled_gc_ns(const struct proc_stats *p, enum stats_scope scope);
 /* --sample's figures of p in a scope, for the outputs. */
 struct stats_sampled_view {
 	unsigned int hz;

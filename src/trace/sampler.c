@@ -119,7 +119,6 @@ static void add_ended_runs(struct sampler *s, pid_t pid, int64_t collections,
 	__u32 key, next;
 	bool first = true;
 	uint64_t ns;
-	int i;
 
 	while (!bpf_map_get_next_key(fd, first ? NULL : &key, &next)) {
 		first = false;
@@ -128,9 +127,7 @@ static void add_ended_runs(struct sampler *s, pid_t pid, int64_t collections,
 		    (collections >= 0 && r.collections == collections))
 			continue;
 		ns = r.last_ns - r.first_ns + s->period_ns;
-		for (i = 0; i < SAMPLE_RUN_BUCKETS - 1 && ((ns / s->period_ns) >> (i + 1)); i++)
-			;
-		p->runs[i]++;
+		p->runs[sample_bucket(ns / s->period_ns)]++;
 		p->pause_ns += ns;
 		if (ns > p->max_pause_ns)
 			p->max_pause_ns = ns;
