@@ -387,7 +387,14 @@ def test_command_follows_gunicorn_workers(procs, groups, tmp_path):
                 env=dict(os.environ, GT_DIR=str(gt_dir)), start_new_session=True)
     groups.append(g.pid)
     wait_listening(port)
-    drive(port, 80)
+    # gunicorn's sync workers race for each connection: one may win nearly all of them. Every
+    # worker serves enough (and so collects enough) for its check to mean something.
+    served = drive(port, 80)
+    for _ in range(5):
+        if len(served) == 2 and min(served.values()) >= 20:
+            break
+        for pid, n in drive(port, 40).items():
+            served[pid] = served.get(pid, 0) + n
     assert g.stop(timeout=60) == 0, g.err.snapshot()
     recs = g.records()
     exits, loads = load_records(gt_dir)
