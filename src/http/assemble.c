@@ -159,6 +159,11 @@ size_t http_parse_request_line(const char *buf, size_t len, char *method, size_t
 	static const char version[] = " HTTP/1.";
 	size_t m, p, end, v;
 
+	/* Terminated whatever is returned: a line cut at the capture's edge leaves them empty. */
+	if (method_len)
+		method[0] = '\0';
+	if (path_len)
+		path[0] = '\0';
 	if (cut)
 		*cut = false;
 	for (m = 0; m < len && is_tchar(buf[m]); m++)
